@@ -1,0 +1,73 @@
+"""The one typed settings object. Environment variables start with ``USHIRO_``.
+
+Admin-editable policy (mail accounts, taxonomy, …) lives in the database, not here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("ushiro-data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="USHIRO_", extra="ignore")
+
+    data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="データディレクトリ")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; SQLite in the data directory when unset"
+    )
+    secret_key: str | None = Field(
+        default=None, description="Signs session cookies; generated into the data dir if unset"
+    )
+    cookie_secure: bool = Field(default=False, description="Send cookies only over HTTPS")
+    base_url: str = "http://127.0.0.1:8000"
+    default_locale: str = "ja"
+    timezone: str = "Asia/Tokyo"
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_mail_bytes: int = 25 * 1024 * 1024
+    max_body_chars: int = 100_000
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    jobs_inline: bool = Field(default=False, description="Run background jobs right after commit")
+    worker_in_process: bool = Field(default=True, description="`serve` runs a job worker thread")
+    db_pool_size: int = 10
+    mail_ca_file: str | None = Field(default=None, description="Extra CA bundle for IMAP/SMTP TLS")
+    mail_poll_seconds: int = 60
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'ushiro.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one kept in the data directory (created on first use)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def load_settings(**overrides: object) -> Settings:
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)  # type: ignore[arg-type]

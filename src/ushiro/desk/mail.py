@@ -1,0 +1,168 @@
+"""Reading Japanese e-mail: ISO-2022-JP and CP932 bodies, RFC 2047 headers, RFC 2231
+file names, HTML-only mail turned into safe text; and building threaded replies."""
+
+from __future__ import annotations
+
+import email
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from email.header import decode_header
+from email.message import EmailMessage, Message
+from email.policy import SMTP, compat32
+from email.utils import format_datetime, getaddresses, parsedate_to_datetime
+from datetime import datetime
+
+from bs4 import BeautifulSoup
+
+from ushiro.core.clock import now
+from ushiro.core.errors import ErrorCode, UshiroError
+from ushiro.core.text import clean, one_line
+
+# Charsets Japanese mailers declare, mapped to codecs that accept what they really send:
+# "Shift_JIS" mail is nearly always CP932 (①, ㈱, 髙), and ISO-2022-JP mail often carries
+# the same extensions.
+_CODECS: dict[str, tuple[str, ...]] = {
+    "shift_jis": ("cp932",), "shift-jis": ("cp932",), "sjis": ("cp932",),
+    "x-sjis": ("cp932",), "windows-31j": ("cp932",), "cp932": ("cp932",), "ms932": ("cp932",),
+    "iso-2022-jp": ("iso2022_jp", "iso2022_jp_ext", "iso2022_jp_2004", "iso2022_jp_3"),
+    "euc-jp": ("euc_jp", "euc_jis_2004"),
+}
+REFERENCE = re.compile(r"\[REQ-(\d+)\]")
+
+
+@dataclass
+class ParsedAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class ParsedMail:
+    message_id: str
+    from_address: str
+    from_name: str
+    subject: str
+    body: str
+    references: list[str] = field(default_factory=list)
+    attachments: list[ParsedAttachment] = field(default_factory=list)
+    date: datetime | None = None
+
+    @property
+    def request_number(self) -> int | None:
+        match = REFERENCE.search(self.subject)
+        return int(match.group(1)) if match else None
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    name = (charset or "").strip().lower().strip('"')
+    candidates = _CODECS.get(name, (name,) if name else ()) + ("utf-8", "cp932")
+    for codec in candidates:
+        try:
+            return data.decode(codec)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("utf-8", errors="replace")
+
+
+def decode_header_value(value: object) -> str:
+    if value is None:
+        return ""
+    parts = []
+    for chunk, charset in decode_header(str(value)):
+        parts.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
+    return "".join(parts)
+
+
+def html_to_text(html: str) -> str:
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style", "head", "title", "noscript"]):
+        tag.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    text = soup.get_text("\n")
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _part_text(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    return decode_bytes(payload, part.get_content_charset())
+
+
+def _body_and_attachments(msg: Message) -> tuple[str, list[ParsedAttachment]]:
+    plain: list[str] = []
+    html: list[str] = []
+    attachments: list[ParsedAttachment] = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        filename = part.get_filename() or part.get_param("name")
+        disposition = (part.get("Content-Disposition") or "").lower()
+        if filename or disposition.startswith("attachment"):
+            data = part.get_payload(decode=True)
+            name = clean(decode_header_value(filename)) or "attachment"
+            attachments.append(ParsedAttachment(name.replace("/", "_")[:255], ctype,
+                                                data if isinstance(data, bytes) else b""))
+        elif ctype == "text/plain":
+            plain.append(_part_text(part))
+        elif ctype == "text/html":
+            html.append(_part_text(part))
+    body = "\n\n".join(plain) if plain else "\n\n".join(html_to_text(h) for h in html)
+    return clean(body), attachments
+
+
+def parse_mail(raw: bytes, *, max_bytes: int) -> ParsedMail:
+    """Parse one RFC 5322 message. Raises UshiroError with a Japanese reason when the mail
+    cannot become a request (too large, no usable sender)."""
+    if len(raw) > max_bytes:
+        raise UshiroError(ErrorCode.MAIL_TOO_LARGE,
+                          f"メールが大きすぎます({len(raw):,} バイト)。上限は {max_bytes:,} バイトです。")
+    msg = email.message_from_bytes(raw, policy=compat32)
+    senders = [(decode_header_value(n), a) for n, a in getaddresses(msg.get_all("From", []))]
+    senders = [(n, a.strip()) for n, a in senders if "@" in a and " " not in a.strip()]
+    if not senders:
+        raise UshiroError(ErrorCode.MAIL_MALFORMED,
+                          "差出人(From)のメールアドレスを読み取れません。メールの形式を確認してください。",
+                          field="From")
+    name, address = senders[0]
+    message_id = one_line(str(msg.get("Message-ID") or ""), 500)
+    if not message_id:
+        # Without a Message-ID the content itself identifies the mail, keeping import idempotent.
+        message_id = f"<sha256-{hashlib.sha256(raw).hexdigest()}@ushiro.invalid>"
+    refs = " ".join(str(msg.get(h) or "") for h in ("In-Reply-To", "References"))
+    body, attachments = _body_and_attachments(msg)
+    try:
+        date = parsedate_to_datetime(str(msg.get("Date"))) if msg.get("Date") else None
+    except (TypeError, ValueError):
+        date = None
+    return ParsedMail(
+        message_id=message_id, from_address=address.lower(), from_name=one_line(name),
+        subject=one_line(decode_header_value(msg.get("Subject")), 300), body=body,
+        references=re.findall(r"<[^<>\s]+>", refs), attachments=attachments, date=date,
+    )
+
+
+def new_message_id(domain: str) -> str:
+    return f"<ushiro.{uuid.uuid4().hex}@{domain or 'ushiro.local'}>"
+
+
+def build_reply(*, sender: str, to: str, subject: str, body: str, message_id: str,
+                in_reply_to: str | None, references: list[str]) -> bytes:
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now())
+    msg["Message-ID"] = message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+    if references:
+        msg["References"] = " ".join(references[-20:])
+    msg.set_content(body, charset="utf-8")
+    return msg.as_bytes()

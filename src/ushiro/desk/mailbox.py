@@ -1,0 +1,89 @@
+"""Talking to the tenant's mail servers: IMAP to fetch, SMTP to send."""
+
+from __future__ import annotations
+
+import imaplib
+import smtplib
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ushiro.core.errors import ErrorCode, UshiroError
+from ushiro.desk.choices import MailSecurity
+from ushiro.desk.models import MailAccount
+
+TIMEOUT = 30
+
+
+def _context(cafile: str | None = None) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile)
+
+
+@contextmanager
+def imap_session(account: MailAccount, cafile: str | None = None) -> Iterator[imaplib.IMAP4]:
+    if not account.imap_host:
+        raise UshiroError(ErrorCode.MAIL_NOT_CONFIGURED,
+                          "IMAP サーバーが設定されていません。管理画面の「メール設定」で設定してください。")
+    try:
+        client: imaplib.IMAP4
+        if account.imap_security == MailSecurity.SSL:
+            client = imaplib.IMAP4_SSL(account.imap_host, account.imap_port,
+                                       ssl_context=_context(cafile), timeout=TIMEOUT)
+        else:
+            client = imaplib.IMAP4(account.imap_host, account.imap_port, timeout=TIMEOUT)
+            if account.imap_security == MailSecurity.STARTTLS:
+                client.starttls(_context(cafile))
+        client.login(account.imap_user, account.imap_password)
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise UshiroError(ErrorCode.MAIL_CONNECTION,
+                          f"IMAP サーバー {account.imap_host}:{account.imap_port} に接続できません: {exc}"
+                          ) from exc
+    try:
+        yield client
+    finally:
+        try:
+            client.logout()
+        except (OSError, imaplib.IMAP4.error):
+            pass
+
+
+def fetch_unseen(client: imaplib.IMAP4, folder: str) -> Iterator[tuple[bytes, bytes]]:
+    """Yields (uid, raw message) for every unseen mail; the caller marks each one seen
+    only after it is stored, so a crash in between means a re-import, never a loss."""
+    status, _ = client.select(f'"{folder}"')
+    if status != "OK":
+        raise UshiroError(ErrorCode.MAIL_CONNECTION, f"フォルダ「{folder}」を開けません。")
+    status, data = client.uid("SEARCH", "UNSEEN")
+    for uid in (data[0] or b"").split():
+        status, parts = client.uid("FETCH", uid, "(BODY.PEEK[])")
+        for part in parts:
+            if isinstance(part, tuple):
+                yield uid, part[1]
+
+
+def mark_seen(client: imaplib.IMAP4, uid: bytes) -> None:
+    client.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+
+
+def send(account: MailAccount, sender: str, recipients: list[str], raw: bytes,
+         cafile: str | None = None) -> None:
+    if not account.smtp_host:
+        raise UshiroError(ErrorCode.MAIL_NOT_CONFIGURED,
+                          "SMTP サーバーが設定されていません。管理画面の「メール設定」で設定してください。")
+    try:
+        smtp: smtplib.SMTP
+        if account.smtp_security == MailSecurity.SSL:
+            smtp = smtplib.SMTP_SSL(account.smtp_host, account.smtp_port,
+                                    context=_context(cafile), timeout=TIMEOUT)
+        else:
+            smtp = smtplib.SMTP(account.smtp_host, account.smtp_port, timeout=TIMEOUT)
+            if account.smtp_security == MailSecurity.STARTTLS:
+                smtp.starttls(context=_context(cafile))
+        with smtp:
+            if account.smtp_user:
+                smtp.login(account.smtp_user, account.smtp_password)
+            smtp.sendmail(sender, recipients, raw)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise UshiroError(ErrorCode.MAIL_CONNECTION,
+                          f"SMTP サーバー {account.smtp_host}:{account.smtp_port} への送信に失敗しました: {exc}"
+                          ) from exc

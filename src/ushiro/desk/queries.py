@@ -1,0 +1,117 @@
+"""Read use cases: permission-checked views of requests for the API and the pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from ushiro.core.errors import not_found
+from ushiro.core.runtime import Runtime
+from ushiro.desk import repository
+from ushiro.desk.access import access_request_by_id, scope_for
+from ushiro.desk.models import Attachment, Message, Request
+from ushiro.desk.schemas import AttachmentOut, MessageOut, QueueFilter, RequestList, RequestOut
+from ushiro.desk.service import reference
+from ushiro.identity import Category, Department, Principal, User
+from ushiro.identity import repository as identity_repo
+
+
+@dataclass
+class Names:
+    """Lookup tables for one tenant, loaded once per page instead of once per row."""
+
+    departments: dict[int, Department]
+    categories: dict[int, Category]
+    users: dict[int, User]
+
+    @classmethod
+    def load(cls, session: Session, tenant_id: int) -> Names:
+        return cls(
+            {d.id: d for d in identity_repo.departments(session, tenant_id)},
+            {c.id: c for c in identity_repo.categories(session, tenant_id)},
+            {u.id: u for u, _m in identity_repo.members(session, tenant_id)},
+        )
+
+    def user(self, user_id: int | None) -> str | None:
+        user = self.users.get(user_id) if user_id else None
+        return user.name if user else None
+
+
+def to_out(request: Request, names: Names, tags: list[str],
+           messages: list[Message] | None = None,
+           attachments: list[Attachment] | None = None) -> RequestOut:
+    dept = names.departments.get(request.department_id or 0)
+    cat = names.categories.get(request.category_id or 0)
+    return RequestOut(
+        id=request.id, number=request.number, reference=reference(request.number),
+        title=request.title, body=request.body, status=request.status,  # type: ignore[arg-type]
+        channel=request.channel, priority=request.priority,  # type: ignore[arg-type]
+        department=dept.name if dept else None, category=cat.name if cat else None,
+        work_type=request.work_type, tags=tags,  # type: ignore[arg-type]
+        requester=request.requester_email, assignee=names.user(request.assignee_id),
+        due_at=request.due_at, created_at=request.created_at, updated_at=request.updated_at,
+        messages=[MessageOut(id=m.id, kind=m.kind, author=m.author_label,  # type: ignore[arg-type]
+                             body=m.body, created_at=m.created_at, delivery=m.delivery)
+                  for m in messages or []],
+        attachments=[AttachmentOut(id=a.id, filename=a.filename, content_type=a.content_type,
+                                   size=a.size) for a in attachments or []],
+    )
+
+
+def get_request(rt: Runtime, principal: Principal, request_id: int) -> RequestOut:
+    with rt.db.reading() as session:
+        request = access_request_by_id(session, principal, request_id)
+        names = Names.load(session, principal.tenant_id)
+        tags = repository.tags_for(session, [request.id]).get(request.id, [])
+        messages = repository.messages(session, request.id, include_notes=principal.is_staff)
+        return to_out(request, names, tags, messages, repository.attachments(session, request.id))
+
+
+def list_requests(rt: Runtime, principal: Principal, f: QueueFilter) -> RequestList:
+    with rt.db.reading() as session:
+        rows, total = repository.queue(session, scope_for(principal), f)
+        names = Names.load(session, principal.tenant_id)
+        tags = repository.tags_for(session, [r.id for r in rows])
+        return RequestList(items=[to_out(r, names, tags.get(r.id, [])) for r in rows],
+                           total=total)
+
+
+@dataclass
+class QueuePage:
+    requests: RequestList
+    departments: list[Department]
+    categories: list[Category]
+    staff: list[User]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def queue_page(rt: Runtime, principal: Principal, f: QueueFilter) -> QueuePage:
+    requests = list_requests(rt, principal, f)
+    with rt.db.reading() as session:
+        return QueuePage(
+            requests=requests,
+            departments=identity_repo.departments(session, principal.tenant_id),
+            categories=identity_repo.categories(session, principal.tenant_id),
+            staff=identity_repo.staff(session, principal.tenant_id,
+                                      ["operator", "approver", "admin"]),
+            counts=repository.status_counts(session, scope_for(principal)),
+        )
+
+
+def attachment_for(rt: Runtime, principal: Principal, attachment_id: int) -> tuple[Attachment, bytes]:
+    with rt.db.reading() as session:
+        found = repository.attachment(session, principal.tenant_id, attachment_id)
+        if found is not None:
+            # Seeing the attachment requires seeing its request.
+            access_request_by_id(session, principal, found.request_id)
+        else:
+            raise not_found("添付ファイル")
+    return found, rt.files.read(found.sha256)
+
+
+def portal_categories(rt: Runtime, principal: Principal) -> list[tuple[Department, list[Category]]]:
+    with rt.db.reading() as session:
+        cats = identity_repo.categories(session, principal.tenant_id, active_only=True)
+        return [(d, [c for c in cats if c.department_id == d.id])
+                for d in identity_repo.departments(session, principal.tenant_id)]

@@ -1,0 +1,164 @@
+"""Desk queries. Never commits. Every read of requests takes a :class:`Scope`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ushiro.desk.choices import OPEN_STATUSES
+from ushiro.desk.models import (
+    Attachment,
+    MailAccount,
+    Message,
+    Request,
+    RequestCounter,
+    RequestTag,
+)
+from ushiro.desk.schemas import QueueFilter, Scope
+
+
+def next_number(session: Session, tenant_id: int) -> int:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(RequestCounter).values(tenant_id=tenant_id, last_number=0)
+                    .on_conflict_do_nothing())
+    counter = session.scalars(select(RequestCounter).where(RequestCounter.tenant_id == tenant_id)
+                              .with_for_update()).one()
+    counter.last_number += 1
+    return counter.last_number
+
+
+def _scoped(scope: Scope) -> Select[tuple[Request]]:
+    stmt = select(Request).where(Request.tenant_id == scope.tenant_id)
+    if scope.requester_id is not None:
+        stmt = stmt.where(Request.requester_id == scope.requester_id)
+    if scope.department_ids is not None:
+        stmt = stmt.where(or_(Request.department_id.in_(scope.department_ids),
+                              Request.department_id.is_(None),
+                              Request.assignee_id == scope.user_id))
+    return stmt
+
+
+def request_in_scope(session: Session, scope: Scope, request_id: int) -> Request | None:
+    return session.scalars(_scoped(scope).where(Request.id == request_id)).first()
+
+
+def request_by_number_in_scope(session: Session, scope: Scope, number: int) -> Request | None:
+    return session.scalars(_scoped(scope).where(Request.number == number)).first()
+
+
+def request_by_number(session: Session, tenant_id: int, number: int) -> Request | None:
+    stmt = select(Request).where(Request.tenant_id == tenant_id, Request.number == number)
+    return session.scalars(stmt).first()
+
+
+def request_by_idempotency_key(session: Session, tenant_id: int, key: str) -> Request | None:
+    stmt = select(Request).where(Request.tenant_id == tenant_id, Request.idempotency_key == key)
+    return session.scalars(stmt).first()
+
+
+def _filtered(stmt: Select[tuple[Request]], f: QueueFilter) -> Select[tuple[Request]]:
+    if f.department_id:
+        stmt = stmt.where(Request.department_id == f.department_id)
+    if f.category_id:
+        stmt = stmt.where(Request.category_id == f.category_id)
+    if f.work_type:
+        stmt = stmt.where(Request.work_type == f.work_type)
+    if f.status:
+        stmt = stmt.where(Request.status == f.status)
+    elif f.open_only:
+        stmt = stmt.where(Request.status.in_([s.value for s in OPEN_STATUSES]))
+    if f.unassigned:
+        stmt = stmt.where(Request.assignee_id.is_(None))
+    elif f.assignee_id:
+        stmt = stmt.where(Request.assignee_id == f.assignee_id)
+    for word in f.text.split()[:5]:
+        pattern = f"%{word.replace('%', '').replace('_', '')}%"
+        matches_message = select(Message.id).where(Message.request_id == Request.id,
+                                                   Message.body.like(pattern)).exists()
+        stmt = stmt.where(or_(Request.title.like(pattern), Request.body.like(pattern),
+                              Request.requester_email.like(pattern), matches_message))
+    return stmt
+
+
+def queue(session: Session, scope: Scope, f: QueueFilter) -> tuple[list[Request], int]:
+    stmt = _filtered(_scoped(scope), f)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    page = stmt.order_by(Request.created_at.desc(), Request.id.desc())
+    page = page.limit(f.per_page).offset((max(f.page, 1) - 1) * f.per_page)
+    return list(session.scalars(page)), int(total)
+
+
+def status_counts(session: Session, scope: Scope) -> dict[str, int]:
+    sub = _scoped(scope).subquery()
+    stmt = select(sub.c.status, func.count()).group_by(sub.c.status)
+    return {status: int(count) for status, count in session.execute(stmt)}
+
+
+def messages(session: Session, request_id: int, include_notes: bool = True) -> list[Message]:
+    stmt = select(Message).where(Message.request_id == request_id)
+    if not include_notes:
+        stmt = stmt.where(Message.kind != "note")
+    return list(session.scalars(stmt.order_by(Message.created_at, Message.id)))
+
+
+def message(session: Session, message_id: int) -> Message | None:
+    return session.get(Message, message_id)
+
+
+def attachments(session: Session, request_id: int) -> list[Attachment]:
+    stmt = select(Attachment).where(Attachment.request_id == request_id).order_by(Attachment.id)
+    return list(session.scalars(stmt))
+
+
+def attachment(session: Session, tenant_id: int, attachment_id: int) -> Attachment | None:
+    stmt = select(Attachment).where(Attachment.tenant_id == tenant_id,
+                                    Attachment.id == attachment_id)
+    return session.scalars(stmt).first()
+
+
+def tags_for(session: Session, request_ids: list[int]) -> dict[int, list[str]]:
+    result: dict[int, list[str]] = defaultdict(list)
+    if not request_ids:
+        return result
+    stmt = select(RequestTag).where(RequestTag.request_id.in_(request_ids)).order_by(RequestTag.id)
+    for tag in session.scalars(stmt):
+        result[tag.request_id].append(tag.name)
+    return result
+
+
+def set_tags(session: Session, request_id: int, names: list[str]) -> None:
+    for tag in session.scalars(select(RequestTag).where(RequestTag.request_id == request_id)):
+        session.delete(tag)
+    session.flush()
+    for name in names:
+        session.add(RequestTag(request_id=request_id, name=name))
+
+
+def request_by_mail_ids(session: Session, tenant_id: int, ids: list[str]) -> Request | None:
+    """The request that a mail with one of these Message-IDs opened or was added to."""
+    if not ids:
+        return None
+    stmt = select(Message.request_id).where(Message.tenant_id == tenant_id,
+                                            Message.mail_message_id.in_(ids))
+    request_id = session.scalars(stmt.order_by(Message.id.desc())).first()
+    if request_id is not None:
+        return session.get(Request, request_id)
+    stmt2 = select(Request).where(Request.tenant_id == tenant_id,
+                                  Request.mail_message_id.in_(ids))
+    return session.scalars(stmt2).first()
+
+
+def mail_ids_of(session: Session, request_id: int) -> list[str]:
+    stmt = select(Message.mail_message_id).where(Message.request_id == request_id,
+                                                 Message.mail_message_id.is_not(None))
+    first = session.get(Request, request_id)
+    ids = [first.mail_message_id] if first is not None and first.mail_message_id else []
+    return ids + [m for m in session.scalars(stmt.order_by(Message.id)) if m]
+
+
+def mail_account(session: Session, tenant_id: int) -> MailAccount | None:
+    return session.get(MailAccount, tenant_id)

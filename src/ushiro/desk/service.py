@@ -1,0 +1,319 @@
+"""Desk use cases: every channel ends in ``_open_request`` so all produce the same request.
+
+Each public function owns its transaction, writes the audit event, and runs side effects
+(mail sending) only after commit, through durable jobs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ushiro import audit, jobs
+from ushiro.audit import Actor
+from ushiro.core.clock import now
+from ushiro.core.errors import ErrorCode, UshiroError, invalid
+from ushiro.core.runtime import Runtime
+from ushiro.core.text import clean, one_line
+from ushiro.desk import repository
+from ushiro.desk.access import access_request_by_id, require_staff
+from ushiro.desk.mail import new_message_id
+from ushiro.desk.choices import TRANSITIONS, Channel, MessageKind, Priority, Status
+from ushiro.desk.models import Attachment, Message, Request
+from ushiro.desk.schemas import ReplyCreate, RequestChange, RequestCreate, Upload
+from ushiro.identity import Category, Principal
+from ushiro.identity import repository as identity_repo
+
+MAX_UPLOADS = 10
+DUE_AFTER = {Priority.URGENT: timedelta(hours=4), Priority.HIGH: timedelta(days=1),
+             Priority.NORMAL: timedelta(days=3), Priority.LOW: timedelta(days=7)}
+
+
+def reference(number: int) -> str:
+    return f"REQ-{number}"
+
+
+def snapshot(request: Request) -> dict[str, Any]:
+    return {"status": request.status, "category_id": request.category_id,
+            "department_id": request.department_id, "work_type": request.work_type,
+            "priority": request.priority, "assignee_id": request.assignee_id,
+            "due_at": request.due_at.isoformat() if request.due_at else None}
+
+
+def _check_uploads(rt: Runtime, uploads: list[Upload]) -> None:
+    if len(uploads) > MAX_UPLOADS:
+        raise invalid("attachments", f"添付ファイルは {MAX_UPLOADS} 個までです。")
+    limit = rt.settings.max_attachment_bytes
+    for upload in uploads:
+        if len(upload.data) > limit:
+            raise UshiroError(ErrorCode.TOO_LARGE,
+                              f"添付ファイル「{upload.filename}」が大きすぎます"
+                              f"({len(upload.data):,} バイト)。上限は {limit:,} バイトです。",
+                              field="attachments")
+
+
+def _store_uploads(rt: Runtime, session: Session, request: Request, message_id: int | None,
+                   uploads: list[Upload]) -> None:
+    for upload in uploads:
+        digest = rt.files.put(upload.data)
+        name = one_line(upload.filename, 255).replace("/", "_") or "attachment"
+        session.add(Attachment(tenant_id=request.tenant_id, request_id=request.id,
+                               message_id=message_id, filename=name,
+                               content_type=upload.content_type[:100] or "application/octet-stream",
+                               size=len(upload.data), sha256=digest))
+
+
+def _clean_text(rt: Runtime, title: str, body: str) -> tuple[str, str]:
+    title, body = one_line(title, 300), clean(body)
+    if not title:
+        raise invalid("title", "件名を入力してください。")
+    if not body:
+        raise invalid("body", "内容を入力してください。")
+    if len(body) > rt.settings.max_body_chars:
+        raise invalid("body", f"内容が長すぎます。{rt.settings.max_body_chars:,} 文字以内にしてください。")
+    return title, body
+
+
+def _category(session: Session, tenant_id: int, name_or_id: str | int | None) -> Category | None:
+    if name_or_id in (None, ""):
+        return None
+    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+        found = identity_repo.category(session, tenant_id, int(name_or_id))
+    else:
+        found = identity_repo.category_by_name(session, tenant_id, str(name_or_id).strip())
+    if found is None or not found.is_active:
+        raise invalid("category", f"カテゴリ「{name_or_id}」は存在しません。一覧から選んでください。")
+    return found
+
+
+def _open_request(session: Session, *, tenant_id: int, title: str, body: str, channel: Channel,
+                  category: Category | None, priority: Priority, actor: Actor,
+                  requester: tuple[int | None, str, str], tags: list[str],
+                  idempotency_key: str | None = None) -> Request:
+    number = repository.next_number(session, tenant_id)
+    request = Request(
+        tenant_id=tenant_id, number=number, title=title, body=body, channel=channel.value,
+        requester_id=requester[0], requester_email=requester[1], requester_name=requester[2],
+        category_id=category.id if category else None,
+        department_id=category.department_id if category else None,
+        work_type=category.default_work_type if category else None,
+        status=Status.NEW.value, priority=priority.value, idempotency_key=idempotency_key,
+        due_at=now() + DUE_AFTER[priority],
+    )
+    session.add(request)
+    session.flush()
+    clean_tags = _clean_tags(tags)
+    repository.set_tags(session, request.id, clean_tags)
+    audit.record(session, tenant_id=tenant_id, actor=actor, action="request.create",
+                 object_type="request", object_id=request.id,
+                 after={"number": number, "title": title, "channel": channel.value,
+                        "category_id": request.category_id, "requester": requester[1],
+                        "tags": clean_tags})
+    return request
+
+
+def _clean_tags(tags: list[str]) -> list[str]:
+    result: list[str] = []
+    for tag in tags:
+        name = one_line(tag, 50)
+        if name and name not in result:
+            result.append(name)
+    return result[:20]
+
+
+def submit(rt: Runtime, principal: Principal, data: RequestCreate, *, channel: Channel,
+           uploads: list[Upload] | None = None, idempotency_key: str | None = None) -> Request:
+    """A signed-in user (portal, chat, API) opens a request. A repeated idempotency key
+    returns the request stored the first time instead of a second one."""
+    uploads = uploads or []
+    title, body = _clean_text(rt, data.title, data.body)
+    _check_uploads(rt, uploads)
+    key = one_line(idempotency_key, 200) if idempotency_key else None
+    try:
+        with rt.db.transaction() as session:
+            if key and (found := repository.request_by_idempotency_key(
+                    session, principal.tenant_id, key)):
+                return found
+            category = _category(session, principal.tenant_id, data.category)
+            request = _open_request(
+                session, tenant_id=principal.tenant_id, title=title, body=body, channel=channel,
+                category=category, priority=data.priority, actor=principal.actor,
+                requester=(principal.user_id, principal.email, principal.name), tags=data.tags,
+                idempotency_key=key)
+            _store_uploads(rt, session, request, None, uploads)
+    except IntegrityError:
+        if not key:
+            raise
+        # Two deliveries of the same key raced; the other one won and is the answer.
+        with rt.db.reading() as session:
+            found = repository.request_by_idempotency_key(session, principal.tenant_id, key)
+        if found is None:
+            raise
+        return found
+    return request
+
+
+def _add_message(session: Session, request: Request, *, kind: MessageKind, actor: Actor,
+                 author_label: str, body: str, mail_message_id: str | None = None,
+                 delivery: str | None = None) -> Message:
+    message = Message(tenant_id=request.tenant_id, request_id=request.id, kind=kind.value,
+                      author_id=actor.user_id, author_label=author_label, body=body,
+                      mail_message_id=mail_message_id, delivery=delivery)
+    session.add(message)
+    request.updated_at = now()
+    session.flush()
+    audit.record(session, tenant_id=request.tenant_id, actor=actor, action="message.add",
+                 object_type="request", object_id=request.id,
+                 after={"message_id": message.id, "kind": kind.value, "length": len(body)})
+    return message
+
+
+def _transition(request: Request, target: Status) -> None:
+    current = Status(request.status)
+    if target == current:
+        return
+    if target not in TRANSITIONS[current]:
+        raise UshiroError(ErrorCode.INVALID_TRANSITION,
+                          f"ステータスを「{current.label}」から「{target.label}」には変更できません。",
+                          field="status")
+    request.status = target.value
+    if target is Status.RESOLVED:
+        request.resolved_at = now()
+    elif target is Status.CLOSED:
+        request.closed_at = now()
+    elif current in (Status.RESOLVED, Status.CLOSED):
+        request.resolved_at = request.closed_at = None
+
+
+def reply(rt: Runtime, principal: Principal, request_id: int, data: ReplyCreate,
+          uploads: list[Upload] | None = None) -> Message:
+    """An operator answers (sent to the requester; by mail for mail requests) or notes."""
+    require_staff(principal)
+    uploads = uploads or []
+    body = clean(data.body)
+    if not body:
+        raise invalid("body", "本文を入力してください。")
+    _check_uploads(rt, uploads)
+    with rt.db.transaction() as session:
+        request = access_request_by_id(session, principal, request_id)
+        before = snapshot(request)
+        by_mail = data.kind is MessageKind.OUTBOUND and request.channel == Channel.MAIL.value
+        mail_id = None
+        if by_mail:
+            account = repository.mail_account(session, request.tenant_id)
+            if account is None or not account.smtp_host or not request.requester_email:
+                raise UshiroError(ErrorCode.MAIL_NOT_CONFIGURED,
+                                  "メールで返信するには、管理画面の「メール設定」で SMTP を設定してください。")
+            mail_id = new_message_id(account.address.partition("@")[2])
+        message = _add_message(session, request, kind=data.kind, actor=principal.actor,
+                               author_label=principal.name, body=body, mail_message_id=mail_id,
+                               delivery="pending" if by_mail else None)
+        _store_uploads(rt, session, request, message.id, uploads)
+        if data.kind is MessageKind.OUTBOUND:
+            request.first_response_at = request.first_response_at or now()
+            if data.status is None and request.status in (Status.NEW, Status.TRIAGED):
+                _transition(request, Status.IN_PROGRESS)
+        if data.status is not None:
+            _transition(request, data.status)
+        _audit_change(session, principal.actor, request, before)
+        if by_mail:
+            jobs.enqueue(session, "desk.send_reply", {"message_id": message.id},
+                         tenant_id=request.tenant_id)
+    jobs.after_commit(rt)
+    return message
+
+
+def follow_up(rt: Runtime, principal: Principal, request_id: int, body: str,
+              uploads: list[Upload] | None = None) -> Message:
+    """The requester adds to their own request; a waiting or resolved request reopens."""
+    uploads = uploads or []
+    text = clean(body)
+    if not text:
+        raise invalid("body", "本文を入力してください。")
+    _check_uploads(rt, uploads)
+    with rt.db.transaction() as session:
+        request = access_request_by_id(session, principal, request_id)
+        before = snapshot(request)
+        message = _add_message(session, request, kind=MessageKind.INBOUND, actor=principal.actor,
+                               author_label=principal.name, body=text)
+        _store_uploads(rt, session, request, message.id, uploads)
+        _reopen_on_inbound(request)
+        _audit_change(session, principal.actor, request, before)
+    return message
+
+
+def _reopen_on_inbound(request: Request) -> None:
+    if request.status in (Status.WAITING, Status.RESOLVED, Status.CLOSED):
+        _transition(request, Status.IN_PROGRESS)
+
+
+def _audit_change(session: Session, actor: Actor, request: Request,
+                  before: dict[str, Any]) -> None:
+    old, new = audit.changes(before, snapshot(request))
+    if new:
+        request.updated_at = now()
+        audit.record(session, tenant_id=request.tenant_id, actor=actor, action="request.update",
+                     object_type="request", object_id=request.id, before=old, after=new)
+
+
+def change(rt: Runtime, principal: Principal, request_id: int, data: RequestChange) -> Request:
+    """Assign, tag, re-categorise, set work type, priority, due date or status."""
+    require_staff(principal)
+    with rt.db.transaction() as session:
+        request = access_request_by_id(session, principal, request_id)
+        before = snapshot(request)
+        if data.category_id is not None:
+            category = _category(session, request.tenant_id, data.category_id)
+            assert category is not None
+            request.category_id, request.department_id = category.id, category.department_id
+            request.work_type = request.work_type or category.default_work_type
+        if data.work_type is not None:
+            request.work_type = data.work_type.value
+        if data.priority is not None:
+            request.priority = data.priority.value
+        if data.due_at is not None:
+            request.due_at = data.due_at
+        _apply_assignee(session, request, data)
+        if data.tags is not None:
+            old_tags = repository.tags_for(session, [request.id]).get(request.id, [])
+            new_tags = _clean_tags(data.tags)
+            repository.set_tags(session, request.id, new_tags)
+            if old_tags != new_tags:
+                audit.record(session, tenant_id=request.tenant_id, actor=principal.actor,
+                             action="request.tags", object_type="request", object_id=request.id,
+                             before={"tags": old_tags}, after={"tags": new_tags})
+        if data.status is not None:
+            _transition(request, data.status)
+        elif request.status == Status.NEW and request.category_id and request.work_type:
+            _transition(request, Status.TRIAGED)
+        _audit_change(session, principal.actor, request, before)
+    return request
+
+
+def _apply_assignee(session: Session, request: Request, data: RequestChange) -> None:
+    if data.unassign:
+        request.assignee_id = None
+        return
+    if data.assignee_id is None:
+        return
+    staff_ids = {u.id for u in identity_repo.staff(session, request.tenant_id,
+                                                   ["operator", "approver", "admin"])}
+    if data.assignee_id not in staff_ids:
+        raise invalid("assignee_id", "担当者はこのテナントの担当者・承認者・管理者から選んでください。")
+    request.assignee_id = data.assignee_id
+
+
+def chat_send(rt: Runtime, principal: Principal, request_id: int | None, text: str) -> Request:
+    """The portal chat: the first message opens a request, later ones join it."""
+    body = clean(text)
+    if not body:
+        raise invalid("message", "メッセージを入力してください。")
+    if request_id is None:
+        data = RequestCreate(title=one_line(body, 60), body=body)
+        return submit(rt, principal, data, channel=Channel.CHAT)
+    follow_up(rt, principal, request_id, body)
+    with rt.db.reading() as session:
+        return access_request_by_id(session, principal, request_id)

@@ -1,0 +1,123 @@
+"""Identity queries. Never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ushiro.identity.models import (
+    ApiToken,
+    Category,
+    Department,
+    LoginAttempt,
+    MemberDepartment,
+    Membership,
+    Tenant,
+    User,
+)
+
+
+def tenant_by_slug(session: Session, slug: str) -> Tenant | None:
+    return session.scalars(select(Tenant).where(Tenant.slug == slug)).first()
+
+
+def first_tenant(session: Session) -> Tenant | None:
+    return session.scalars(select(Tenant).order_by(Tenant.id)).first()
+
+
+def all_tenants(session: Session) -> list[Tenant]:
+    return list(session.scalars(select(Tenant).order_by(Tenant.id)))
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(func.lower(User.email) == email.lower())).first()
+
+
+def membership(session: Session, user_id: int, tenant_id: int) -> Membership | None:
+    stmt = select(Membership).where(Membership.user_id == user_id,
+                                    Membership.tenant_id == tenant_id)
+    return session.scalars(stmt).first()
+
+
+def tenants_of(session: Session, user_id: int) -> list[tuple[Tenant, str]]:
+    stmt = (select(Tenant, Membership.role).join(Membership, Membership.tenant_id == Tenant.id)
+            .where(Membership.user_id == user_id).order_by(Tenant.id))
+    return [(t, r) for t, r in session.execute(stmt)]
+
+
+def department_ids_of(session: Session, membership_id: int) -> list[int]:
+    stmt = select(MemberDepartment.department_id).where(
+        MemberDepartment.membership_id == membership_id)
+    return list(session.scalars(stmt))
+
+
+def members(session: Session, tenant_id: int) -> list[tuple[User, Membership]]:
+    stmt = (select(User, Membership).join(Membership, Membership.user_id == User.id)
+            .where(Membership.tenant_id == tenant_id).order_by(Membership.role.desc(), User.name))
+    return [(u, m) for u, m in session.execute(stmt)]
+
+
+def staff(session: Session, tenant_id: int, roles: list[str]) -> list[User]:
+    stmt = (select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.tenant_id == tenant_id, Membership.role.in_(roles),
+                   User.is_active.is_(True)).order_by(User.name))
+    return list(session.scalars(stmt))
+
+
+def departments(session: Session, tenant_id: int) -> list[Department]:
+    stmt = select(Department).where(Department.tenant_id == tenant_id)
+    return list(session.scalars(stmt.order_by(Department.sort_order, Department.id)))
+
+
+def department(session: Session, tenant_id: int, department_id: int) -> Department | None:
+    stmt = select(Department).where(Department.tenant_id == tenant_id,
+                                    Department.id == department_id)
+    return session.scalars(stmt).first()
+
+
+def department_by_name(session: Session, tenant_id: int, name: str) -> Department | None:
+    stmt = select(Department).where(Department.tenant_id == tenant_id, Department.name == name)
+    return session.scalars(stmt).first()
+
+
+def categories(session: Session, tenant_id: int, active_only: bool = False) -> list[Category]:
+    stmt = select(Category).where(Category.tenant_id == tenant_id)
+    if active_only:
+        stmt = stmt.where(Category.is_active.is_(True))
+    return list(session.scalars(stmt.order_by(Category.department_id, Category.sort_order,
+                                              Category.id)))
+
+
+def category(session: Session, tenant_id: int, category_id: int) -> Category | None:
+    stmt = select(Category).where(Category.tenant_id == tenant_id, Category.id == category_id)
+    return session.scalars(stmt).first()
+
+
+def category_by_name(session: Session, tenant_id: int, name: str) -> Category | None:
+    stmt = select(Category).where(Category.tenant_id == tenant_id, Category.name == name)
+    return session.scalars(stmt).first()
+
+
+def token_by_digest(session: Session, digest: str) -> ApiToken | None:
+    stmt = select(ApiToken).where(ApiToken.digest == digest, ApiToken.revoked_at.is_(None))
+    return session.scalars(stmt).first()
+
+
+def tokens(session: Session, tenant_id: int) -> list[tuple[ApiToken, User]]:
+    stmt = (select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.tenant_id == tenant_id).order_by(ApiToken.id.desc()))
+    return [(t, u) for t, u in session.execute(stmt)]
+
+
+def token(session: Session, tenant_id: int, token_id: int) -> ApiToken | None:
+    stmt = select(ApiToken).where(ApiToken.tenant_id == tenant_id, ApiToken.id == token_id)
+    return session.scalars(stmt).first()
+
+
+def recent_failures(session: Session, email: str, since: datetime) -> int:
+    stmt = select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.email == email.lower(), LoginAttempt.succeeded.is_(False),
+        LoginAttempt.at >= since)
+    return int(session.scalar(stmt) or 0)

@@ -1,0 +1,116 @@
+"""Enqueue inside the caller's transaction; run after commit, inline or by a worker.
+
+Contract for a handler registered with :func:`handler`: it receives the runtime and the
+job's JSON payload, must be idempotent (a job may run again after a crash), and raises
+to signal failure; the job is then retried with back-off up to ``MAX_ATTEMPTS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ushiro.core.clock import now
+from ushiro.core.runtime import Runtime
+from ushiro.jobs.models import Job
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 5
+Handler = Callable[[Runtime, dict[str, Any]], None]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    def register(func: Handler) -> Handler:
+        _HANDLERS[kind] = func
+        return func
+
+    return register
+
+
+def enqueue(session: Session, kind: str, payload: dict[str, Any],
+            tenant_id: int | None = None) -> Job:
+    job = Job(kind=kind, payload=payload, tenant_id=tenant_id)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def _claim(rt: Runtime, limit: int) -> list[int]:
+    claimed: list[int] = []
+    with rt.db.transaction() as session:
+        ids = session.scalars(select(Job.id).where(Job.status == "pending",
+                                                   Job.run_after <= now())
+                              .order_by(Job.id).limit(limit))
+        for job_id in list(ids):
+            # The status guard makes the claim safe when several workers race.
+            result = session.execute(update(Job).where(Job.id == job_id, Job.status == "pending")
+                                     .values(status="running", attempts=Job.attempts + 1))
+            if getattr(result, "rowcount", 0) == 1:
+                claimed.append(job_id)
+    return claimed
+
+
+def _run_one(rt: Runtime, job_id: int) -> bool:
+    with rt.db.reading() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        kind, payload, attempts = job.kind, dict(job.payload), job.attempts
+    func = _HANDLERS.get(kind)
+    error: str | None = None
+    try:
+        if func is None:
+            raise LookupError(f"no handler for job kind {kind}")
+        func(rt, payload)
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+        log.warning("job %s (%s) failed: %s", job_id, kind, exc)
+        error = f"{type(exc).__name__}: {exc}"
+    with rt.db.transaction() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        if error is None:
+            job.status, job.finished_at = "done", now()
+        elif attempts >= MAX_ATTEMPTS:
+            job.status, job.last_error, job.finished_at = "failed", error, now()
+        else:
+            job.status, job.last_error = "pending", error
+            job.run_after = now() + timedelta(seconds=30 * 2 ** attempts)
+    return error is None
+
+
+def run_pending(rt: Runtime, limit: int = 50) -> tuple[int, int]:
+    """Run due jobs once. Returns (succeeded, failed)."""
+    ok = failed = 0
+    for job_id in _claim(rt, limit):
+        if _run_one(rt, job_id):
+            ok += 1
+        else:
+            failed += 1
+    return ok, failed
+
+
+def after_commit(rt: Runtime) -> None:
+    """Call after a transaction that enqueued jobs: runs them now when configured inline."""
+    if rt.settings.jobs_inline:
+        run_pending(rt)
+
+
+def start_worker_thread(rt: Runtime, interval: float = 2.0) -> threading.Event:
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                run_pending(rt)
+            except Exception:  # noqa: BLE001 - keep the worker alive; errors are logged
+                log.exception("job worker iteration failed")
+            stop.wait(interval)
+
+    threading.Thread(target=loop, name="ushiro-worker", daemon=True).start()
+    return stop
