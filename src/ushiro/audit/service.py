@@ -102,3 +102,4 @@ def verify(session: Session) -> VerifyReport:
             report.problems.append(Problem(chain, head.seq, "head_mismatch",
                                            f"末尾のイベント(連番 {seq + 1}〜{head.seq})が削除されています"))
     return report
+

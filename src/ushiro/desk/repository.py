@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -162,3 +163,14 @@ def mail_ids_of(session: Session, request_id: int) -> list[str]:
 
 def mail_account(session: Session, tenant_id: int) -> MailAccount | None:
     return session.get(MailAccount, tenant_id)
+
+
+def shift_times(session: Session, request: Request, delta: timedelta) -> None:
+    """Move a request and its messages back in time (loading history, the demo)."""
+    for name in ("created_at", "updated_at", "due_at", "first_response_at", "resolved_at",
+                 "closed_at"):
+        value = getattr(request, name)
+        if value is not None:
+            setattr(request, name, value - delta)
+    for message in messages(session, request.id):
+        message.created_at = message.created_at - delta

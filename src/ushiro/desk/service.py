@@ -189,8 +189,9 @@ def _transition(request: Request, target: Status) -> None:
 
 
 def reply(rt: Runtime, principal: Principal, request_id: int, data: ReplyCreate,
-          uploads: list[Upload] | None = None) -> Message:
-    """An operator answers (sent to the requester; by mail for mail requests) or notes."""
+          uploads: list[Upload] | None = None, *, record_only: bool = False) -> Message:
+    """An operator answers (sent to the requester; by mail for mail requests) or notes.
+    ``record_only`` records a reply already given elsewhere (imports, the demo) unsent."""
     require_staff(principal)
     uploads = uploads or []
     body = clean(data.body)
@@ -200,7 +201,8 @@ def reply(rt: Runtime, principal: Principal, request_id: int, data: ReplyCreate,
     with rt.db.transaction() as session:
         request = access_request_by_id(session, principal, request_id)
         before = snapshot(request)
-        by_mail = data.kind is MessageKind.OUTBOUND and request.channel == Channel.MAIL.value
+        by_mail = (data.kind is MessageKind.OUTBOUND and request.channel == Channel.MAIL.value
+                   and not record_only)
         mail_id = None
         if by_mail:
             account = repository.mail_account(session, request.tenant_id)

@@ -1,0 +1,160 @@
+"""The `ushiro` command. Domain commands live in each package's ``cli`` module."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from ushiro import backup as backup_service
+from ushiro.audit import SYSTEM
+from ushiro.audit.cli import audit_app
+from ushiro.core.cli import DataDir, JsonOpt, console, emit_json, reporting_errors, runtime_for
+from ushiro.core.cli import settings_for
+from ushiro.core.runtime import Runtime
+from ushiro.desk.cli import mail_app
+from ushiro.identity import service as identity_service
+from ushiro.identity.cli import token_app, user_app
+from ushiro.migrations import upgrade
+
+app = typer.Typer(help="Ushiro — 総務・人事・経理の窓口", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(mail_app, name="mail")
+app.add_typer(audit_app, name="audit")
+
+
+def _init(data_dir: Path | None, tenant: str | None, name: str | None) -> tuple[Runtime, bool]:
+    settings = settings_for(data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.files_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    settings.resolved_secret_key()
+    rt = Runtime.from_settings(settings)
+    from ushiro.identity import repository
+
+    with rt.db.reading() as session:
+        has_tenant = repository.first_tenant(session) is not None
+    if not has_tenant and tenant:
+        identity_service.create_tenant(rt.db, SYSTEM, tenant, name or tenant)
+    return rt, has_tenant
+
+
+@app.command()
+def init(data_dir: DataDir = None,
+         tenant: Annotated[str, typer.Option("--tenant", help="最初のテナントの識別子")] = "default",
+         name: Annotated[str, typer.Option("--name", help="最初のテナントの会社名")] = "自社",
+         json_out: JsonOpt = False) -> None:
+    """データディレクトリとデータベースを作成する (何度実行しても安全)。"""
+    with reporting_errors():
+        rt, existed = _init(data_dir, tenant, name)
+    if json_out:
+        emit_json({"data_dir": str(rt.settings.data_dir), "created": not existed})
+    else:
+        typer.echo(f"{rt.settings.data_dir} を初期化しました。" if not existed
+                   else f"{rt.settings.data_dir} は初期化済みです(マイグレーションを適用しました)。")
+
+
+@app.command()
+def demo(data_dir: DataDir = None,
+         no_serve: Annotated[bool, typer.Option("--no-serve", help="起動せずに終了する")] = False,
+         host: str = "127.0.0.1", port: int = 8000) -> None:
+    """init + サンプル会社 (2 テナント・20 名・200 件の依頼) を作成し、起動する。"""
+    from ushiro.demo import load_demo
+
+    with reporting_errors():
+        rt, existed = _init(data_dir, None, None)
+        if existed:
+            console.print("[yellow]デモデータは既に作成済みです。[/yellow]")
+        else:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          console=console) as progress:
+                task = progress.add_task("サンプル会社を作成中", total=200)
+                summary = load_demo(rt, lambda done, total: progress.update(
+                    task, completed=done, total=total))
+            _print_credentials(summary)
+    if not no_serve:
+        _serve(rt, host, port, workers=1)
+
+
+def _print_credentials(summary: dict[str, object]) -> None:
+    typer.echo("\nデモのログイン情報 (パスワードは全員共通: "
+               f"{summary['password']})")
+    for user in summary["users"]:  # type: ignore[attr-defined]
+        typer.echo(f"  {user['role']:<10} {user['email']:<45} {user['name']}"
+                   f"  [{', '.join(user['tenants'])}]")
+
+
+def _serve(rt: Runtime, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    from ushiro import jobs
+    from ushiro.web.app import create_app
+
+    logging.basicConfig(level=logging.INFO)
+    typer.echo(f"Ushiro を http://{host}:{port}/ で起動します (API: /docs)")
+    if workers > 1:
+        import os
+
+        os.environ["USHIRO_DATA_DIR"] = str(rt.settings.data_dir)
+        uvicorn.run("ushiro.web.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning")
+        return
+    if rt.settings.worker_in_process:
+        jobs.start_worker_thread(rt)
+    uvicorn.run(create_app(rt=rt), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000,
+          workers: Annotated[int, typer.Option(help="Web プロセス数")] = 1) -> None:
+    """Web 窓口と REST API (/api/v1, /docs) を起動する。"""
+    with reporting_errors():
+        rt, _ = _init(data_dir, None, None)
+    _serve(rt, host, port, workers)
+
+
+@app.command()
+def worker(data_dir: DataDir = None,
+           once: Annotated[bool, typer.Option("--once", help="一度だけ実行して終了")] = False) -> None:
+    """バックグラウンドジョブ (メール送信など) を実行する。"""
+    import time
+
+    from ushiro import jobs
+
+    rt = runtime_for(data_dir)
+    while True:
+        ok, failed = jobs.run_pending(rt)
+        if once:
+            typer.echo(f"成功 {ok} 件、失敗 {failed} 件")
+            return
+        time.sleep(2)
+
+
+@app.command()
+def backup(target: Path, data_dir: DataDir = None, json_out: JsonOpt = False) -> None:
+    """稼働中でも一貫したバックアップ (データベースと添付ファイル) を TARGET に作る。"""
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        manifest = backup_service.backup(rt, target)
+    if json_out:
+        emit_json(manifest)
+    else:
+        rows = sum(manifest["tables"].values())
+        typer.echo(f"{target} にバックアップしました({rows} 行、ファイル {manifest['files']} 件)。")
+
+
+@app.command()
+def restore(source: Path, data_dir: DataDir = None, json_out: JsonOpt = False) -> None:
+    """SOURCE のバックアップを、新しい (空の) データディレクトリに復元する。"""
+    with reporting_errors():
+        rt = runtime_for(data_dir, require_init=False)
+        manifest = backup_service.restore(rt, source)
+    if json_out:
+        emit_json(manifest)
+    else:
+        typer.echo(f"{rt.settings.data_dir} に復元しました。")

@@ -1,0 +1,85 @@
+"""REST API for requests: ``/api/v1/requests``. Bearer-token authentication."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from pydantic import BaseModel, Field
+
+from ushiro.desk import queries, service
+from ushiro.desk.choices import Channel
+from ushiro.desk.schemas import (
+    MessageOut,
+    QueueFilter,
+    ReplyCreate,
+    RequestChange,
+    RequestCreate,
+    RequestList,
+    RequestOut,
+)
+from ushiro.identity import WorkType
+from ushiro.web.deps import ApiPrincipal, RuntimeDep
+
+router = APIRouter(prefix="/api/v1", tags=["requests"])
+
+
+class FollowUpCreate(BaseModel):
+    body: str = Field(min_length=1, max_length=100_000)
+
+
+@router.post("/requests", status_code=201, response_model=RequestOut)
+def create_request(data: RequestCreate, principal: ApiPrincipal, rt: RuntimeDep,
+                   idempotency_key: Annotated[str | None, Header()] = None) -> RequestOut:
+    """Open a request. Send an `Idempotency-Key` header to make retries safe."""
+    request = service.submit(rt, principal, data, channel=Channel.API,
+                             idempotency_key=idempotency_key)
+    return queries.get_request(rt, principal, request.id)
+
+
+@router.get("/requests", response_model=RequestList)
+def list_requests(principal: ApiPrincipal, rt: RuntimeDep,
+                  status: str | None = None, q: str = "", department_id: int | None = None,
+                  category_id: int | None = None, work_type: WorkType | None = None,
+                  assignee_id: int | None = None,
+                  page: Annotated[int, Query(ge=1)] = 1,
+                  per_page: Annotated[int, Query(ge=1, le=200)] = 50) -> RequestList:
+    """Requests visible to the caller (their own for requesters; the queue for staff)."""
+    f = QueueFilter(status=status, text=q, department_id=department_id,
+                    category_id=category_id, work_type=work_type.value if work_type else None,
+                    assignee_id=assignee_id, page=page, per_page=per_page)
+    return queries.list_requests(rt, principal, f)
+
+
+@router.get("/requests/{request_id}", response_model=RequestOut)
+def get_request(request_id: int, principal: ApiPrincipal, rt: RuntimeDep) -> RequestOut:
+    """One request with its messages and attachments."""
+    return queries.get_request(rt, principal, request_id)
+
+
+@router.patch("/requests/{request_id}", response_model=RequestOut)
+def update_request(request_id: int, data: RequestChange, principal: ApiPrincipal,
+                   rt: RuntimeDep) -> RequestOut:
+    """Staff: change status, category, work type, priority, assignee, due date or tags."""
+    service.change(rt, principal, request_id, data)
+    return queries.get_request(rt, principal, request_id)
+
+
+@router.post("/requests/{request_id}/replies", status_code=201, response_model=MessageOut)
+def reply(request_id: int, data: ReplyCreate, principal: ApiPrincipal,
+          rt: RuntimeDep) -> MessageOut:
+    """Staff: reply to the requester (by mail for mail requests) or add an internal note."""
+    message = service.reply(rt, principal, request_id, data)
+    return MessageOut(id=message.id, kind=message.kind,  # type: ignore[arg-type]
+                      author=message.author_label, body=message.body,
+                      created_at=message.created_at, delivery=message.delivery)
+
+
+@router.post("/requests/{request_id}/follow-ups", status_code=201, response_model=MessageOut)
+def follow_up(request_id: int, data: FollowUpCreate, principal: ApiPrincipal,
+              rt: RuntimeDep) -> MessageOut:
+    """The requester adds information to their own request."""
+    message = service.follow_up(rt, principal, request_id, data.body)
+    return MessageOut(id=message.id, kind=message.kind,  # type: ignore[arg-type]
+                      author=message.author_label, body=message.body,
+                      created_at=message.created_at)

@@ -1,0 +1,113 @@
+"""`ushiro mail import|poll|configure`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+
+from ushiro.core.cli import (
+    DataDir,
+    JsonOpt,
+    TenantOpt,
+    console,
+    emit_json,
+    reporting_errors,
+    runtime_for,
+)
+from ushiro.core.errors import UshiroError
+from ushiro.desk import mail_service
+from ushiro.desk.choices import MailSecurity
+from ushiro.identity import service as identity_service
+
+mail_app = typer.Typer(help="メール受付", no_args_is_help=True)
+
+
+@mail_app.command("import")
+def mail_import(files: list[Path], data_dir: DataDir = None, tenant: TenantOpt = None,
+                json_out: JsonOpt = False) -> None:
+    """.eml ファイルを依頼として取り込む (同じ Message-ID は一度だけ)。"""
+    rt = runtime_for(data_dir)
+    failed = 0
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+    with Progress(console=console, disable=json_out) as progress:
+        task = progress.add_task("メールを取り込み中", total=len(files))
+        for path in files:
+            try:
+                result = mail_service.import_mail(rt, t.id, path.read_bytes())
+                row = {"file": str(path), "request": f"REQ-{result.number}",
+                       "request_id": result.request_id, "created": result.created,
+                       "duplicate": result.duplicate}
+            except (UshiroError, OSError) as exc:
+                failed += 1
+                message = exc.message if isinstance(exc, UshiroError) else str(exc)
+                code = str(exc.code) if isinstance(exc, UshiroError) else "io_error"
+                row = {"file": str(path), "error": {"code": code, "message": message}}
+                console.print(f"[red]{path}: {message}[/red] ({code})")
+            if json_out:
+                emit_json(row)
+            progress.advance(task)
+    if not json_out:
+        typer.echo(f"{len(files) - failed} 件を取り込みました。失敗 {failed} 件。")
+    if failed:
+        raise typer.Exit(1)
+
+
+@mail_app.command("poll")
+def mail_poll(data_dir: DataDir = None, tenant: TenantOpt = None, json_out: JsonOpt = False,
+              loop: Annotated[bool, typer.Option("--loop", help="一定間隔で繰り返す")] = False) -> None:
+    """IMAP メールボックスの未読メールを取り込む。"""
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        while True:
+            result = mail_service.poll(rt, t.id)
+            summary = {"imported": sum(1 for r in result.imported if not r.duplicate),
+                       "duplicates": sum(1 for r in result.imported if r.duplicate),
+                       "errors": result.errors}
+            if json_out:
+                emit_json(summary)
+            else:
+                typer.echo(f"取り込み {summary['imported']} 件、重複 {summary['duplicates']} 件、"
+                           f"エラー {len(result.errors)} 件")
+                for line in result.errors:
+                    console.print(f"[yellow]{line}[/yellow]")
+            if not loop:
+                break
+            time.sleep(rt.settings.mail_poll_seconds)
+
+
+@mail_app.command("configure")
+def mail_configure(
+    address: Annotated[str, typer.Option("--address", help="窓口アドレス (返信の From)")] = "",
+    imap_host: Annotated[str, typer.Option()] = "",
+    imap_port: Annotated[int, typer.Option()] = 993,
+    imap_security: Annotated[MailSecurity, typer.Option()] = MailSecurity.SSL,
+    imap_user: Annotated[str, typer.Option()] = "",
+    imap_folder: Annotated[str, typer.Option()] = "INBOX",
+    smtp_host: Annotated[str, typer.Option()] = "",
+    smtp_port: Annotated[int, typer.Option()] = 587,
+    smtp_security: Annotated[MailSecurity, typer.Option()] = MailSecurity.STARTTLS,
+    smtp_user: Annotated[str, typer.Option()] = "",
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help="1行目: IMAP パスワード, 2行目: SMTP パスワード")] = False,
+    data_dir: DataDir = None, tenant: TenantOpt = None,
+) -> None:
+    """テナントのメールボックス (IMAP/SMTP) を設定する。"""
+    lines = sys.stdin.read().splitlines() if password_stdin else []
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        data = mail_service.MailAccountIn(
+            address=address, imap_host=imap_host, imap_port=imap_port,
+            imap_security=imap_security, imap_user=imap_user, imap_folder=imap_folder,
+            imap_password=lines[0] if lines else None, smtp_host=smtp_host,
+            smtp_port=smtp_port, smtp_security=smtp_security, smtp_user=smtp_user,
+            smtp_password=lines[1] if len(lines) > 1 else None)
+        mail_service.save_account(rt, None, t.id, data)
+    typer.echo(f"{t.name} のメール設定を保存しました。")

@@ -1,0 +1,179 @@
+"""Pages: the operators' queue and request page, the employees' portal and chat."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from ushiro.desk import mail_service, queries, service
+from ushiro.desk.access import as_requester, require_staff
+from ushiro.desk.choices import Channel, MailSecurity, MessageKind, Priority, Status
+from ushiro.desk.schemas import QueueFilter, ReplyCreate, RequestChange, RequestCreate, Upload
+from ushiro.identity import WorkType
+from ushiro.web.deps import CsrfChecked, PagePrincipal, RuntimeDep
+from ushiro.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+CHOICES = {"statuses": Status, "priorities": Priority, "work_types": WorkType,
+           "channels": Channel, "kinds": MessageKind}
+
+
+async def _uploads(files: list[UploadFile] | None) -> list[Upload]:
+    result = []
+    for f in files or []:
+        if f.filename:
+            result.append(Upload(f.filename, f.content_type or "application/octet-stream",
+                                 await f.read()))
+    return result
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@router.get("/desk")
+def queue(request: Request, principal: PagePrincipal, rt: RuntimeDep, q: str = "",
+          status: str = "", department_id: str = "", category_id: str = "",
+          work_type: str = "", assignee: str = "", page: int = 1) -> Response:
+    require_staff(principal)
+    f = QueueFilter(text=q, status=status or None, department_id=_int(department_id),
+                    category_id=_int(category_id), work_type=work_type or None,
+                    assignee_id=principal.user_id if assignee == "me" else _int(assignee),
+                    unassigned=assignee == "none", open_only=not status, page=max(page, 1))
+    data = queries.queue_page(rt, principal, f)
+    params = {"q": q, "status": status, "department_id": department_id,
+              "category_id": category_id, "work_type": work_type, "assignee": assignee}
+    pages = max(1, -(-data.requests.total // f.per_page))
+    return render(request, "desk/queue.html", {
+        "data": data, "f": params, "page": f.page, "pages": pages,
+        "query": urlencode({k: v for k, v in params.items() if v}), **CHOICES})
+
+
+@router.get("/desk/requests/{request_id}")
+def request_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                 request_id: int) -> Response:
+    require_staff(principal)
+    item = queries.get_request(rt, principal, request_id)
+    data = queries.queue_page(rt, principal, QueueFilter(per_page=1))
+    return render(request, "desk/request.html", {"item": item, "data": data, **CHOICES})
+
+
+@router.post("/desk/requests/{request_id}/reply", dependencies=[CsrfChecked])
+async def reply(request: Request, principal: PagePrincipal, rt: RuntimeDep, request_id: int,
+                body: Annotated[str, Form()], kind: Annotated[MessageKind, Form()],
+                status: Annotated[str, Form()] = "",
+                files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
+    data = ReplyCreate(body=body, kind=kind, status=Status(status) if status else None)
+    service.reply(rt, principal, request_id, data, await _uploads(files))
+    return RedirectResponse(f"/desk/requests/{request_id}", status_code=303)
+
+
+@router.post("/desk/requests/{request_id}/update", dependencies=[CsrfChecked])
+def update(principal: PagePrincipal, rt: RuntimeDep, request_id: int,
+           status: Annotated[str, Form()] = "", category_id: Annotated[str, Form()] = "",
+           work_type: Annotated[str, Form()] = "", priority: Annotated[str, Form()] = "",
+           assignee_id: Annotated[str, Form()] = "",
+           tags: Annotated[str | None, Form()] = None) -> Response:
+    change = RequestChange(
+        status=Status(status) if status else None, category_id=_int(category_id),
+        work_type=WorkType(work_type) if work_type else None,
+        priority=Priority(priority) if priority else None,
+        assignee_id=_int(assignee_id), unassign=assignee_id == "none",
+        tags=None if tags is None else [t for t in tags.replace("、", ",").split(",")])
+    service.change(rt, principal, request_id, change)
+    return RedirectResponse(f"/desk/requests/{request_id}", status_code=303)
+
+
+@router.get("/attachments/{attachment_id}")
+def download(principal: PagePrincipal, rt: RuntimeDep, attachment_id: int) -> Response:
+    found, data = queries.attachment_for(rt, principal, attachment_id)
+    # Always a download, never rendered inline: an uploaded HTML file must not run here.
+    disposition = f"attachment; filename*=UTF-8''{quote(found.filename)}"
+    return Response(data, media_type="application/octet-stream",
+                    headers={"Content-Disposition": disposition})
+
+
+@router.get("/portal")
+def my_requests(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                notice: str = "") -> Response:
+    own = as_requester(principal)
+    items = queries.list_requests(rt, own, QueueFilter(per_page=100))
+    return render(request, "desk/portal.html", {"items": items, "notice_ref": notice,
+                                                **CHOICES})
+
+
+@router.get("/portal/new")
+def new_request_page(request: Request, principal: PagePrincipal, rt: RuntimeDep) -> Response:
+    return render(request, "desk/portal_new.html",
+                  {"groups": queries.portal_categories(rt, principal), "form": {}})
+
+
+@router.post("/portal/new", dependencies=[CsrfChecked])
+async def new_request(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                      title: Annotated[str, Form()], body: Annotated[str, Form()],
+                      category: Annotated[str, Form()] = "",
+                      files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
+    data = RequestCreate.model_construct(title=title, body=body, category=category or None,
+                                         priority=Priority.NORMAL, tags=[])
+    created = service.submit(rt, principal, data, channel=Channel.PORTAL,
+                             uploads=await _uploads(files))
+    return RedirectResponse(f"/portal/requests/{created.id}?created=1", status_code=303)
+
+
+@router.get("/portal/requests/{request_id}")
+def portal_request(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                   request_id: int, created: str = "") -> Response:
+    own = as_requester(principal)
+    item = queries.get_request(rt, own, request_id)
+    return render(request, "desk/portal_request.html", {"item": item, "created": created,
+                                                        **CHOICES})
+
+
+@router.post("/portal/requests/{request_id}/follow-up", dependencies=[CsrfChecked])
+async def follow_up(principal: PagePrincipal, rt: RuntimeDep, request_id: int,
+                    body: Annotated[str, Form()],
+                    files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
+    own = as_requester(principal)
+    service.follow_up(rt, own, request_id, body, await _uploads(files))
+    return RedirectResponse(f"/portal/requests/{request_id}", status_code=303)
+
+
+@router.get("/portal/chat")
+def chat_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+              request_id: int | None = None) -> Response:
+    own = as_requester(principal)
+    item = queries.get_request(rt, own, request_id) if request_id else None
+    return render(request, "desk/chat.html", {"item": item, **CHOICES})
+
+
+@router.post("/portal/chat", dependencies=[CsrfChecked])
+def chat_send(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+              message: Annotated[str, Form()],
+              request_id: Annotated[str, Form()] = "") -> Response:
+    own = as_requester(principal)
+    created = service.chat_send(rt, own, _int(request_id), message)
+    item = queries.get_request(rt, own, created.id)
+    if request.headers.get("HX-Request") == "true":
+        return render(request, "desk/_chat_log.html", {"item": item, **CHOICES})
+    return RedirectResponse(f"/portal/chat?request_id={created.id}", status_code=303)
+
+
+@router.get("/admin/mail")
+def mail_settings(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                  saved: str = "") -> Response:
+    account = mail_service.get_account(rt, principal)
+    return render(request, "desk/admin_mail.html",
+                  {"account": account, "securities": MailSecurity, "saved": saved})
+
+
+@router.post("/admin/mail", dependencies=[CsrfChecked])
+async def save_mail_settings(request: Request, principal: PagePrincipal,
+                             rt: RuntimeDep) -> Response:
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
+    data = mail_service.MailAccountIn.model_validate(fields)
+    mail_service.save_account(rt, principal, principal.tenant_id, data)
+    return RedirectResponse("/admin/mail?saved=1", status_code=303)

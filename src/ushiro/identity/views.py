@@ -1,0 +1,147 @@
+"""Pages: login/logout, tenant switch, and the admin screens (users, taxonomy, tokens)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ushiro.core.errors import UshiroError
+from ushiro.core.security import new_csrf_token
+from ushiro.identity import service
+from ushiro.identity.access import require
+from ushiro.identity.choices import Role, WorkType
+from ushiro.identity.schemas import UserIn
+from ushiro.identity.queries import admin_overview
+from ushiro.web.deps import CsrfChecked, PagePrincipal, RuntimeDep
+from ushiro.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an open redirect after login would help phishing.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    request.session.setdefault("csrf", new_csrf_token())
+    return render(request, "identity/login.html", {"next": _safe_next(next)})
+
+
+@router.post("/login", dependencies=[CsrfChecked])
+def login(request: Request, rt: RuntimeDep, email: Annotated[str, Form()],
+          password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
+    ip = request.client.host if request.client else ""
+    try:
+        user, tenants = service.login(rt.db, rt.settings, email, password, ip)
+    except UshiroError as error:
+        return render(request, "identity/login.html",
+                      {"error": error, "email": email, "next": _safe_next(next)}, error.status)
+    # A fresh session on login: nothing from before authentication carries over.
+    request.session.clear()
+    request.session.update({"uid": user.id, "tid": tenants[0].id, "csrf": new_csrf_token()})
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout", dependencies=[CsrfChecked])
+def logout(request: Request) -> Response:
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.post("/switch-tenant", dependencies=[CsrfChecked])
+def switch_tenant(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                  tenant_id: Annotated[int, Form()]) -> Response:
+    service.principal(rt.db, principal.user_id, tenant_id)  # raises unless a member
+    request.session["tid"] = tenant_id
+    return RedirectResponse("/", status_code=303)
+
+
+@router.get("/")
+def home(principal: PagePrincipal) -> Response:
+    return RedirectResponse("/desk" if principal.is_staff else "/portal", status_code=303)
+
+
+@router.get("/admin/users")
+def users_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+               notice: str | None = None) -> Response:
+    require(principal, Role.ADMIN)
+    return render(request, "identity/admin_users.html",
+                  {**admin_overview(rt, principal), "roles": Role, "notice": notice})
+
+
+@router.post("/admin/users", dependencies=[CsrfChecked])
+def add_user(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+             email: Annotated[str, Form()], name: Annotated[str, Form()],
+             role: Annotated[Role, Form()], password: Annotated[str, Form()] = "",
+             departments: Annotated[list[str] | None, Form()] = None) -> Response:
+    require(principal, Role.ADMIN)
+    data = UserIn(email=email.strip(), name=name, role=role, password=password or None,
+                  departments=departments or [])
+    service.add_user(rt.db, principal.actor, principal.tenant_id, data)
+    return RedirectResponse("/admin/users?notice=added", status_code=303)
+
+
+@router.post("/admin/users/{user_id}", dependencies=[CsrfChecked])
+def update_user(principal: PagePrincipal, rt: RuntimeDep, user_id: int,
+                role: Annotated[Role | None, Form()] = None,
+                active: Annotated[str | None, Form()] = None) -> Response:
+    service.update_member(rt.db, principal, user_id, role=role,
+                          active=None if active is None else active == "1")
+    return RedirectResponse("/admin/users?notice=updated", status_code=303)
+
+
+@router.get("/admin/taxonomy")
+def taxonomy_page(request: Request, principal: PagePrincipal, rt: RuntimeDep) -> Response:
+    require(principal, Role.ADMIN)
+    return render(request, "identity/admin_taxonomy.html",
+                  {**admin_overview(rt, principal), "work_types": WorkType})
+
+
+@router.post("/admin/departments", dependencies=[CsrfChecked])
+def add_department(principal: PagePrincipal, rt: RuntimeDep,
+                   name: Annotated[str, Form()]) -> Response:
+    service.add_department(rt.db, principal, name)
+    return RedirectResponse("/admin/taxonomy", status_code=303)
+
+
+@router.post("/admin/categories", dependencies=[CsrfChecked])
+def add_category(principal: PagePrincipal, rt: RuntimeDep,
+                 department_id: Annotated[int, Form()], name: Annotated[str, Form()],
+                 work_type: Annotated[str, Form()] = "") -> Response:
+    service.add_category(rt.db, principal, department_id, name,
+                         WorkType(work_type) if work_type else None)
+    return RedirectResponse("/admin/taxonomy", status_code=303)
+
+
+@router.post("/admin/categories/{category_id}/active", dependencies=[CsrfChecked])
+def toggle_category(principal: PagePrincipal, rt: RuntimeDep, category_id: int,
+                    active: Annotated[str, Form()]) -> Response:
+    service.set_category_active(rt.db, principal, category_id, active == "1")
+    return RedirectResponse("/admin/taxonomy", status_code=303)
+
+
+@router.get("/admin/tokens")
+def tokens_page(request: Request, principal: PagePrincipal, rt: RuntimeDep) -> Response:
+    require(principal, Role.ADMIN)
+    return render(request, "identity/admin_tokens.html", admin_overview(rt, principal))
+
+
+@router.post("/admin/tokens", dependencies=[CsrfChecked])
+def create_token(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                 email: Annotated[str, Form()], name: Annotated[str, Form()] = "") -> Response:
+    require(principal, Role.ADMIN)
+    token = service.create_token(rt.db, principal.actor, principal.tenant_id, email, name)
+    return render(request, "identity/admin_tokens.html",
+                  {**admin_overview(rt, principal), "new_token": token})
+
+
+@router.post("/admin/tokens/{token_id}/revoke", dependencies=[CsrfChecked])
+def revoke_token(principal: PagePrincipal, rt: RuntimeDep, token_id: int) -> Response:
+    service.revoke_token(rt.db, principal, token_id)
+    return RedirectResponse("/admin/tokens", status_code=303)

@@ -1,0 +1,125 @@
+"""The application factory: pages, REST API, one error handler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ushiro.core import i18n
+from ushiro.core.errors import ErrorCode, UshiroError
+from ushiro.core.runtime import Runtime
+from ushiro.core.settings import Settings
+from ushiro.web.deps import LoginRequired
+from ushiro.web.templating import render
+from ushiro.web.validation import japanese_validation_error
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class BodyLimit:
+    """Refuse bodies over the limit before reading them (413 with a Japanese message)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length and length.isdigit() and int(length) > self.limit:
+                error = UshiroError(ErrorCode.TOO_LARGE,
+                                    f"送信データが大きすぎます。上限は {self.limit:,} バイトです。")
+                response = JSONResponse({"error": error.as_dict()}, status_code=413)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def security_headers(request: Request, call_next: Any) -> Response:
+    i18n.set_language(i18n.DEFAULT_LANGUAGE)
+    response: Response = await call_next(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not request.url.path.startswith(("/docs", "/redoc")):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+    return response
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_response(request: Request, error: UshiroError) -> Response:
+    if _is_api(request):
+        return JSONResponse({"error": error.as_dict()}, status_code=error.status)
+    if request.headers.get("HX-Request") == "true":
+        response = render(request, "partials/flash.html", {"error": error}, error.status)
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return render(request, "error.html", {"error": error}, error.status)
+
+
+def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> FastAPI:
+    if rt is None:
+        rt = Runtime.from_settings(settings or Settings())
+    app = FastAPI(title="Ushiro API", version="1", docs_url="/docs", redoc_url=None,
+                  openapi_url="/api/v1/openapi.json",
+                  description="Ushiro (後ろ) — 総務・人事・経理の窓口。Bearer トークンで認証します。")
+    app.state.rt = rt
+    app.middleware("http")(security_headers)
+    app.add_middleware(SessionMiddleware, secret_key=rt.settings.resolved_secret_key(),
+                       session_cookie="ushiro_session", max_age=12 * 3600, same_site="lax",
+                       https_only=rt.settings.cookie_secure)
+    limit = rt.settings.max_attachment_bytes * 10 + 1024 * 1024
+    app.add_middleware(BodyLimit, limit=limit)
+
+    @app.exception_handler(UshiroError)
+    async def _ushiro_error(request: Request, exc: UshiroError) -> Response:
+        return _error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return _error_response(request, japanese_validation_error(exc.errors()))
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if request.headers.get("HX-Request") == "true":
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _include_routers(app)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from ushiro.audit import views as audit_views
+    from ushiro.desk import api as desk_api
+    from ushiro.desk import views as desk_views
+    from ushiro.identity import views as identity_views
+
+    app.include_router(desk_api.router)
+    app.include_router(identity_views.router)
+    app.include_router(desk_views.router)
+    app.include_router(audit_views.router)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for several worker processes (``uvicorn --factory``): settings from the
+    environment, one job-worker thread per process."""
+    from ushiro import jobs
+
+    rt = Runtime.from_settings(Settings())
+    if rt.settings.worker_in_process:
+        jobs.start_worker_thread(rt)
+    return create_app(rt=rt)
