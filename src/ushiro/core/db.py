@@ -120,6 +120,10 @@ class Database:
         self._read = maker
         self._write = maker
 
+    def unbind(self) -> None:
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.write_engine is not self.engine:

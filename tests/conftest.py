@@ -1,0 +1,164 @@
+"""Test harness: a real database (SQLite by default, PostgreSQL with USHIRO_TEST_DB=postgres),
+migrated once per session, every test inside a transaction that is rolled back.
+
+Fixtures: ``rt`` (runtime bound to the test transaction), ``client`` (HTTP), ``tenant``,
+``make_user``, ``login``, ``api_headers``, ``db_url_factory`` (a fresh empty database for
+tests that run the server in another process).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from ushiro.audit import SYSTEM
+from ushiro.core.db import Database
+from ushiro.core.runtime import Runtime
+from ushiro.core.settings import Settings
+from ushiro.identity import Role, Tenant, User, UserIn
+from ushiro.identity import service as identity_service
+from ushiro.migrations import upgrade
+from ushiro.web.app import create_app
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+BACKEND = os.environ.get("USHIRO_TEST_DB", "sqlite")
+PG_BASE = os.environ.get("USHIRO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PASSWORD = "correct-horse-42"
+
+
+def pytest_report_header() -> str:
+    return f"ushiro database backend: {BACKEND}"
+
+
+class DatabaseFactory:
+    """Creates empty, migrated databases: SQLite files, or PostgreSQL schemas."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.schemas: list[str] = []
+
+    def new_url(self, migrate: bool = True) -> str:
+        if BACKEND == "postgres":
+            schema = f"ushiro_t_{uuid.uuid4().hex[:12]}"
+            engine = create_engine(PG_BASE)
+            with engine.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            engine.dispose()
+            self.schemas.append(schema)
+            url = f"{PG_BASE}?options=-csearch_path%3D{schema}"
+        else:
+            url = f"sqlite:///{self.root / (uuid.uuid4().hex + '.db')}"
+        if migrate:
+            upgrade(url)
+        return url
+
+    def drop_all(self) -> None:
+        if not self.schemas:
+            return
+        engine = create_engine(PG_BASE)
+        with engine.begin() as conn:
+            for schema in self.schemas:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_url_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    factory = DatabaseFactory(tmp_path_factory.mktemp("db"))
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+def session_db(db_url_factory: DatabaseFactory) -> Iterator[Database]:
+    db = Database(db_url_factory.new_url(), pool_size=2)
+    yield db
+    db.dispose()
+
+
+def test_settings(data_dir: Path, url: str, **extra: Any) -> Settings:
+    return Settings(data_dir=data_dir, database_url=url, secret_key="test-secret-key",
+                    jobs_inline=True, worker_in_process=False, **extra)
+
+
+@pytest.fixture
+def rt(session_db: Database, tmp_path: Path) -> Iterator[Runtime]:
+    """A runtime whose every session joins one outer transaction, rolled back after."""
+    conn = session_db.engine.connect()
+    outer = conn.begin()
+    session_db.bind_to_connection(conn)
+    runtime = Runtime(test_settings(tmp_path / "data", session_db.url), session_db)
+    try:
+        yield runtime
+    finally:
+        session_db.unbind()
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def client(rt: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(rt=rt), base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def make_tenant(rt: Runtime) -> Callable[..., Tenant]:
+    def make(slug: str | None = None, name: str = "テスト株式会社") -> Tenant:
+        return identity_service.create_tenant(rt.db, SYSTEM, slug or f"t{uuid.uuid4().hex[:8]}",
+                                              name)
+
+    return make
+
+
+@pytest.fixture
+def tenant(make_tenant: Callable[..., Tenant]) -> Tenant:
+    return make_tenant("sakura", "さくら精機株式会社")
+
+
+@pytest.fixture
+def make_user(rt: Runtime, tenant: Tenant) -> Callable[..., User]:
+    def make(role: Role | str = Role.REQUESTER, *, email: str | None = None,
+             name: str = "山田 太郎", tenant_obj: Tenant | None = None,
+             departments: list[str] | None = None) -> User:
+        return identity_service.add_user(rt.db, SYSTEM, (tenant_obj or tenant).id, UserIn(
+            email=email or f"u{uuid.uuid4().hex[:8]}@example.co.jp", name=name, role=Role(role),
+            password=PASSWORD, departments=departments or []))
+
+    return make
+
+
+@pytest.fixture
+def login(client: TestClient) -> Callable[[str], str]:
+    """Logs the test client in; returns the CSRF token for form posts."""
+
+    def do(email: str, password: str = PASSWORD) -> str:
+        page = client.get("/login")
+        token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+        response = client.post("/login", data={"email": email, "password": password,
+                                               "csrf_token": token, "next": "/"},
+                               follow_redirects=False)
+        assert response.status_code == 303, response.text
+        home = client.get("/portal")
+        return home.text.split('name="csrf_token" value="')[1].split('"')[0]
+
+    return do
+
+
+@pytest.fixture
+def api_headers(rt: Runtime, tenant: Tenant) -> Callable[[User], dict[str, str]]:
+    def make(user: User, tenant_obj: Tenant | None = None) -> dict[str, str]:
+        token = identity_service.create_token(rt.db, SYSTEM, (tenant_obj or tenant).id,
+                                              user.email)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make
