@@ -32,7 +32,8 @@ def settings_for(data_dir: Path | None) -> Settings:
 
 def runtime_for(data_dir: Path | None, *, require_init: bool = True) -> Runtime:
     settings = settings_for(data_dir)
-    if require_init and settings.is_sqlite and not (settings.data_dir / "ushiro.db").exists():
+    db_file = settings.data_dir / "ushiro.db"
+    if require_init and settings.database_url is None and not db_file.exists():
         console.print(f"[red]データディレクトリ {settings.data_dir} が初期化されていません。"
                       "先に `ushiro init` を実行してください。[/red] (not_initialised)")
         raise typer.Exit(2)

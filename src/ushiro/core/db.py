@@ -110,7 +110,7 @@ class Database:
         try:
             yield session
         finally:
-            session.rollback()
+            # close(), not rollback(): objects read here stay usable (detached, not expired).
             session.close()
 
     def bind_to_connection(self, conn: Connection) -> None:
