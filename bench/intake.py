@@ -436,6 +436,29 @@ def verify(server: Server, run_id: str, acked: dict[str, int]) -> dict[str, Any]
     }
 
 
+def start_profiler(server: Server, out: Path, gil: bool) -> subprocess.Popen[bytes]:
+    """py-spy (``pip install py-spy``) sampling the server during the measured phase."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    fmt = {".svg": "flamegraph", ".json": "speedscope"}.get(out.suffix, "raw")
+    assert server.proc is not None
+    cmd = [spy, "record", "--pid", str(server.proc.pid), "--subprocesses", "--rate", "250",
+           "--format", fmt, "--output", str(out), *(["--gil"] if gil else [])]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)  # let it attach before the load starts
+    return proc
+
+
+def stop_profiler(proc: subprocess.Popen[bytes], out: Path) -> None:
+    proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        err = b""
+    note(f"profile written to {out}" if out.exists()
+         else f"py-spy wrote nothing: {err.decode(errors='replace')[-500:]}")
+
+
 def audit_ok(server: Server) -> bool:
     try:
         server.cli("audit", "verify")
@@ -463,16 +486,25 @@ def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     warm = Load(server, token, f"warm{secrets.token_hex(4)}", clients=args.clients, count=args.clients * 2,
                 duration=None, retry=False)
     asyncio.run(warm.run())
+    cpu = server.cpu_seconds()
     base = asyncio.run(baseline(server, args.clients, args.baseline))
+    if cpu is not None and base["completed"]:
+        base["server_cpu_ms_per_request"] = round(
+            ((server.cpu_seconds() or 0.0) - cpu) * 1000 / base["completed"], 2)
     what = f"{args.duration:g} s" if args.duration else f"{args.requests} requests"
     note(f"{args.mode}: {args.clients} clients, {what}")
     crash: dict[str, Any] = {"kills": 0, "downtime_s": []}
     load = Load(server, token, run_id, clients=args.clients, count=args.requests,
                 duration=args.duration, retry=args.mode == "crash")
+    spy = start_profiler(server, args.profile, args.profile_gil) if args.profile else None
     cpu0 = server.cpu_seconds()
     during = killer(server, kill_points(args.kills), crash) if args.mode == "crash" else None
-    phase = asyncio.run(load.run(during))
-    cpu1 = server.cpu_seconds()
+    try:
+        phase = asyncio.run(load.run(during))
+    finally:
+        cpu1 = server.cpu_seconds()
+        if spy is not None:
+            stop_profiler(spy, args.profile)
     server.stop()
     result: dict[str, Any] = {
         "mode": args.mode, "db": args.db, "clients": args.clients, "workers": args.workers,
@@ -480,7 +512,8 @@ def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
         "baseline_get_login": base, "intake": phase.figures(),
     }
     if cpu0 is not None and cpu1 is not None and not crash["kills"] and phase.latencies:
-        result["server_cpu_ms_per_request"] = round((cpu1 - cpu0) * 1000 / len(phase.latencies), 2)
+        result["intake"]["server_cpu_ms_per_request"] = round(
+            (cpu1 - cpu0) * 1000 / len(phase.latencies), 2)
     result.update(verify(server, run_id, phase.acked))
     result["mismatched_replies"] = phase.mismatched
     result["retries"] = phase.retries
@@ -508,6 +541,8 @@ def print_human(result: dict[str, Any], speed: list[str], correct: bool) -> None
         print(f"{label:<18} {f['requests_per_s']:>8} req/s   p50 {f['p50_ms']} ms   "
               f"p90 {f['p90_ms']} ms   p99 {f['p99_ms']} ms   max {f['max_ms']} ms   "
               f"({f['completed']} in {f['elapsed_s']} s)")
+        if "server_cpu_ms_per_request" in f:
+            print(f"{'':<18} server CPU {f['server_cpu_ms_per_request']} ms/request")
         if f["errors"]:
             print(f"{'':<18} errors: {f['errors']}")
 
@@ -515,8 +550,6 @@ def print_human(result: dict[str, Any], speed: list[str], correct: bool) -> None
           f"workers {result['workers']}  cpus {result['cpus']}")
     line("baseline GET /login", result["baseline_get_login"])
     line("POST /requests", result["intake"])
-    if "server_cpu_ms_per_request" in result:
-        print(f"server CPU per request: {result['server_cpu_ms_per_request']} ms")
     for key in ("acknowledged", "stored", "lost", "duplicated", "wrong_id_or_key",
                 "stored_unacknowledged", "mismatched_replies", "retries", "kills",
                 "downtime_s", "audit_chain_ok"):
@@ -539,6 +572,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="ushiro serve --workers (1)")
     p.add_argument("--kills", type=int, default=1, help="crash mode: SIGKILLs (1, at 40%%)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir / schema")
+    p.add_argument("--profile", type=Path, default=None, metavar="FILE",
+                   help="py-spy the server during the load (.svg, .json or raw stacks)")
+    p.add_argument("--profile-gil", action="store_true",
+                   help="profile only threads holding the GIL (where CPU goes)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     if args.clients < 1 or args.requests < 1 or args.baseline < 1 or args.workers < 1:

@@ -158,3 +158,7 @@ def restore(source: Path, data_dir: DataDir = None, json_out: JsonOpt = False) -
         emit_json(manifest)
     else:
         typer.echo(f"{rt.settings.data_dir} に復元しました。")
+
+
+if __name__ == "__main__":
+    app()

@@ -35,6 +35,13 @@ def assert_no_alert(driver: WebDriver) -> None:
         driver.switch_to.alert  # noqa: B018 - the property access is the check
 
 
+def assert_clean_console(driver: WebDriver) -> None:
+    """No script errors (a CSP violation, a failed htmx swap) since the last check."""
+    problems = [entry["message"] for entry in driver.get_log("browser")
+                if entry["level"] == "SEVERE" and "/favicon.ico" not in entry["message"]]
+    assert problems == []
+
+
 def text_of(driver: WebDriver, css: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, css).text
 
@@ -97,6 +104,7 @@ def test_request_reply_and_chat_round_trip(live_server: str, browser: WebDriver,
     assert_no_alert(driver)
     attachment = driver.find_element(By.LINK_TEXT, "領収書.txt")
     assert re.fullmatch(rf"{re.escape(base)}/attachments/\d+", attachment.get_attribute("href"))
+    assert_clean_console(driver)
     screenshot("03-created")
 
     # -- The employee also asks in the portal chat: the log is swapped in by htmx, and the
@@ -117,6 +125,8 @@ def test_request_reply_and_chat_round_trip(live_server: str, browser: WebDriver,
     log_text = text_of(driver, "#chat-log")
     assert CHAT_FIRST in log_text and chat_reference in text_of(driver, "#chat-status")
     assert driver.execute_script("return window.__sameDocument === true;"), "page reloaded"
+    assert driver.find_element(By.ID, "chat-input").get_attribute("value") == ""
+    assert_clean_console(driver)
     screenshot("04-chat")
     log_out(driver, base)
 
@@ -135,6 +145,7 @@ def test_request_reply_and_chat_round_trip(live_server: str, browser: WebDriver,
     assert chat_reference not in text_of(driver, "#queue")
     assert driver.execute_script("return window.__sameDocument === true;"), "page reloaded"
     assert "q=" in driver.current_url  # hx-push-url keeps the filter in the address bar
+    assert_clean_console(driver)
     screenshot("05-queue-filtered")
 
     row.find_element(By.LINK_TEXT, TITLE).click()
@@ -151,6 +162,7 @@ def test_request_reply_and_chat_round_trip(live_server: str, browser: WebDriver,
     assert text_of(driver, "#request-title .badge.st-waiting") == "回答待ち"
     assert Select(driver.find_element(By.ID, "status-select")).first_selected_option \
         .get_attribute("value") == "waiting"
+    assert_clean_console(driver)
     screenshot("06-replied")
     log_out(driver, base)
 
@@ -162,4 +174,5 @@ def test_request_reply_and_chat_round_trip(live_server: str, browser: WebDriver,
     assert text_of(driver, "h1 .badge.st-waiting") == "回答待ち"
     assert SCRIPT in text_of(driver, "#thread .msg.inbound .body")
     assert_no_alert(driver)
+    assert_clean_console(driver)
     screenshot("07-employee-sees-reply")
