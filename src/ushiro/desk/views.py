@@ -82,7 +82,7 @@ def update(principal: PagePrincipal, rt: RuntimeDep, request_id: int,
         work_type=WorkType(work_type) if work_type else None,
         priority=Priority(priority) if priority else None,
         assignee_id=_int(assignee_id), unassign=assignee_id == "none",
-        tags=None if tags is None else [t for t in tags.replace("、", ",").split(",")])
+        tags=None if tags is None else tags.replace("、", ",").split(","))
     service.change(rt, principal, request_id, change)
     return RedirectResponse(f"/desk/requests/{request_id}", status_code=303)
 

@@ -22,6 +22,8 @@ from ushiro.jobs.models import Job
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+# A claimed job is leased for this long; if its worker dies, another worker takes it over.
+LEASE = timedelta(minutes=10)
 Handler = Callable[[Runtime, dict[str, Any]], None]
 _HANDLERS: dict[str, Handler] = {}
 
@@ -45,13 +47,16 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any],
 def _claim(rt: Runtime, limit: int) -> list[int]:
     claimed: list[int] = []
     with rt.db.transaction() as session:
-        ids = session.scalars(select(Job.id).where(Job.status == "pending",
-                                                   Job.run_after <= now())
+        due = now()
+        ids = session.scalars(select(Job.id).where(Job.status.in_(["pending", "running"]),
+                                                   Job.run_after <= due)
                               .order_by(Job.id).limit(limit))
         for job_id in list(ids):
-            # The status guard makes the claim safe when several workers race.
-            result = session.execute(update(Job).where(Job.id == job_id, Job.status == "pending")
-                                     .values(status="running", attempts=Job.attempts + 1))
+            # The guard on status and lease makes the claim safe when several workers race.
+            result = session.execute(
+                update(Job).where(Job.id == job_id, Job.status.in_(["pending", "running"]),
+                                  Job.run_after <= due)
+                .values(status="running", attempts=Job.attempts + 1, run_after=due + LEASE))
             if getattr(result, "rowcount", 0) == 1:
                 claimed.append(job_id)
     return claimed
