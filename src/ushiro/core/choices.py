@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from collections.abc import Callable
-from typing import ClassVar, TypeVar
+from enum import StrEnum
+from typing import TypeVar
 
 from ushiro.core.i18n import _
 
+_LABELS: dict[type, dict[str, str]] = {}
+
 
 class Choice(StrEnum):
-    """Subclasses set ``__labels__`` after the class body via :func:`with_labels`."""
-
-    __labels__: ClassVar[dict[str, str]]
+    """Subclasses register their English labels with :func:`with_labels`."""
 
     @property
     def label(self) -> str:
-        return _(type(self).__labels__.get(self.value, self.value))
+        value = str(self.value)
+        return _(_LABELS.get(type(self), {}).get(value, value))
 
     @classmethod
     def options(cls) -> list[tuple[str, str]]:
-        return [(member.value, member.label) for member in cls]
+        return [(str(member.value), member.label) for member in cls]
 
     @classmethod
     def parse(cls, value: str) -> Choice | None:
@@ -35,7 +36,7 @@ E = TypeVar("E", bound=type[Choice])
 
 def with_labels(labels: dict[str, str]) -> Callable[[E], E]:
     def apply(enum_cls: E) -> E:
-        enum_cls.__labels__ = labels
+        _LABELS[enum_cls] = labels
         return enum_cls
 
     return apply

@@ -31,7 +31,8 @@ def translations(language: str) -> gettext.NullTranslations:
         catalog = read_po(handle, locale=language)
     result = Translations()
     for message in catalog:
-        if message.id and message.string and not message.fuzzy:
+        if isinstance(message.id, str) and isinstance(message.string, str) \
+                and message.id and message.string and not message.fuzzy:
             result._catalog[message.id] = message.string  # noqa: SLF001 - Babel has no public setter
     return result
 
@@ -54,4 +55,4 @@ _ = gettext_
 def pick_language(preferred: str | None = None) -> str:
     """The user's own choice, else Japanese (the browser's Accept-Language is not used:
     an English-language browser on a Japanese desk still gets the Japanese UI)."""
-    return preferred if preferred in SUPPORTED else DEFAULT_LANGUAGE  # type: ignore[return-value]
+    return preferred if preferred is not None and preferred in SUPPORTED else DEFAULT_LANGUAGE

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 
 from ushiro.desk import queries, service
+from ushiro.desk.access import as_requester
 from ushiro.desk.choices import Channel
 from ushiro.desk.schemas import (
     MessageOut,
@@ -70,7 +71,7 @@ def reply(request_id: int, data: ReplyCreate, principal: ApiPrincipal,
           rt: RuntimeDep) -> MessageOut:
     """Staff: reply to the requester (by mail for mail requests) or add an internal note."""
     message = service.reply(rt, principal, request_id, data)
-    return MessageOut(id=message.id, kind=message.kind,  # type: ignore[arg-type]
+    return MessageOut(id=message.id, kind=message.kind,
                       author=message.author_label, body=message.body,
                       created_at=message.created_at, delivery=message.delivery)
 
@@ -79,7 +80,9 @@ def reply(request_id: int, data: ReplyCreate, principal: ApiPrincipal,
 def follow_up(request_id: int, data: FollowUpCreate, principal: ApiPrincipal,
               rt: RuntimeDep) -> MessageOut:
     """The requester adds information to their own request."""
-    message = service.follow_up(rt, principal, request_id, data.body)
-    return MessageOut(id=message.id, kind=message.kind,  # type: ignore[arg-type]
+    # Own requests only, staff included (as in the portal): a follow-up is recorded as a
+    # message from the requester and reopens the request.
+    message = service.follow_up(rt, as_requester(principal), request_id, data.body)
+    return MessageOut(id=message.id, kind=message.kind,
                       author=message.author_label, body=message.body,
                       created_at=message.created_at)

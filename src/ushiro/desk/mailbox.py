@@ -55,14 +55,14 @@ def fetch_unseen(client: imaplib.IMAP4, folder: str) -> Iterator[tuple[bytes, by
         raise UshiroError(ErrorCode.MAIL_CONNECTION, f"フォルダ「{folder}」を開けません。")
     status, data = client.uid("SEARCH", "UNSEEN")
     for uid in (data[0] or b"").split():
-        status, parts = client.uid("FETCH", uid, "(BODY.PEEK[])")
+        status, parts = client.uid("FETCH", uid.decode(), "(BODY.PEEK[])")
         for part in parts:
             if isinstance(part, tuple):
                 yield uid, part[1]
 
 
 def mark_seen(client: imaplib.IMAP4, uid: bytes) -> None:
-    client.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+    client.uid("STORE", uid.decode(), "+FLAGS", "(\\Seen)")
 
 
 def send(account: MailAccount, sender: str, recipients: list[str], raw: bytes,

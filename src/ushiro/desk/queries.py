@@ -45,13 +45,13 @@ def to_out(request: Request, names: Names, tags: list[str],
     cat = names.categories.get(request.category_id or 0)
     return RequestOut(
         id=request.id, number=request.number, reference=reference(request.number),
-        title=request.title, body=request.body, status=request.status,  # type: ignore[arg-type]
-        channel=request.channel, priority=request.priority,  # type: ignore[arg-type]
+        title=request.title, body=request.body, status=request.status,
+        channel=request.channel, priority=request.priority,
         department=dept.name if dept else None, category=cat.name if cat else None,
-        work_type=request.work_type, tags=tags,  # type: ignore[arg-type]
+        work_type=request.work_type, tags=tags,
         requester=request.requester_email, assignee=names.user(request.assignee_id),
         due_at=request.due_at, created_at=request.created_at, updated_at=request.updated_at,
-        messages=[MessageOut(id=m.id, kind=m.kind, author=m.author_label,  # type: ignore[arg-type]
+        messages=[MessageOut(id=m.id, kind=m.kind, author=m.author_label,
                              body=m.body, created_at=m.created_at, delivery=m.delivery)
                   for m in messages or []],
         attachments=[AttachmentOut(id=a.id, filename=a.filename, content_type=a.content_type,

@@ -32,7 +32,7 @@ def next_number(session: Session, tenant_id: int) -> int:
     return counter.last_number
 
 
-def _scoped(scope: Scope) -> Select[tuple[Request]]:
+def _scoped(scope: Scope) -> Select[Request]:
     stmt = select(Request).where(Request.tenant_id == scope.tenant_id)
     if scope.requester_id is not None:
         stmt = stmt.where(Request.requester_id == scope.requester_id)
@@ -61,7 +61,7 @@ def request_by_idempotency_key(session: Session, tenant_id: int, key: str) -> Re
     return session.scalars(stmt).first()
 
 
-def _filtered(stmt: Select[tuple[Request]], f: QueueFilter) -> Select[tuple[Request]]:
+def _filtered(stmt: Select[Request], f: QueueFilter) -> Select[Request]:
     if f.department_id:
         stmt = stmt.where(Request.department_id == f.department_id)
     if f.category_id:
