@@ -19,8 +19,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PASSWORD = "correct-horse-42"
 TENANT = ("sakura", "さくら精機株式会社")
-START_TIMEOUT = 30.0
+START_TIMEOUT = 60.0  # generous: a loaded CI box takes seconds just to import
 
 ACCOUNTS = {
     "requester": {"email": "yamada@sakura.example.co.jp", "name": "山田 太郎",
@@ -87,13 +88,33 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(
+        item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_FAILED] = True
+    return report
+
+
+def _copy_out(path: Path) -> None:
+    extra = os.environ.get("USHIRO_SCREENSHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(extra) / path.name)
+
+
 @pytest.fixture
 def desk_accounts() -> dict[str, dict[str, object]]:
     return {role: {**account, "password": PASSWORD} for role, account in ACCOUNTS.items()}
 
 
 @pytest.fixture
-def live_server(tmp_path: Path, db_url_factory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def live_server(tmp_path: Path, db_url_factory: Any) -> Iterator[str]:
     """`ushiro init` + two users via the CLI, then `ushiro serve` on a free port."""
     data_dir = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("USHIRO_")}
@@ -130,12 +151,17 @@ def live_server(tmp_path: Path, db_url_factory) -> Iterator[str]:  # type: ignor
         _stop(process)
 
 
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[object]:
+@pytest.fixture(autouse=True)
+def _chromium_present() -> None:
+    """Autouse, so it skips before the server is started for nothing."""
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
         pytest.skip(f"browser tests need Debian's chromium and chromium-driver; missing: "
                     f"{', '.join(missing)} (apt-get install chromium chromium-driver)")
+
+
+@pytest.fixture
+def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -153,23 +179,26 @@ def browser(tmp_path: Path) -> Iterator[object]:
     driver.set_page_load_timeout(30)
     try:
         yield driver
+        if request.node.stash.get(_FAILED, False):
+            # The page as it was when the test failed, for whoever reads the CI log.
+            shot = tmp_path / f"FAILED-{request.node.name}.png"
+            driver.save_screenshot(str(shot))
+            (tmp_path / f"FAILED-{request.node.name}.html").write_text(driver.page_source)
+            _copy_out(shot)
     finally:
         driver.quit()
 
 
 @pytest.fixture
-def screenshot(browser, tmp_path: Path) -> Callable[[str], Path]:  # type: ignore[no-untyped-def]
+def screenshot(browser: Any, tmp_path: Path) -> Callable[[str], Path]:
     """``screenshot("03-queue")`` → tmp_path/screenshots/03-queue.png (+ $USHIRO_SCREENSHOTS)."""
     own = tmp_path / "screenshots"
     own.mkdir()
-    extra = os.environ.get("USHIRO_SCREENSHOTS")
 
     def take(name: str) -> Path:
         path = own / f"{name}.png"
         browser.save_screenshot(str(path))
-        if extra:
-            Path(extra).mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, Path(extra) / path.name)
+        _copy_out(path)
         return path
 
     return take

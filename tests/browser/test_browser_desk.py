@@ -4,12 +4,13 @@ reads the answer — through the running server, its forms, its htmx fragments a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -65,7 +66,9 @@ def queue_rows(driver: WebDriver) -> list[WebElement]:
 
 
 def test_request_reply_and_chat_round_trip(live_server: str, browser: WebDriver,
-                                           desk_accounts, screenshot, tmp_path: Path) -> None:
+                                           desk_accounts: dict[str, dict[str, object]],
+                                           screenshot: Callable[[str], Path],
+                                           tmp_path: Path) -> None:
     """GIVEN a fresh desk with an employee and a 経理 operator
     WHEN the employee files an expense request with a receipt and asks in chat, and the
     operator finds it with the search box and answers asking for details
@@ -103,7 +106,7 @@ def test_request_reply_and_chat_round_trip(live_server: str, browser: WebDriver,
     assert driver.find_elements(By.CSS_SELECTOR, "#thread script") == []
     assert_no_alert(driver)
     attachment = driver.find_element(By.LINK_TEXT, "領収書.txt")
-    assert re.fullmatch(rf"{re.escape(base)}/attachments/\d+", attachment.get_attribute("href"))
+    assert re.fullmatch(rf"{re.escape(base)}/attachments/\d+", attachment.get_attribute("href") or "")
     assert_clean_console(driver)
     screenshot("03-created")
 

@@ -74,6 +74,7 @@ class RequestOut(BaseModel):
     work_type: WorkType | None
     tags: list[str]
     requester: str
+    requester_name: str = ""
     assignee: str | None
     due_at: datetime | None
     created_at: datetime

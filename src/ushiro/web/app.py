@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -89,6 +90,12 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return _error_response(request, japanese_validation_error(exc.errors()))
+
+    @app.exception_handler(ValidationError)
+    async def _model_validation(request: Request, exc: ValidationError) -> Response:
+        # Handlers and services build input models from form fields (UserIn, ReplyCreate,
+        # MailAccountIn, …): bad input there is a 422 like any other, not a server error.
         return _error_response(request, japanese_validation_error(exc.errors()))
 
     @app.exception_handler(LoginRequired)

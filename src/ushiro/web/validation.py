@@ -30,7 +30,9 @@ _MESSAGES = {
 }
 
 
-def _field(loc: Sequence[Any]) -> str:
+def _field(loc: Sequence[Any], error_type: str = "") -> str:
+    if error_type == "json_invalid":
+        return "body"  # the location is ("body", <character offset>), not a field
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "form")]
     return ".".join(parts) or "body"
 
@@ -43,7 +45,7 @@ def japanese_validation_error(errors: Sequence[Any]) -> UshiroError:
             text = template.format(**(err.get("ctx") or {}))
         except (KeyError, IndexError):
             text = template
-        items.append({"field": _field(err.get("loc", ())), "message": text,
+        items.append({"field": _field(err.get("loc", ()), err.get("type", "")), "message": text,
                       "type": err.get("type")})
     summary = "、".join(f"{i['field']}: {i['message']}" for i in items[:5])
     return UshiroError(ErrorCode.VALIDATION, f"入力内容に誤りがあります。{summary}",
