@@ -8,8 +8,10 @@ import email.policy
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -45,14 +47,14 @@ def admin(make_user: Callable[..., User], rt: Runtime, tenant: Tenant) -> Princi
 
 
 def request_total(rt: Runtime, principal: Principal) -> int:
-    return queries.list_requests(rt, principal, QueueFilter()).total
+    return int(queries.list_requests(rt, principal, QueueFilter()).total)
 
 
 def audit_seq(rt: Runtime, principal: Principal) -> int:
     """The tenant's audit chain length (its seqs are gapless); the chain must verify."""
     events, report = tenant_log(rt, principal)
     assert report.ok
-    return events[0].seq if events else 0
+    return int(events[0].seq) if events else 0
 
 
 def requester_name(rt: Runtime, request_id: int) -> str:
@@ -60,7 +62,7 @@ def requester_name(rt: Runtime, request_id: int) -> str:
     with rt.db.reading() as session:
         found = session.get(Request, request_id)
         assert found is not None
-        return found.requester_name
+        return str(found.requester_name)
 
 
 def stored_files(rt: Runtime) -> list[Path]:
@@ -71,7 +73,7 @@ def stored_files(rt: Runtime) -> list[Path]:
 def fixture_attachment_bytes(name: str) -> dict[str, bytes]:
     """What the stdlib decodes as the fixture's attachments (the reference bytes)."""
     msg = email.message_from_bytes(raw(name), policy=email.policy.default)
-    return {part.get_filename(): part.get_payload(decode=True)
+    return {str(part.get_filename()): bytes(part.get_payload(decode=True))
             for part in msg.iter_attachments()}
 
 
@@ -154,6 +156,56 @@ def test_html_only_mail_becomes_text_without_active_content(
         assert forbidden not in body
 
 
+def plain_mail(*, sender: str, subject: str, filename: str | None = None,
+               charset: str = "utf-8", encode: str = "utf-8") -> bytes:
+    """A mail whose headers carry raw 8-bit text, as RFC 6532 (UTF-8) allows and as some
+    legacy Japanese systems do with Shift_JIS; or any header text given verbatim."""
+    head = (f"From: {sender}\r\nTo: desk@example.co.jp\r\nSubject: {subject}\r\n"
+            f"Message-ID: <raw.{uuid.uuid4().hex}@example.co.jp>\r\nMIME-Version: 1.0\r\n")
+    text = f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n"
+    if filename is None:
+        return (head + text + "\r\n本文です。\r\n").encode(encode)
+    return (head + "Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\n" + text
+            + "\r\n本文です。\r\n--XX\r\nContent-Type: application/pdf\r\n"
+            + f'Content-Disposition: attachment; filename="{filename}"\r\n'
+            + "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--XX--\r\n").encode(encode)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
+def test_unencoded_8bit_headers_are_decoded(
+        rt: Runtime, tenant: Tenant, admin: Principal, encoding: str) -> None:
+    """GIVEN a mail whose Subject, From name and attachment name are raw 8-bit text
+    (UTF-8 per RFC 6532, or Shift_JIS from an old system) instead of encoded words
+    WHEN it is imported
+    THEN they are decoded like the body, not turned into replacement characters."""
+    data = plain_mail(sender="田中 健太 <kenta.tanaka@example.co.jp>", subject="出張旅費の件 ①",
+                      filename="領収書.pdf", charset="shift_jis" if encoding == "cp932" else "utf-8",
+                      encode=encoding)
+
+    result = mail_service.import_mail(rt, tenant.id, data)
+
+    out = queries.get_request(rt, admin, result.request_id)
+    assert out.title == "出張旅費の件 ①"
+    assert out.requester == "kenta.tanaka@example.co.jp"
+    assert requester_name(rt, out.id) == "田中 健太"
+    assert out.body == "本文です。"
+    assert [a.filename for a in out.attachments] == ["領収書.pdf"]
+
+
+@pytest.mark.parametrize("subject", ["=?UTF-8?B?5?=", "=?UTF-8?B?44GC?= =?UTF-8?B?x?="])
+def test_a_broken_encoded_word_does_not_stop_the_mail(
+        rt: Runtime, tenant: Tenant, admin: Principal, subject: str) -> None:
+    """GIVEN a mail whose Subject holds an encoded word that is not valid base64
+    WHEN it is imported
+    THEN the request is opened with the subject text as received (a crash here would
+    block every later mail of the mailbox, since the mail would never be marked seen)."""
+    result = mail_service.import_mail(
+        rt, tenant.id, plain_mail(sender="kenta.tanaka@example.co.jp", subject=subject))
+
+    assert result.created
+    assert queries.get_request(rt, admin, result.request_id).title == subject
+
+
 # --------------------------------------------------------------------------- idempotency
 
 def test_importing_the_same_mail_twice_stores_it_once(
@@ -221,6 +273,21 @@ def test_reply_with_in_reply_to_joins_the_original_request(
     [message] = queries.get_request(rt, admin, original.request_id).messages
     assert message.kind == "inbound" and message.author == "田中 健太"
     assert "宿泊費の領収書の原本を、本日社内便で経理部宛てに送付しました。" in message.body
+
+
+def test_mail_from_a_registered_member_is_linked_to_their_account(
+        rt: Runtime, tenant: Tenant, make_user: Callable[..., User]) -> None:
+    """GIVEN 田中 健太 is a member of the tenant (registered as 田中 健太郎)
+    WHEN his mail arrives, with the address in another letter case
+    THEN the request is his: he sees it in his own view, under his registered name."""
+    user = make_user(Role.REQUESTER, email="kenta.tanaka@example.co.jp", name="田中 健太郎")
+    member = identity_service.principal(rt.db, user.id, tenant.id)
+    data = raw("utf8_attachment.eml").replace(REQUESTER, b"Kenta.Tanaka@Example.CO.JP")
+
+    result = mail_service.import_mail(rt, tenant.id, data)
+
+    assert queries.get_request(rt, member, result.request_id).requester == REQUESTER.decode()
+    assert requester_name(rt, result.request_id) == "田中 健太郎"
 
 
 def test_reply_whose_original_is_unknown_opens_a_request(
@@ -372,7 +439,7 @@ def test_attachment_over_the_size_limit_rejects_the_whole_mail(
 # --------------------------------------------------------------------------- CLI import
 
 @pytest.fixture
-def cli(tmp_path: Path, db_url_factory) -> Callable[..., Result]:
+def cli(tmp_path: Path, db_url_factory: Any) -> Callable[..., Result]:
     """`ushiro ARGS… --data-dir DIR` in-process, against its own fresh database."""
     env = {"USHIRO_DATABASE_URL": db_url_factory.new_url(migrate=False),
            "USHIRO_SECRET_KEY": "mail-cli-test"}
@@ -388,7 +455,7 @@ def cli(tmp_path: Path, db_url_factory) -> Callable[..., Result]:
     return run
 
 
-def json_lines(text: str) -> list[dict]:
+def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 

@@ -8,11 +8,13 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.errors import HeaderParseError
 from email.header import decode_header
 from email.message import EmailMessage, Message
-from email.policy import SMTP, compat32
+from email.policy import SMTP, Compat32
 from email.utils import format_datetime, getaddresses, parsedate_to_datetime
-from datetime import datetime
+from typing import Any
 
 from bs4 import BeautifulSoup
 
@@ -30,6 +32,20 @@ _CODECS: dict[str, tuple[str, ...]] = {
     "euc-jp": ("euc_jp", "euc_jis_2004"),
 }
 REFERENCE = re.compile(r"\[REQ-(\d+)\]")
+
+
+class _Policy(Compat32):
+    """compat32, except that a header holding raw 8-bit text (RFC 6532 UTF-8, or Shift_JIS
+    from old systems) is decoded like a body; compat32 would wrap it in a Header whose
+    text is U+FFFD and which string methods (``.lower()``) reject."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value):
+            return decode_bytes(value.encode("ascii", "surrogateescape"), None)
+        return super().header_fetch_parse(name, value)
+
+
+_POLICY = _Policy()
 
 
 @dataclass
@@ -70,9 +86,19 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
 def decode_header_value(value: object) -> str:
     if value is None:
         return ""
+    text = str(value)
+    try:
+        chunks = decode_header(text)
+    except HeaderParseError:
+        # A broken encoded word: keep the text as received rather than reject the mail.
+        return text
     parts = []
-    for chunk, charset in decode_header(str(value)):
-        parts.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes) and charset is None:
+            # Unencoded text beside encoded words: decode_header escaped it this way.
+            parts.append(chunk.decode("raw-unicode-escape"))
+        else:
+            parts.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
     return "".join(parts)
 
 
@@ -123,7 +149,7 @@ def parse_mail(raw: bytes, *, max_bytes: int) -> ParsedMail:
     if len(raw) > max_bytes:
         raise UshiroError(ErrorCode.MAIL_TOO_LARGE,
                           f"メールが大きすぎます({len(raw):,} バイト)。上限は {max_bytes:,} バイトです。")
-    msg = email.message_from_bytes(raw, policy=compat32)
+    msg = email.message_from_bytes(raw, policy=_POLICY)
     senders = [(decode_header_value(n), a) for n, a in getaddresses(msg.get_all("From", []))]
     senders = [(n, a.strip()) for n, a in senders if "@" in a and " " not in a.strip()]
     if not senders:
@@ -153,7 +179,8 @@ def new_message_id(domain: str) -> str:
 
 
 def build_reply(*, sender: str, to: str, subject: str, body: str, message_id: str,
-                in_reply_to: str | None, references: list[str]) -> bytes:
+                in_reply_to: str | None, references: list[str],
+                attachments: list[ParsedAttachment] | None = None) -> bytes:
     msg = EmailMessage(policy=SMTP)
     msg["From"] = sender
     msg["To"] = to
@@ -165,4 +192,8 @@ def build_reply(*, sender: str, to: str, subject: str, body: str, message_id: st
     if references:
         msg["References"] = " ".join(references[-20:])
     msg.set_content(body, charset="utf-8")
+    for item in attachments or []:
+        maintype, _, subtype = item.content_type.partition("/")
+        msg.add_attachment(item.data, maintype=maintype or "application",
+                           subtype=subtype or "octet-stream", filename=item.filename)
     return msg.as_bytes()

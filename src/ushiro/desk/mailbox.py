@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import imaplib
 import smtplib
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import groupby
 
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.desk.choices import MailSecurity
@@ -47,10 +49,29 @@ def imap_session(account: MailAccount, cafile: str | None = None) -> Iterator[im
             pass
 
 
+def _mailbox_name(folder: str) -> str:
+    """The folder as an IMAP quoted string. A non-ASCII name (「受付」) goes in modified
+    UTF-7 (RFC 3501 5.1.3): imaplib sends ASCII only, and that is the form servers use.
+    ASCII names pass unchanged, so one already written in modified UTF-7 still works."""
+    if folder.isascii():
+        encoded = folder
+    else:
+        parts: list[str] = []
+        for is_ascii, chars in groupby(folder, key=lambda ch: " " <= ch <= "~"):
+            text = "".join(chars)
+            if is_ascii:
+                parts.append(text.replace("&", "&-"))
+            else:
+                b64 = base64.b64encode(text.encode("utf-16-be")).decode("ascii")
+                parts.append("&" + b64.rstrip("=").replace("/", ",") + "-")
+        encoded = "".join(parts)
+    return '"' + encoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def fetch_unseen(client: imaplib.IMAP4, folder: str) -> Iterator[tuple[bytes, bytes]]:
     """Yields (uid, raw message) for every unseen mail; the caller marks each one seen
     only after it is stored, so a crash in between means a re-import, never a loss."""
-    status, _ = client.select(f'"{folder}"')
+    status, _ = client.select(_mailbox_name(folder))
     if status != "OK":
         raise UshiroError(ErrorCode.MAIL_CONNECTION, f"フォルダ「{folder}」を開けません。")
     status, data = client.uid("SEARCH", "UNSEEN")
