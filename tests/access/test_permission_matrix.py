@@ -32,13 +32,16 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import func, select
 
 from ushiro.audit import SYSTEM
+from ushiro.audit.models import AuditEvent
 from ushiro.core import security
 from ushiro.core.runtime import Runtime
 from ushiro.desk import queries
 from ushiro.desk import service as desk_service
 from ushiro.desk.choices import Channel
+from ushiro.desk.models import Attachment, Message, Request
 from ushiro.desk.schemas import RequestCreate, Upload
 from ushiro.identity import Role, Tenant, User
 from ushiro.identity import repository as identity_repo
@@ -287,11 +290,21 @@ def outcome(response: Response) -> int | str:
     return response.status_code
 
 
+def stored(rt: Runtime) -> dict[str, int]:
+    """Row counts that any write, allowed or not, would change."""
+    with rt.db.reading() as session:
+        return {model.__tablename__: int(session.scalar(select(func.count()).select_from(model))
+                                         or 0)
+                for model in (Request, Message, Attachment, AuditEvent)}
+
+
 @pytest.fixture
-def call_as(client: TestClient, world: World, make_user: Callable[..., User],
-            login: Callable[[str], str],
-            api_headers: Callable[..., dict[str, str]]) -> Iterator[Callable[..., Response]]:
-    def call(role: str, method: str, row: Row) -> Response:
+def call_as(client: TestClient, rt: Runtime, world: World, make_user: Callable[..., User],
+            login: Callable[[str], str], api_headers: Callable[..., dict[str, str]]
+            ) -> Iterator[Callable[..., tuple[Response, bool]]]:
+    """Calls as a role; returns the response and whether nothing was stored by the call."""
+
+    def call(role: str, method: str, row: Row) -> tuple[Response, bool]:
         kwargs = row.call(world)
         headers: dict[str, str] = {}
         if role == "anonymous":
@@ -304,24 +317,29 @@ def call_as(client: TestClient, world: World, make_user: Callable[..., User],
                 csrf = login(user.email)
         if "data" in kwargs:
             kwargs["data"] = {**kwargs["data"], "csrf_token": csrf}
-        return client.request(method, headers=headers, follow_redirects=False, **kwargs)
+        before = stored(rt)
+        response = client.request(method, headers=headers, follow_redirects=False, **kwargs)
+        return response, stored(rt) == before
 
     yield call
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint", sorted(MATRIX), ids=lambda e: f"{e[0]} {e[1]}")
-def test_permission_matrix(call_as: Callable[..., Response], endpoint: tuple[str, str],
-                           role: str) -> None:
+def test_permission_matrix(call_as: Callable[..., tuple[Response, bool]],
+                           endpoint: tuple[str, str], role: str) -> None:
     """GIVEN request R of tenant A (by ``owner``, department 総務) and a caller in a role
     WHEN the caller calls the endpoint on R (or on tenant A's objects)
     THEN the answer is the matrix's: allowed, 401/403, 404 for objects out of reach
-    (always 404 for another tenant's), or a redirect to the login page."""
+    (always 404 for another tenant's), or a redirect to the login page; a refused call
+    stores nothing (no request, message, attachment or audit event)."""
     method, _path = endpoint
     row = MATRIX[endpoint]
     expected = row.expect[ROLES.index(role)]
-    response = call_as(role, method, row)
+    response, nothing_stored = call_as(role, method, row)
     assert outcome(response) == expected, response.text[:2000]
+    if expected == LOGIN or (isinstance(expected, int) and expected >= 400):
+        assert nothing_stored
     if isinstance(expected, int) and expected in ERROR_CODES:
         if row.api:
             assert response.json()["error"]["code"] == ERROR_CODES[expected]

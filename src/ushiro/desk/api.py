@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ushiro.desk import queries, service
 from ushiro.desk.access import as_requester
-from ushiro.desk.choices import Channel
+from ushiro.desk.choices import Channel, Status
 from ushiro.desk.schemas import (
     MessageOut,
     QueueFilter,
@@ -26,6 +26,8 @@ router = APIRouter(prefix="/api/v1", tags=["requests"])
 
 
 class FollowUpCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     body: str = Field(min_length=1, max_length=100_000)
 
 
@@ -40,13 +42,13 @@ def create_request(data: RequestCreate, principal: ApiPrincipal, rt: RuntimeDep,
 
 @router.get("/requests", response_model=RequestList)
 def list_requests(principal: ApiPrincipal, rt: RuntimeDep,
-                  status: str | None = None, q: str = "", department_id: int | None = None,
+                  status: Status | None = None, q: str = "", department_id: int | None = None,
                   category_id: int | None = None, work_type: WorkType | None = None,
                   assignee_id: int | None = None,
                   page: Annotated[int, Query(ge=1)] = 1,
                   per_page: Annotated[int, Query(ge=1, le=200)] = 50) -> RequestList:
     """Requests visible to the caller (their own for requesters; the queue for staff)."""
-    f = QueueFilter(status=status, text=q, department_id=department_id,
+    f = QueueFilter(status=status.value if status else None, text=q, department_id=department_id,
                     category_id=category_id, work_type=work_type.value if work_type else None,
                     assignee_id=assignee_id, page=page, per_page=per_page)
     return queries.list_requests(rt, principal, f)

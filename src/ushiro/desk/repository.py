@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,14 +22,20 @@ from ushiro.desk.schemas import QueueFilter, Scope
 
 
 def next_number(session: Session, tenant_id: int) -> int:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(RequestCounter).values(tenant_id=tenant_id, last_number=0)
-                    .on_conflict_do_nothing())
-    counter = session.scalars(select(RequestCounter).where(RequestCounter.tenant_id == tenant_id)
-                              .with_for_update()).one()
-    counter.last_number += 1
-    return counter.last_number
+    # One UPDATE … RETURNING (it row-locks the counter like SELECT … FOR UPDATE did);
+    # the counter row is created only on a tenant's first request.
+    bump = (update(RequestCounter).where(RequestCounter.tenant_id == tenant_id)
+            .values(last_number=RequestCounter.last_number + 1)
+            .returning(RequestCounter.last_number))
+    number = session.scalar(bump)
+    if number is None:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(RequestCounter).values(tenant_id=tenant_id, last_number=0)
+                        .on_conflict_do_nothing())
+        number = session.scalar(bump)
+    assert number is not None, "the counter row exists now"
+    return number
 
 
 def _scoped(scope: Scope) -> Select[Request]:
@@ -129,6 +135,12 @@ def tags_for(session: Session, request_ids: list[int]) -> dict[int, list[str]]:
     for tag in session.scalars(stmt):
         result[tag.request_id].append(tag.name)
     return result
+
+
+def add_tags(session: Session, request_id: int, names: list[str]) -> None:
+    """Tags of a request that has none yet (a new one): nothing to delete first."""
+    for name in names:
+        session.add(RequestTag(request_id=request_id, name=name))
 
 
 def set_tags(session: Session, request_id: int, names: list[str]) -> None:

@@ -20,8 +20,8 @@ from ushiro.core.runtime import Runtime
 from ushiro.core.text import clean, one_line
 from ushiro.desk import repository
 from ushiro.desk.access import access_request_by_id, require_staff
-from ushiro.desk.mail import new_message_id
 from ushiro.desk.choices import TRANSITIONS, Channel, MessageKind, Priority, Status
+from ushiro.desk.mail import new_message_id
 from ushiro.desk.models import Attachment, Message, Request
 from ushiro.desk.schemas import ReplyCreate, RequestChange, RequestCreate, Upload
 from ushiro.identity import Category, Principal
@@ -106,7 +106,7 @@ def _open_request(session: Session, *, tenant_id: int, title: str, body: str, ch
     session.add(request)
     session.flush()
     clean_tags = _clean_tags(tags)
-    repository.set_tags(session, request.id, clean_tags)
+    repository.add_tags(session, request.id, clean_tags)
     audit.record(session, tenant_id=tenant_id, actor=actor, action="request.create",
                  object_type="request", object_id=request.id,
                  after={"number": number, "title": title, "channel": channel.value,

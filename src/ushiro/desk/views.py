@@ -64,23 +64,24 @@ def request_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
 @router.post("/desk/requests/{request_id}/reply", dependencies=[CsrfChecked])
 async def reply(request: Request, principal: PagePrincipal, rt: RuntimeDep, request_id: int,
                 body: Annotated[str, Form()], kind: Annotated[MessageKind, Form()],
-                status: Annotated[str, Form()] = "",
+                status: Annotated[Status | None, Form()] = None,
                 files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
-    data = ReplyCreate(body=body, kind=kind, status=Status(status) if status else None)
+    data = ReplyCreate(body=body, kind=kind, status=status)
     service.reply(rt, principal, request_id, data, await _uploads(files))
     return RedirectResponse(f"/desk/requests/{request_id}", status_code=303)
 
 
 @router.post("/desk/requests/{request_id}/update", dependencies=[CsrfChecked])
 def update(principal: PagePrincipal, rt: RuntimeDep, request_id: int,
-           status: Annotated[str, Form()] = "", category_id: Annotated[str, Form()] = "",
-           work_type: Annotated[str, Form()] = "", priority: Annotated[str, Form()] = "",
+           status: Annotated[Status | None, Form()] = None,
+           category_id: Annotated[str, Form()] = "",
+           work_type: Annotated[WorkType | None, Form()] = None,
+           priority: Annotated[Priority | None, Form()] = None,
            assignee_id: Annotated[str, Form()] = "",
            tags: Annotated[str | None, Form()] = None) -> Response:
+    # Enum form fields are typed so that an unknown value is a 422, not a server error.
     change = RequestChange(
-        status=Status(status) if status else None, category_id=_int(category_id),
-        work_type=WorkType(work_type) if work_type else None,
-        priority=Priority(priority) if priority else None,
+        status=status, category_id=_int(category_id), work_type=work_type, priority=priority,
         assignee_id=_int(assignee_id), unassign=assignee_id == "none",
         tags=None if tags is None else tags.replace("、", ",").split(","))
     service.change(rt, principal, request_id, change)

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ushiro.audit import Actor
-from ushiro.core.errors import invalid
 from ushiro.core.cli import DataDir, JsonOpt, TenantOpt, emit_json, reporting_errors, runtime_for
+from ushiro.core.errors import invalid
 from ushiro.identity import service
 from ushiro.identity.choices import Role
 from ushiro.identity.schemas import UserIn

@@ -99,8 +99,9 @@ def add_user(db: Database, actor: Actor, tenant_id: int, data: UserIn) -> User:
                         password_hash=hash_password(data.password) if data.password else None)
             session.add(user)
             session.flush()
-        elif data.password:
-            user.password_hash = hash_password(data.password)
+        # An existing account keeps its password: otherwise any tenant's admin could take
+        # over another tenant's user by "adding" them with a password of their choosing.
+        # (``set_password`` is the way to reset one.)
         if repository.membership(session, user.id, tenant_id):
             raise UshiroError(ErrorCode.CONFLICT,
                               f"{data.email} は既にこのテナントに登録されています。", field="email")
@@ -214,7 +215,9 @@ def principal(db: Database, user_id: int, tenant_id: int) -> Principal:
     with db.reading() as session:
         user = session.get(User, user_id)
         tenant = session.get(Tenant, tenant_id)
-        if user is None or tenant is None:
+        # A tenant the user does not belong to looks exactly like a missing one.
+        if (user is None or tenant is None
+                or repository.membership(session, user.id, tenant.id) is None):
             raise UshiroError(ErrorCode.NOT_FOUND, "ユーザーまたはテナントが見つかりません。")
         return principal_for(session, user, tenant)
 

@@ -12,8 +12,8 @@ from ushiro.core.security import new_csrf_token
 from ushiro.identity import service
 from ushiro.identity.access import require
 from ushiro.identity.choices import Role, WorkType
-from ushiro.identity.schemas import UserIn
 from ushiro.identity.queries import admin_overview
+from ushiro.identity.schemas import UserIn
 from ushiro.web.deps import CsrfChecked, PagePrincipal, RuntimeDep
 from ushiro.web.templating import render
 
@@ -113,9 +113,8 @@ def add_department(principal: PagePrincipal, rt: RuntimeDep,
 @router.post("/admin/categories", dependencies=[CsrfChecked])
 def add_category(principal: PagePrincipal, rt: RuntimeDep,
                  department_id: Annotated[int, Form()], name: Annotated[str, Form()],
-                 work_type: Annotated[str, Form()] = "") -> Response:
-    service.add_category(rt.db, principal, department_id, name,
-                         WorkType(work_type) if work_type else None)
+                 work_type: Annotated[WorkType | None, Form()] = None) -> Response:
+    service.add_category(rt.db, principal, department_id, name, work_type)
     return RedirectResponse("/admin/taxonomy", status_code=303)
 
 

@@ -18,7 +18,9 @@ from ushiro.identity import (
 )
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain ``def`` dependency in the thread pool, a hop per request
+    # for what is only an attribute read.
     rt: Runtime = request.app.state.rt
     return rt
 
