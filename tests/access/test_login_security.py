@@ -443,3 +443,19 @@ def test_switching_between_own_tenants(client: TestClient, rt: Runtime, user: Us
                            follow_redirects=False)
     assert response.status_code == 303
     assert 'id="tenant-name">かえで商事株式会社<' in client.get("/portal").text
+
+
+def test_many_accounts_from_one_address_are_throttled(client, make_user) -> None:
+    """GIVEN one address trying wrong passwords on many accounts (password spraying)
+    WHEN it passes four times the per-account limit THEN further logins from it are refused
+    with rate_limited, even for an account it has not tried yet."""
+    victims = [make_user("requester", email=f"v{i}@example.co.jp") for i in range(7)]
+    page = client.get("/login")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    for victim in victims[:5]:
+        for _ in range(4):
+            client.post("/login", data={"email": victim.email, "password": "wrong-password",
+                                        "csrf_token": token})
+    last = client.post("/login", data={"email": victims[6].email, "password": "wrong-password",
+                                       "csrf_token": token})
+    assert last.status_code == 429

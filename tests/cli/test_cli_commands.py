@@ -74,3 +74,27 @@ def test_commands_refuse_an_uninitialised_data_dir(tmp_path) -> None:
     result = CliRunner().invoke(app, ["audit", "verify"], env=env)
     assert result.exit_code == 2
     assert "ushiro init" in result.output and "not_initialised" in result.output
+
+
+def test_user_password_resets_a_password(ushiro, cli_env) -> None:
+    """GIVEN a user WHEN an operator of the server resets the password from the CLI
+    THEN the new password logs in and the change is in the audit log."""
+    ushiro("init", "--tenant", "sakura")
+    ushiro("user", "add", "taro@example.co.jp", "--name", "山田 太郎", "--role", "admin",
+           "--password-stdin", input="first-password\n")
+    reset = ushiro("user", "password", "taro@example.co.jp", input="second-password\n")
+    assert reset.exit_code == 0, reset.output
+    too_short = ushiro("user", "password", "taro@example.co.jp", input="short\n")
+    assert too_short.exit_code == 2 and "8文字以上" in too_short.output
+    unknown = ushiro("user", "password", "nobody@example.co.jp", input="long-enough-1\n")
+    assert unknown.exit_code == 2 and "not_found" in unknown.output
+    settings = Settings(data_dir=cli_env["USHIRO_DATA_DIR"],
+                        database_url=cli_env["USHIRO_DATABASE_URL"])
+    rt = Runtime.from_settings(settings)
+    try:
+        from ushiro.identity import service
+
+        user, _tenants = service.login(rt.db, settings, "taro@example.co.jp", "second-password")
+        assert user.email == "taro@example.co.jp"
+    finally:
+        rt.db.dispose()

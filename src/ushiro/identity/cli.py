@@ -54,3 +54,13 @@ def token_create(email: str, name: Annotated[str, typer.Option("--name")] = "",
     with reporting_errors():
         t = service.resolve_tenant(rt.db, tenant)
         typer.echo(service.create_token(rt.db, CLI_ACTOR, t.id, email, name))
+
+
+@user_app.command("password")
+def user_password(email: str, data_dir: DataDir = None) -> None:
+    """パスワードを再設定する (標準入力の1行目を新しいパスワードにする)。"""
+    password = sys.stdin.readline().rstrip("\n")
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        service.set_password(rt.db, CLI_ACTOR, email, password)
+    typer.echo(f"{email} のパスワードを再設定しました。")

@@ -121,3 +121,9 @@ def recent_failures(session: Session, email: str, since: datetime) -> int:
         LoginAttempt.email == email.lower(), LoginAttempt.succeeded.is_(False),
         LoginAttempt.at >= since)
     return int(session.scalar(stmt) or 0)
+
+
+def recent_failures_from(session: Session, ip: str, since: datetime) -> int:
+    stmt = select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since)
+    return int(session.scalar(stmt) or 0)

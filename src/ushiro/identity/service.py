@@ -32,6 +32,7 @@ from ushiro.identity.models import (
 )
 from ushiro.identity.schemas import Principal, UserIn
 
+IP_FACTOR = 4
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -193,7 +194,10 @@ def login(db: Database, settings: Settings, email: str, password: str,
     email = email.strip().lower()
     since = now() - timedelta(seconds=settings.login_window_seconds)
     with db.transaction() as session:
-        if repository.recent_failures(session, email, since) >= settings.login_max_failures:
+        # Per account (guessing one password) and per address (trying many accounts).
+        by_ip = repository.recent_failures_from(session, ip[:64], since) if ip else 0
+        if (repository.recent_failures(session, email, since) >= settings.login_max_failures
+                or by_ip >= settings.login_max_failures * IP_FACTOR):
             raise UshiroError(ErrorCode.RATE_LIMITED,
                               "ログインの失敗が続いたため一時的にロックしています。"
                               "15分ほど待ってから再度お試しください。")
