@@ -292,13 +292,13 @@ def test_api_needs_no_csrf_but_a_bearer_token(client: TestClient, user: User,
 # --- deactivated users and tokens -------------------------------------------------------------
 
 
-def test_deactivated_user_is_locked_out_everywhere(client: TestClient, rt: Runtime, user: User,
+def test_deactivated_user_is_locked_out_of_the_tenant(client: TestClient, rt: Runtime, user: User,
                                                    admin: User, api_headers: Headers,
                                                    login: Callable[[str], str]) -> None:
     """GIVEN a user with a browser session and an API token
-    WHEN an admin deactivates them
-    THEN the session stops working, the password no longer logs in, and the token is
-    refused with a Japanese message."""
+    WHEN the tenant's admin deactivates them
+    THEN the session stops working, the password no longer logs into the tenant, and the
+    token is refused with a Japanese message."""
     headers = api_headers(user)
     with TestClient(client.app, base_url="http://testserver") as theirs:
         token = _csrf(theirs.get("/login").text)
@@ -314,11 +314,11 @@ def test_deactivated_user_is_locked_out_everywhere(client: TestClient, rt: Runti
         assert stale.status_code == 303 and stale.headers["location"].startswith("/login")
     refused = _attempt(client, user.email, PASSWORD)
     assert refused.status_code == 401
-    assert BAD_LOGIN in refused.text
+    assert "このアカウントは現在利用できません" in refused.text
     api = client.get("/api/v1/requests", headers=headers)
     assert api.status_code == 401
     assert api.json()["error"] == {"code": "auth_failed",
-                                   "message": "このアカウントは無効化されています。"}
+                                   "message": "このテナントでのアカウントは無効化されています。"}
 
 
 def test_reactivated_user_can_log_in_again(client: TestClient, user: User, admin: User,
@@ -459,3 +459,28 @@ def test_many_accounts_from_one_address_are_throttled(client, make_user) -> None
     last = client.post("/login", data={"email": victims[6].email, "password": "wrong-password",
                                        "csrf_token": token})
     assert last.status_code == 429
+
+
+def test_disabling_in_one_tenant_does_not_lock_out_another(rt, make_tenant, make_user) -> None:
+    """GIVEN a BPaaS operator who works for tenants A and B WHEN B's admin disables them
+    in B THEN they can no longer act in B, but still log in and work in A."""
+    from ushiro.audit import SYSTEM
+    from ushiro.core.errors import UshiroError
+    from ushiro.identity import Role, UserIn
+    from ushiro.identity import service as identity_service
+
+    tenant_b = make_tenant("tenant-b", "B社")
+    shared = make_user(Role.OPERATOR, email="shared@bpaas.example")
+    identity_service.add_user(rt.db, SYSTEM, tenant_b.id, UserIn(
+        email=shared.email, name="共有 担当", role=Role.OPERATOR))
+    admin_b = make_user(Role.ADMIN, email="admin-b@example.co.jp", tenant_obj=tenant_b)
+    admin_b_principal = identity_service.principal(rt.db, admin_b.id, tenant_b.id)
+    identity_service.update_member(rt.db, admin_b_principal, shared.id, active=False)
+
+    user, tenants = identity_service.login(rt.db, rt.settings, shared.email, "correct-horse-42")
+    assert [t.slug for t in tenants] == ["sakura"]
+    try:
+        identity_service.principal(rt.db, shared.id, tenant_b.id)
+        raise AssertionError("the disabled membership must not give a principal")
+    except UshiroError as error:
+        assert error.code == "auth_failed"

@@ -34,6 +34,8 @@ def principal_for(session: Session, user: User, tenant: Tenant) -> Principal:
     member = repository.membership(session, user.id, tenant.id)
     if member is None:
         raise forbidden()
+    if not member.is_active:
+        raise UshiroError(ErrorCode.AUTH_FAILED, "このテナントでのアカウントは無効化されています。")
     return Principal(
         user_id=user.id, email=user.email, name=user.name, tenant_id=tenant.id,
         tenant_slug=tenant.slug, tenant_name=tenant.name, role=Role(member.role),
@@ -51,7 +53,8 @@ def principal_from_session(session: Session, user_id: int | None,
     tenant = session.get(Tenant, tenant_id)
     if user is None or tenant is None or not user.is_active:
         return None
-    if repository.membership(session, user.id, tenant.id) is None:
+    member = repository.membership(session, user.id, tenant.id)
+    if member is None or not member.is_active:
         return None
     return principal_for(session, user, tenant)
 

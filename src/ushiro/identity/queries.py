@@ -19,7 +19,7 @@ def admin_overview(rt: Runtime, principal: Principal) -> dict[str, Any]:
         members = []
         for user, member in repository.members(session, principal.tenant_id):
             ids = repository.department_ids_of(session, member.id)
-            members.append({"user": user, "role": Role(member.role),
+            members.append({"user": user, "role": Role(member.role), "active": member.is_active,
                             "departments": [dept_names[i] for i in ids if i in dept_names]})
         return {
             "members": members,

@@ -43,7 +43,8 @@ def membership(session: Session, user_id: int, tenant_id: int) -> Membership | N
 
 def tenants_of(session: Session, user_id: int) -> list[tuple[Tenant, str]]:
     stmt = (select(Tenant, Membership.role).join(Membership, Membership.tenant_id == Tenant.id)
-            .where(Membership.user_id == user_id).order_by(Tenant.id))
+            .where(Membership.user_id == user_id, Membership.is_active.is_(True))
+            .order_by(Tenant.id))
     return [(t, r) for t, r in session.execute(stmt)]
 
 
@@ -62,7 +63,8 @@ def members(session: Session, tenant_id: int) -> list[tuple[User, Membership]]:
 def staff(session: Session, tenant_id: int, roles: list[str]) -> list[User]:
     stmt = (select(User).join(Membership, Membership.user_id == User.id)
             .where(Membership.tenant_id == tenant_id, Membership.role.in_(roles),
-                   User.is_active.is_(True)).order_by(User.name))
+                   Membership.is_active.is_(True), User.is_active.is_(True))
+            .order_by(User.name))
     return list(session.scalars(stmt))
 
 

@@ -136,12 +136,12 @@ def update_member(db: Database, principal: Principal, user_id: int, *, role: Rol
             raise UshiroError(ErrorCode.NOT_FOUND, "ユーザーが見つかりません。")
         if user_id == principal.user_id and (active is False or (role and role != Role.ADMIN)):
             raise UshiroError(ErrorCode.CONFLICT, "自分自身の管理者権限は変更できません。")
-        before = {"role": member.role, "active": user.is_active}
+        before = {"role": member.role, "active": member.is_active}
         if role is not None:
             member.role = role.value
         if active is not None:
-            user.is_active = active
-        after = {"role": member.role, "active": user.is_active}
+            member.is_active = active
+        after = {"role": member.role, "active": member.is_active}
         audit.record(session, tenant_id=principal.tenant_id, actor=principal.actor,
                      action="user.update", object_type="user", object_id=user_id,
                      before=before, after=after)
@@ -211,7 +211,9 @@ def login(db: Database, settings: Settings, email: str, password: str,
     with db.reading() as session:
         tenants = [t for t, _r in repository.tenants_of(session, user.id)]
     if not tenants:
-        raise UshiroError(ErrorCode.FORBIDDEN, "どのテナントにも所属していません。管理者に連絡してください。")
+        raise UshiroError(ErrorCode.AUTH_FAILED,
+                          "このアカウントは現在利用できません(所属テナントがないか、無効化されています)。"
+                          "管理者に連絡してください。")
     return user, tenants
 
 
