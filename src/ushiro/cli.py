@@ -12,12 +12,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from ushiro import backup as backup_service
 from ushiro.audit import SYSTEM
 from ushiro.audit.cli import audit_app
-from ushiro.core.cli import DataDir, JsonOpt, console, emit_json, reporting_errors, runtime_for
-from ushiro.core.cli import settings_for
+from ushiro.core.cli import (
+    DataDir,
+    JsonOpt,
+    console,
+    emit_json,
+    reporting_errors,
+    runtime_for,
+    settings_for,
+)
 from ushiro.core.runtime import Runtime
 from ushiro.desk.cli import mail_app
 from ushiro.identity import service as identity_service
 from ushiro.identity.cli import token_app, user_app
+from ushiro.knowledge.cli import kb_app
 from ushiro.migrations import upgrade
 
 app = typer.Typer(help="Ushiro — 総務・人事・経理の窓口", no_args_is_help=True,
@@ -26,6 +34,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(mail_app, name="mail")
 app.add_typer(audit_app, name="audit")
+app.add_typer(kb_app, name="kb")
 
 
 def _init(data_dir: Path | None, tenant: str | None, name: str | None) -> tuple[Runtime, bool]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Table, func, select, text
+from sqlalchemy import Date, DateTime, Table, func, select, text
 from sqlalchemy.engine import Connection
 
 from ushiro.core.clock import now
@@ -30,13 +30,14 @@ def _tables() -> list[Table]:
     import ushiro.audit.models
     import ushiro.desk.models
     import ushiro.identity.models
-    import ushiro.jobs.models  # noqa: F401 - registers every table
+    import ushiro.jobs.models
+    import ushiro.knowledge.models  # noqa: F401 - registers every table
 
     return list(Base.metadata.sorted_tables)
 
 
 def _encode(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    return value.isoformat() if isinstance(value, date) else value  # datetime is a date too
 
 
 def _snapshot(conn: Connection, target: Path) -> dict[str, int]:
@@ -84,6 +85,8 @@ def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
         value = result.get(column.name)
         if isinstance(value, str) and _is_datetime(column):
             result[column.name] = datetime.fromisoformat(value)
+        elif isinstance(value, str) and isinstance(column.type, Date):
+            result[column.name] = date.fromisoformat(value)
     return result
 
 

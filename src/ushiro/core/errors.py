@@ -28,6 +28,10 @@ class ErrorCode(StrEnum):
     MAIL_CONNECTION = "mail_connection_failed"
     BACKUP_FAILED = "backup_failed"
     NOT_INITIALISED = "not_initialised"
+    DOCUMENT_UNREADABLE = "document_unreadable"
+    DOCUMENT_NEEDS_OCR = "document_needs_ocr"
+    DOCUMENT_TOO_LARGE = "document_too_large"
+    UNSUPPORTED_FORMAT = "unsupported_format"
 
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -48,6 +52,10 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.MAIL_CONNECTION: 502,
     ErrorCode.BACKUP_FAILED: 500,
     ErrorCode.NOT_INITIALISED: 409,
+    ErrorCode.DOCUMENT_UNREADABLE: 422,
+    ErrorCode.DOCUMENT_NEEDS_OCR: 422,
+    ErrorCode.DOCUMENT_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_FORMAT: 415,
 }
 
 

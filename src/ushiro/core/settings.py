@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_mail_bytes: int = 25 * 1024 * 1024
     max_body_chars: int = 100_000
+    max_document_bytes: int = Field(default=20 * 1024 * 1024,
+                                    description="Largest knowledge document accepted (bytes)")
     login_max_failures: int = 5
     login_window_seconds: int = 900
     jobs_inline: bool = Field(default=False, description="Run background jobs right after commit")

@@ -8,7 +8,8 @@ from sqlalchemy import create_engine, pool
 import ushiro.audit.models
 import ushiro.desk.models
 import ushiro.identity.models
-import ushiro.jobs.models  # noqa: F401 - registers the tables
+import ushiro.jobs.models
+import ushiro.knowledge.models  # noqa: F401 - registers the tables
 from ushiro.core.db import Base
 
 config = context.config

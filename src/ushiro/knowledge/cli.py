@@ -1,0 +1,194 @@
+"""`ushiro kb add|search|list|synonyms|synonym-add|synonym-remove`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from ushiro.audit import Actor
+from ushiro.core.cli import (
+    DataDir,
+    JsonOpt,
+    TenantOpt,
+    console,
+    emit_json,
+    reporting_errors,
+    runtime_for,
+)
+from ushiro.core.errors import UshiroError, invalid
+from ushiro.core.runtime import Runtime
+from ushiro.identity import Role
+from ushiro.identity import service as identity_service
+from ushiro.knowledge import service
+from ushiro.knowledge.extract import check_size, decode_text
+from ushiro.knowledge.schemas import DocumentIn, SearchHit
+
+CLI_ACTOR = Actor(None, "cli")
+kb_app = typer.Typer(help="ナレッジ (規程・FAQ) の登録と検索", no_args_is_help=True)
+
+
+def _date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise invalid("effective_date", "施行日は YYYY-MM-DD で指定してください (例: 2026-04-01)。"
+                      ) from None
+
+
+def _add_one(rt: Runtime, tenant_id: int, path: Path, doc: DocumentIn) -> dict[str, Any]:
+    try:
+        check_size(path.name, path.stat().st_size, rt.settings.max_document_bytes)
+        doc = replace(doc, filename=path.name, data=path.read_bytes())
+        result = service.add_document(rt, CLI_ACTOR, tenant_id, doc)
+        return {"file": str(path), **result.as_dict()}
+    except (UshiroError, OSError) as exc:
+        message = exc.message if isinstance(exc, UshiroError) else f"読み込めません: {exc}"
+        code = str(exc.code) if isinstance(exc, UshiroError) else "io_error"
+        console.print(f"[red]{path}: {message}[/red] ({code})")
+        return {"file": str(path), "error": {"code": code, "message": message}}
+
+
+@kb_app.command("add")
+def kb_add(
+    paths: Annotated[list[Path], typer.Argument(help="md, txt, html, pdf, docx")],
+    title: Annotated[str | None, typer.Option("--title", help="表示名 (既定: ファイル名)")] = None,
+    effective_date: Annotated[str | None, typer.Option("--effective-date",
+                                                       help="施行日 YYYY-MM-DD")] = None,
+    restrict_role: Annotated[Role | None, typer.Option(
+        "--restrict-role", help="この役割以上だけが検索できる")] = None,
+    restrict_department: Annotated[list[str] | None, typer.Option(
+        "--restrict-department", help="この部門の担当者だけが検索できる (複数可)")] = None,
+    data_dir: DataDir = None, tenant: TenantOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """文書を取り込む。同じ名前のファイルを再登録すると新しい版になる。"""
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        if title and len(paths) > 1:
+            raise invalid("title", "--title はファイルを 1 つだけ指定するときに使えます。")
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        template = DocumentIn("", b"", title=title, effective_date=_date(effective_date),
+                              min_role=restrict_role, departments=restrict_department or None)
+    rows = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  console=console) as progress:
+        task = progress.add_task("文書を取り込み中", total=len(paths))
+        for path in paths:
+            rows.append(_add_one(rt, t.id, path, template))
+            progress.advance(task)
+    failed = sum(1 for row in rows if "error" in row)
+    if json_out:
+        emit_json({"documents": rows})
+    else:
+        for row in rows:
+            if "error" not in row:
+                typer.echo(f"{row['file']}: {row['document']} 第{row['version']}版 "
+                           f"({row['passages']} 件の段落, {row['status']})")
+        typer.echo(f"{len(rows) - failed} 件を取り込みました。失敗 {failed} 件。")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _print_hits(hits: list[SearchHit]) -> None:
+    if not hits:
+        typer.echo("  該当する箇所はありません。")
+    for rank, hit in enumerate(hits, start=1):
+        snippet = " ".join(hit.text.split())[:100]
+        typer.echo(f"{rank:>2}. [{hit.score:.3f}] {hit.document} (第{hit.version}版) "
+                   f"{hit.section}\n    {snippet}")
+
+
+def _queries(path: Path) -> list[str]:
+    try:
+        text = decode_text(path.read_bytes())
+    except OSError as exc:
+        raise invalid("queries", f"{path} を読み込めません: {exc}") from exc
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@kb_app.command("search")
+def kb_search(
+    query: Annotated[str | None, typer.Argument(help="検索語・質問")] = None,
+    k: Annotated[int, typer.Option("-k", help="件数")] = 5,
+    queries: Annotated[Path | None, typer.Option(
+        "--queries", help="1 行 1 件の質問ファイル (空行は無視); --json で JSON Lines")] = None,
+    data_dir: DataDir = None, tenant: TenantOpt = None, json_out: JsonOpt = False,
+) -> None:
+    """規程・FAQ から該当箇所を探す。"""
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        if (query is None) == (queries is None):
+            raise invalid("query", "検索語か --queries FILE のどちらか一方を指定してください。")
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        items = [query] if query is not None else _queries(queries)  # type: ignore[arg-type]
+        for text, hits in service.search_many(rt, t.id, items, k=k):
+            if json_out and queries is not None:
+                emit_json({"query": text, "hits": [hit.as_json() for hit in hits]})
+            elif json_out:
+                emit_json({"hits": [hit.as_json() for hit in hits]})
+            else:
+                if queries is not None:
+                    typer.echo(f"■ {text}")
+                _print_hits(hits)
+
+
+@kb_app.command("list")
+def kb_list(data_dir: DataDir = None, tenant: TenantOpt = None,
+            json_out: JsonOpt = False) -> None:
+    """登録済みの文書 (現在の版) を一覧する。"""
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        documents = service.list_documents(rt, t.id)
+    if json_out:
+        emit_json({"documents": [d.as_dict() for d in documents]})
+        return
+    for d in documents:
+        limits = ", ".join(filter(None, [d.min_role or "", *d.departments]))
+        typer.echo(f"{d.title} 第{d.version}版 ({d.source_filename}, {d.passages} 件)"
+                   + (f" [制限: {limits}]" if limits else ""))
+
+
+@kb_app.command("synonyms")
+def kb_synonyms(data_dir: DataDir = None, tenant: TenantOpt = None,
+                json_out: JsonOpt = False) -> None:
+    """テナントの同義語 (正規の語 ← 言い換え) を一覧する。"""
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        table = service.synonyms(rt, t.id)
+    if json_out:
+        emit_json({"synonyms": table})
+        return
+    for canonical, variants in table.items():
+        typer.echo(f"{canonical}\t{'|'.join(variants)}")
+
+
+def _edit(canonical: str, variants: list[str], remove: bool, data_dir: Path | None,
+          tenant: str | None) -> None:
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        count = service.edit_synonyms(rt, CLI_ACTOR, t.id, canonical, variants, remove=remove)
+    typer.echo(f"{count} 件の同義語を{'削除' if remove else '追加'}しました。")
+
+
+@kb_app.command("synonym-add")
+def kb_synonym_add(canonical: str, variants: list[str], data_dir: DataDir = None,
+                   tenant: TenantOpt = None) -> None:
+    """同義語を追加する: 例 `ushiro kb synonym-add 年次有給休暇 有給 有休`。"""
+    _edit(canonical, variants, False, data_dir, tenant)
+
+
+@kb_app.command("synonym-remove")
+def kb_synonym_remove(canonical: str,
+                      variants: Annotated[list[str] | None, typer.Argument()] = None,
+                      data_dir: DataDir = None, tenant: TenantOpt = None) -> None:
+    """同義語を削除する (言い換えを省くと、その正規の語の行をすべて削除)。"""
+    _edit(canonical, variants or [], True, data_dir, tenant)

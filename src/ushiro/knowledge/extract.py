@@ -1,0 +1,241 @@
+"""Text out of the files a back office keeps its rules in: md, txt, html, pdf, docx.
+
+Every failure is an :class:`UshiroError` with a Japanese message that says what to do, so
+one bad file is reported and nothing of it is stored. Headings of HTML and Word files are
+written as Markdown headings (``## 見出し``) so that one splitter handles every format.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import logging
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from ushiro.core.errors import ErrorCode, UshiroError
+from ushiro.core.text import clean
+from ushiro.knowledge.choices import SUFFIXES, DocumentFormat
+
+# Byte-order marks, longest first (a UTF-32 LE mark starts with the UTF-16 LE one).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Declared charsets are only trusted as far as this: Shift_JIS is always read as CP932,
+# which is what Windows writes (①, ㈱ and 髙 are not in Shift_JIS proper).
+_CHARSET_ALIASES = {
+    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
+    "windows-31j": "cp932", "ms932": "cp932", "cp932": "cp932",
+    "euc-jp": "euc_jp", "iso-2022-jp": "iso2022_jp", "utf-8": "utf-8",
+}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_-]+)""", re.I)
+_DROP_TAGS = ("script", "style", "noscript", "template", "head", "svg", "nav")
+_BLOCK_TAGS = ("p", "div", "li", "dt", "dd", "tr", "table", "ul", "ol", "dl", "pre",
+               "blockquote", "section", "article", "header", "footer", "main", "aside",
+               "figure", "figcaption", "caption", "form", "address")
+_HEADING_STYLE = re.compile(r"^(?:heading|見出し)\s*([1-9])$", re.I)
+_PDF_LOGGER = logging.getLogger("pypdf")
+# A .docx is a zip; refuse one that would inflate far beyond the size limit (zip bomb).
+_DOCX_INFLATION = 10
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """The text of one file. ``pages`` has one entry per PDF page, one entry otherwise.
+
+    ``from_layout`` says the lines were broken by page layout, not by the author (PDF), so
+    the splitter should join lines broken in the middle of a sentence.
+    """
+
+    format: DocumentFormat
+    pages: list[str]
+    from_layout: bool = False
+
+
+def detect_format(filename: str) -> DocumentFormat:
+    suffix = PurePath(filename).suffix.lower()
+    found = SUFFIXES.get(suffix)
+    if found is None:
+        hint = " Word の .doc は .docx で保存し直してください。" if suffix == ".doc" else ""
+        raise UshiroError(
+            ErrorCode.UNSUPPORTED_FORMAT,
+            f"「{PurePath(filename).name}」は取り込めない形式です。"
+            f"md, txt, html, pdf, docx のいずれかにしてください。{hint}", field="file")
+    return found
+
+
+def extract(filename: str, data: bytes, *, max_bytes: int) -> Extracted:
+    """The text of ``data`` (named ``filename``), or an UshiroError saying what is wrong."""
+    fmt = detect_format(filename)
+    check_size(filename, len(data), max_bytes)
+    if fmt is DocumentFormat.PDF:
+        return Extracted(fmt, _pdf(data), from_layout=True)
+    if fmt is DocumentFormat.DOCX:
+        return Extracted(fmt, [_docx(data, max_bytes)])
+    if fmt is DocumentFormat.HTML:
+        return Extracted(fmt, [_html(data)])
+    return Extracted(fmt, [clean(decode_text(data))])
+
+
+def check_size(filename: str, size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise UshiroError(
+            ErrorCode.DOCUMENT_TOO_LARGE,
+            f"「{PurePath(filename).name}」は大きすぎます ({size / 1_048_576:.1f} MB)。"
+            f"{max_bytes / 1_048_576:.0f} MB 以下に分割してから登録してください。", field="file")
+
+
+def decode_text(data: bytes) -> str:
+    """BOM → strict UTF-8 → CP932; anything else is refused rather than guessed."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _checked(data.decode(codec))
+            except UnicodeDecodeError:
+                break
+    for codec in ("utf-8", "cp932"):
+        try:
+            return _checked(data.decode(codec))
+        except UnicodeDecodeError:
+            continue
+    raise _undecodable()
+
+
+def _undecodable() -> UshiroError:
+    return UshiroError(ErrorCode.DOCUMENT_UNREADABLE,
+                       "文字コードを判別できません。UTF-8 (または Shift_JIS/CP932) の"
+                       "テキストとして保存し直してから登録してください。", field="file")
+
+
+def _checked(text: str) -> str:
+    """Bytes that happen to decode as CP932 can still be binary: refuse those."""
+    if "\x00" in text:
+        raise _undecodable()
+    odd = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Co", "Cn")
+              and ch not in "\t\n\r\f")
+    if odd > max(2, len(text) // 100):
+        raise _undecodable()
+    return text
+
+
+def _decode_html(data: bytes) -> str:
+    if not any(data.startswith(bom) for bom, _ in _BOMS):
+        try:
+            return _checked(data.decode("utf-8"))
+        except UnicodeDecodeError:
+            declared = _META_CHARSET.search(data[:4096])
+            codec = _CHARSET_ALIASES.get(declared.group(1).decode().lower()) if declared else None
+            if codec and codec != "utf-8":
+                try:
+                    return _checked(data.decode(codec))
+                except UnicodeDecodeError:
+                    pass
+    return decode_text(data)
+
+
+def _html(data: bytes) -> str:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(_decode_html(data), "html.parser")
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    for br in soup.find_all("br"):
+        br.replace_with("\n")
+    for heading in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
+        text = " ".join(heading.get_text(" ").split())
+        heading.replace_with(f"\n\n{'#' * int(heading.name[1])} {text}\n\n")
+    for cell in soup.find_all(["td", "th"]):
+        cell.insert_after(" | ")
+    for block in soup.find_all(_BLOCK_TAGS):
+        block.insert_before("\n")
+        block.insert_after("\n")
+    lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip(" |")
+             for line in soup.get_text().splitlines()]
+    return clean(re.sub(r"\n{3,}", "\n\n", "\n".join(lines)))
+
+
+def _unreadable(kind: str, exc: BaseException | None = None) -> UshiroError:
+    detail = f" ({type(exc).__name__})" if exc is not None else ""
+    return UshiroError(ErrorCode.DOCUMENT_UNREADABLE,
+                       f"{kind} ファイルを読み取れません。壊れているか、パスワードで保護されています"
+                       f"{detail}。元のアプリケーションで保存し直してから登録してください。",
+                       field="file")
+
+
+def _pdf(data: bytes) -> list[str]:
+    from pypdf import PdfReader
+
+    if not data.lstrip()[:5].startswith(b"%PDF"):
+        raise _unreadable("PDF")
+    level = _PDF_LOGGER.level
+    _PDF_LOGGER.setLevel(logging.ERROR)  # pypdf warns about every harmless oddity
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise _unreadable("PDF")
+        pages = [clean(page.extract_text() or "") for page in reader.pages]
+    except UshiroError:
+        raise
+    except Exception as exc:  # pypdf raises many types on damaged files
+        raise _unreadable("PDF", exc) from exc
+    finally:
+        _PDF_LOGGER.setLevel(level)
+    if sum(len("".join(page.split())) for page in pages) < 10:
+        raise UshiroError(ErrorCode.DOCUMENT_NEEDS_OCR,
+                          "この PDF には文字情報がありません (スキャンした画像の PDF と思われます)。"
+                          "OCR が必要です: OCR でテキスト付きの PDF にするか、本文を docx や txt で"
+                          "登録してください。", field="file")
+    return pages
+
+
+def _docx(data: bytes, max_bytes: int) -> str:
+    import docx
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inflated = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise _unreadable("Word (docx)", exc) from exc
+    if inflated > max_bytes * _DOCX_INFLATION:
+        raise UshiroError(ErrorCode.DOCUMENT_TOO_LARGE,
+                          "docx の展開後のサイズが大きすぎます。文書を分割してから登録してください。",
+                          field="file")
+    try:
+        document = docx.Document(io.BytesIO(data))
+        lines = [_docx_block(block) for block in document.iter_inner_content()]
+    except Exception as exc:  # python-docx/lxml raise many types on damaged files
+        raise _unreadable("Word (docx)", exc) from exc
+    return clean("\n".join(line for line in lines if line is not None))
+
+
+def _docx_block(block: object) -> str | None:
+    from docx.table import Table
+
+    if isinstance(block, Table):
+        rows = []
+        for row in block.rows:
+            cells: list[str] = []
+            for cell in row.cells:
+                value = " ".join(cell.text.split())
+                if value and (not cells or cells[-1] != value):  # merged cells repeat
+                    cells.append(value)
+            rows.append(" | ".join(cells))
+        return "\n".join(rows) + "\n"
+    text: str = getattr(block, "text", "").strip()
+    try:
+        style = block.style.name if block.style is not None else ""  # type: ignore[attr-defined]
+    except (KeyError, ValueError):
+        style = ""
+    match = _HEADING_STYLE.match(style or "")
+    if text and match:
+        return f"\n{'#' * int(match.group(1))} {text}\n"
+    if text and style == "Title":
+        return f"# {text}\n"
+    return text

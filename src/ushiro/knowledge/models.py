@@ -1,0 +1,116 @@
+"""Documents, their versions, the passages search returns, synonyms and the index generation."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ushiro.core.clock import now
+from ushiro.core.db import Base, UTCDateTime
+
+
+class Document(Base):
+    """A rule book, policy or FAQ of one tenant (就業規則, 旅費規程 …), across its versions.
+
+    ``name`` identifies the document when it is added again (a new version); ``title`` is
+    what citations show. ``min_role`` and the department rows restrict who may search it.
+    """
+
+    __tablename__ = "kb_documents"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                           index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))
+    min_role: Mapped[str | None] = mapped_column(String(16))
+    current_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class DocumentDepartment(Base):
+    """A department whose members may search a restricted document."""
+
+    __tablename__ = "kb_document_departments"
+    __table_args__ = (UniqueConstraint("document_id", "department_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"),
+                                             index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
+
+
+class DocumentVersion(Base):
+    """One ingested file. Only the current version is searched; older ones stay citable."""
+
+    __tablename__ = "kb_versions"
+    __table_args__ = (UniqueConstraint("document_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                           index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    effective_date: Mapped[date | None] = mapped_column(Date)
+    source_filename: Mapped[str] = mapped_column(String(255))
+    format: Mapped[str] = mapped_column(String(8))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    passage_count: Mapped[int] = mapped_column(Integer, default=0)
+    is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class Passage(Base):
+    """A searchable piece of a version: an article, a Q&A item or a heading's section.
+
+    ``text`` is the original wording (for display and citations); ``tokens`` is its
+    analysed form (space-joined, normalised, synonyms applied) that the index is built from.
+    """
+
+    __tablename__ = "kb_passages"
+    __table_args__ = (Index("ix_kb_passages_version", "version_id", "ordinal"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                           index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("kb_documents.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("kb_versions.id", ondelete="CASCADE"))
+    ordinal: Mapped[int] = mapped_column(Integer)
+    page: Mapped[int | None] = mapped_column(Integer)
+    section: Mapped[str] = mapped_column(String(300), default="")
+    context: Mapped[str] = mapped_column(String(300), default="")
+    text: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[str] = mapped_column(Text)
+
+
+class Synonym(Base):
+    """Tenant-editable: ``variant`` (有給, 有休) is read as ``canonical`` (年次有給休暇)."""
+
+    __tablename__ = "kb_synonyms"
+    __table_args__ = (UniqueConstraint("tenant_id", "canonical", "variant"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                           index=True)
+    canonical: Mapped[str] = mapped_column(String(100))
+    variant: Mapped[str] = mapped_column(String(100))
+
+
+class KnowledgeState(Base):
+    """One row per tenant. ``generation`` is bumped (and ``stamp`` renewed) in every
+    transaction that changes what search sees, so each process knows when to rebuild its
+    in-memory index; ``synonyms_seeded`` records that the shipped synonyms were copied in."""
+
+    __tablename__ = "kb_state"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                           primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    stamp: Mapped[str] = mapped_column(String(32), default="")
+    synonyms_seeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -1,0 +1,158 @@
+"""Knowledge queries. Never commits."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ushiro.identity import Department
+from ushiro.knowledge.models import (
+    Document,
+    DocumentDepartment,
+    DocumentVersion,
+    KnowledgeState,
+    Passage,
+    Synonym,
+)
+
+
+def seeded_stamp(session: Session, tenant_id: int) -> str | None:
+    """The generation stamp, or None while the tenant's synonyms are not seeded yet."""
+    stmt = select(KnowledgeState.stamp).where(KnowledgeState.tenant_id == tenant_id,
+                                              KnowledgeState.synonyms_seeded.is_(True))
+    return session.scalars(stmt).first()
+
+
+def lock_state(session: Session, tenant_id: int) -> KnowledgeState:
+    """The tenant's state row, created if missing, locked until the transaction ends."""
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(upsert(KnowledgeState).values(tenant_id=tenant_id, generation=0, stamp="",
+                                                  synonyms_seeded=False)
+                    .on_conflict_do_nothing())
+    stmt = (select(KnowledgeState).where(KnowledgeState.tenant_id == tenant_id)
+            .with_for_update().execution_options(populate_existing=True))
+    return session.scalars(stmt).one()
+
+
+def synonym_pairs(session: Session, tenant_id: int) -> list[tuple[str, str]]:
+    stmt = (select(Synonym.canonical, Synonym.variant).where(Synonym.tenant_id == tenant_id)
+            .order_by(Synonym.id))
+    return [(c, v) for c, v in session.execute(stmt)]
+
+
+def add_synonyms(session: Session, tenant_id: int, pairs: Iterable[tuple[str, str]]) -> int:
+    rows = [{"tenant_id": tenant_id, "canonical": c, "variant": v} for c, v in pairs]
+    if rows:
+        session.execute(insert(Synonym), rows)
+    return len(rows)
+
+
+def remove_synonyms(session: Session, tenant_id: int, canonical: str,
+                    variants: list[str] | None) -> int:
+    stmt = delete(Synonym).where(Synonym.tenant_id == tenant_id, Synonym.canonical == canonical)
+    if variants is not None:
+        stmt = stmt.where(Synonym.variant.in_(variants))
+    result: Any = session.execute(stmt)
+    return int(result.rowcount or 0)
+
+
+def document_by_name(session: Session, tenant_id: int, name: str) -> Document | None:
+    stmt = select(Document).where(Document.tenant_id == tenant_id, Document.name == name)
+    return session.scalars(stmt).first()
+
+
+def current_version(session: Session, document_id: int) -> DocumentVersion | None:
+    stmt = select(DocumentVersion).where(DocumentVersion.document_id == document_id,
+                                         DocumentVersion.is_current.is_(True))
+    return session.scalars(stmt).first()
+
+
+def department_ids(session: Session, document_id: int) -> list[int]:
+    stmt = (select(DocumentDepartment.department_id)
+            .where(DocumentDepartment.document_id == document_id)
+            .order_by(DocumentDepartment.department_id))
+    return list(session.scalars(stmt))
+
+
+def set_departments(session: Session, document_id: int, ids: list[int]) -> None:
+    session.execute(delete(DocumentDepartment)
+                    .where(DocumentDepartment.document_id == document_id))
+    for department_id in sorted(set(ids)):
+        session.add(DocumentDepartment(document_id=document_id, department_id=department_id))
+
+
+def departments_by_name(session: Session, tenant_id: int) -> dict[str, int]:
+    stmt = select(Department.name, Department.id).where(Department.tenant_id == tenant_id)
+    return dict(session.execute(stmt).all())
+
+
+def department_names(session: Session, tenant_id: int) -> dict[int, str]:
+    return {id_: name for name, id_ in departments_by_name(session, tenant_id).items()}
+
+
+def insert_passages(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(Passage), rows)
+
+
+def current_documents(session: Session,
+                      tenant_id: int) -> list[tuple[Document, DocumentVersion]]:
+    stmt = (select(Document, DocumentVersion)
+            .join(DocumentVersion, DocumentVersion.document_id == Document.id)
+            .where(Document.tenant_id == tenant_id, DocumentVersion.is_current.is_(True))
+            .order_by(Document.id))
+    return [(d, v) for d, v in session.execute(stmt)]
+
+
+def departments_of_documents(session: Session, tenant_id: int) -> dict[int, list[int]]:
+    stmt = (select(DocumentDepartment.document_id, DocumentDepartment.department_id)
+            .join(Document, Document.id == DocumentDepartment.document_id)
+            .where(Document.tenant_id == tenant_id))
+    result: dict[int, list[int]] = defaultdict(list)
+    for document_id, department_id in session.execute(stmt):
+        result[document_id].append(department_id)
+    return result
+
+
+def searchable_passages(session: Session, tenant_id: int) -> Iterator[Row[int, int, str]]:
+    """(id, document_id, tokens) of every passage of a current version, by id."""
+    stmt = (select(Passage.id, Passage.document_id, Passage.tokens)
+            .join(DocumentVersion, DocumentVersion.id == Passage.version_id)
+            .where(Passage.tenant_id == tenant_id, DocumentVersion.is_current.is_(True))
+            .order_by(Passage.id))
+    yield from session.execute(stmt.execution_options(yield_per=2000))
+
+
+def current_passage_texts(session: Session, tenant_id: int) -> list[Row[int, str, str]]:
+    stmt = (select(Passage.id, Passage.section, Passage.text)
+            .join(DocumentVersion, DocumentVersion.id == Passage.version_id)
+            .where(Passage.tenant_id == tenant_id, DocumentVersion.is_current.is_(True))
+            .order_by(Passage.id))
+    return list(session.execute(stmt).all())
+
+
+def update_passage_tokens(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(update(Passage), rows)
+
+
+def passages_by_ids(session: Session, tenant_id: int, ids: list[int]) -> dict[int, Passage]:
+    if not ids:
+        return {}
+    stmt = select(Passage).where(Passage.tenant_id == tenant_id, Passage.id.in_(ids))
+    return {p.id: p for p in session.scalars(stmt)}
+
+
+def counts(session: Session, tenant_id: int) -> dict[str, int]:
+    def count(model: Any) -> int:
+        stmt = select(func.count()).select_from(model).where(model.tenant_id == tenant_id)
+        return int(session.scalar(stmt) or 0)
+
+    return {"documents": count(Document), "versions": count(DocumentVersion),
+            "passages": count(Passage)}

@@ -1,0 +1,174 @@
+"""Japanese analysis for search: SudachiPy (mode A, normalised forms) plus synonyms.
+
+The same :class:`Analyzer` turns passages (at ingest) and questions (at search) into
+tokens, so both sides agree: text is NFKC-normalised and case-folded, cut by Sudachi in
+its shortest mode (A), each word replaced by its normalised form (ﾀｸｼｰ→タクシー, 十二→12),
+and particles, auxiliary verbs, symbols and whitespace dropped.
+
+Synonyms rewrite a variant to its canonical term before it becomes tokens, longest match
+first, at word boundaries (so 有給 reads as 年次有給休暇, but the 年休 inside 半年休む is
+left alone). A variant that belongs to several canonical terms (交通費 → 通勤手当, 旅費)
+is ambiguous: passages keep it as written, and a question is expanded to all of them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ushiro.core.text import fold
+
+# Sudachi refuses one input over 49,149 bytes; stay well below, cut at lines and sentences.
+MAX_INPUT_BYTES = 16_000
+DROP_POS = frozenset({"助詞", "助動詞", "補助記号", "記号", "空白"})
+
+_lock = threading.Lock()
+_dictionary: Any = None
+_local = threading.local()
+_keep_by_pos: dict[int, bool] = {}
+
+
+def _tokenizer() -> Any:
+    """One Sudachi tokenizer per thread (they must not be shared), one dictionary per process."""
+    tokenizer = getattr(_local, "tokenizer", None)
+    if tokenizer is None:
+        global _dictionary
+        from sudachipy import Dictionary, SplitMode
+
+        with _lock:
+            if _dictionary is None:
+                _dictionary = Dictionary(dict="core")
+        tokenizer = _dictionary.tokenizer(mode=SplitMode.A)
+        _local.tokenizer = tokenizer
+    return tokenizer
+
+
+def _keeps(pos_id: int) -> bool:
+    keep = _keep_by_pos.get(pos_id)
+    if keep is None:
+        keep = _dictionary.pos_of(pos_id)[0] not in DROP_POS
+        _keep_by_pos[pos_id] = keep
+    return keep
+
+
+def pieces(text: str, limit: int = MAX_INPUT_BYTES) -> Iterator[str]:
+    """``text`` in pieces Sudachi accepts: whole lines, else sentences, else hard cuts."""
+    if len(text.encode()) <= limit:
+        yield text
+        return
+    buffer: list[str] = []
+    size = 0
+    for part in _parts(text, limit):
+        length = len(part.encode())
+        if buffer and size + length > limit:
+            yield "".join(buffer)
+            buffer, size = [], 0
+        buffer.append(part)
+        size += length
+    if buffer:
+        yield "".join(buffer)
+
+
+def _parts(text: str, limit: int) -> Iterator[str]:
+    for line in text.splitlines(keepends=True):
+        if len(line.encode()) <= limit:
+            yield line
+            continue
+        for sentence in re.split(r"(?<=。)", line):
+            if len(sentence.encode()) <= limit:
+                yield sentence
+                continue
+            step = limit // 4  # a run without any break: cut by characters (≤ 4 bytes each)
+            for start in range(0, len(sentence), step):
+                yield sentence[start:start + step]
+
+
+def morphemes(text: str) -> list[tuple[str, str | None]]:
+    """(surface, token) per word of the folded text; token None for dropped parts of speech."""
+    tokenizer = _tokenizer()
+    out: list[tuple[str, str | None]] = []
+    for piece in pieces(fold(text)):
+        for m in tokenizer.tokenize(piece):
+            token = None
+            if _keeps(m.part_of_speech_id()):
+                token = m.normalized_form().casefold().replace(" ", "") or None
+            out.append((m.surface(), token))
+    return out
+
+
+def plain_tokens(text: str) -> list[str]:
+    """Tokens without synonyms."""
+    return [token for _, token in morphemes(text) if token]
+
+
+class Analyzer:
+    """Text → tokens with one tenant's synonyms. Immutable once built; safe to share."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        terms: dict[str, set[str]] = {}
+        for canonical, variant in pairs:
+            c, v = fold(canonical).strip(), fold(variant).strip()
+            if not c:
+                continue
+            terms.setdefault(c, set()).add(c)
+            if v and v != c:
+                terms.setdefault(v, set()).add(c)
+        self.terms = {term: tuple(sorted(canonicals)) for term, canonicals in terms.items()}
+        self.prefixes = {term[:i] for term in self.terms for i in range(1, len(term) + 1)}
+        self._expansions: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    def index_tokens(self, text: str) -> list[str]:
+        return self._tokens(text, query=False)
+
+    def query_tokens(self, text: str) -> list[str]:
+        return self._tokens(text, query=True)
+
+    def _canonical(self, term: str) -> tuple[str, ...]:
+        tokens = self._expansions.get(term)
+        if tokens is None:
+            tokens = tuple(plain_tokens(term))
+            with self._lock:
+                self._expansions[term] = tokens
+        return tokens
+
+    def _match(self, words: list[tuple[str, str | None]], start: int) -> tuple[int, str] | None:
+        """The longest synonym term made of whole words from ``start``: (end, term)."""
+        found = None
+        surface = ""
+        for end in range(start, len(words)):
+            surface += words[end][0]
+            if surface not in self.prefixes:
+                break
+            if surface in self.terms:
+                found = (end + 1, surface)
+        return found
+
+    def _tokens(self, text: str, *, query: bool) -> list[str]:
+        words = morphemes(text)
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            hit = self._match(words, i) if words[i][0] in self.prefixes else None
+            if hit is None:
+                token = words[i][1]
+                if token:
+                    out.append(token)
+                i += 1
+                continue
+            end, term = hit
+            own = [token for _, token in words[i:end] if token]
+            canonicals = self.terms[term]
+            if len(canonicals) == 1:
+                out.extend(self._canonical(canonicals[0]))
+            elif not query:
+                out.extend(own)
+            else:
+                group: list[str] = [] if term in canonicals else list(own)
+                for canonical in canonicals:
+                    group.extend(t for t in self._canonical(canonical) if t not in group)
+                out.extend(group)
+            i = end
+        return out
