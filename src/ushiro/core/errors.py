@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     DOCUMENT_NEEDS_OCR = "document_needs_ocr"
     DOCUMENT_TOO_LARGE = "document_too_large"
     UNSUPPORTED_FORMAT = "unsupported_format"
+    SELF_SERVICE_NOT_EARNED = "self_service_not_earned"
 
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -56,6 +57,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.DOCUMENT_NEEDS_OCR: 422,
     ErrorCode.DOCUMENT_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_FORMAT: 415,
+    ErrorCode.SELF_SERVICE_NOT_EARNED: 409,
 }
 
 

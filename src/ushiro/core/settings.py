@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     mail_ca_file: str | None = Field(default=None, description="Extra CA bundle for IMAP/SMTP TLS")
     mail_poll_seconds: int = 60
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint (…/v1) for drafts; offline if unset")
+    llm_model: str = Field(default="", description="Model name sent to the endpoint")
+    llm_api_key: str | None = Field(default=None, description="Bearer token for the endpoint")
+    llm_timeout_seconds: float = Field(default=30, description="Wait this long, then draft offline")
+    selfservice_window: int = Field(
+        default=30, ge=1, description="Reviewed drafts a category needs before self-service")
+    selfservice_threshold: float = Field(
+        default=0.90, ge=0.0, le=1.0,
+        description="Share of those drafts accepted without substantive edit it needs")
 
     @cached_property
     def resolved_database_url(self) -> str:
