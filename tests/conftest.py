@@ -65,8 +65,10 @@ class DatabaseFactory:
         if not self.schemas:
             return
         engine = create_engine(PG_BASE)
-        with engine.begin() as conn:
-            for schema in self.schemas:
+        # One transaction per schema: dropping them all at once takes a lock per table,
+        # index and sequence of every schema and overflows max_locks_per_transaction.
+        for schema in self.schemas:
+            with engine.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
 

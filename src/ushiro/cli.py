@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ushiro import backup as backup_service
+from ushiro.answers.cli import answers_app
 from ushiro.audit import SYSTEM
 from ushiro.audit.cli import audit_app
 from ushiro.core.cli import (
@@ -35,6 +36,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(mail_app, name="mail")
 app.add_typer(audit_app, name="audit")
 app.add_typer(kb_app, name="kb")
+app.add_typer(answers_app, name="answers")
 
 
 def _init(data_dir: Path | None, tenant: str | None, name: str | None) -> tuple[Runtime, bool]:

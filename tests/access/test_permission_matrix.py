@@ -8,6 +8,7 @@ The world (built fresh for every case, rolled back after):
 
 - tenant A (さくら精機) with request R by ``owner`` in category 設備・修繕 (department 総務),
   an attachment on R, an API token of ``owner`` and the category/department ids of A;
+  two answer drafts of R: one approved and sent, a newer one awaiting review;
 - tenant B with its own admin (``foreign``).
 
 Callers: ``anonymous``; ``requester`` (tenant A, not R's requester); ``owner`` (R's
@@ -34,6 +35,8 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
 
+from ushiro.answers import service as answers_service
+from ushiro.answers.schemas import ApproveIn
 from ushiro.audit import SYSTEM
 from ushiro.audit.models import AuditEvent
 from ushiro.core import security
@@ -71,6 +74,8 @@ class World:
     category_id: int
     department_id: int
     token_id: int
+    draft_id: int  # an answer draft of R awaiting review
+    sent_draft_id: int  # an earlier draft of R, approved and sent
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,54 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/desk/requests/{request_id}/update"): Row(
         lambda w: {"url": f"/desk/requests/{w.request_id}/update", "data": {"priority": "high"}},
         (LOGIN, 403, 403, 404, 303, 303, 404)),
+    # Staff only; each caller's candidates come from the requests they may see.
+    ("GET", "/desk/faq-candidates"): Row(
+        lambda w: {"url": "/desk/faq-candidates"},
+        (LOGIN, 403, 403, 200, 200, 200, 200)),
+    # Answer drafts are staff work on requests in reach; self-service modes are for admins.
+    ("GET", "/api/v1/requests/{request_id}/drafts"): Row(
+        lambda w: {"url": f"/api/v1/requests/{w.request_id}/drafts"},
+        (401, 403, 403, 404, 200, 200, 404), api=True),
+    ("POST", "/api/v1/requests/{request_id}/drafts"): Row(
+        lambda w: {"url": f"/api/v1/requests/{w.request_id}/drafts"},
+        (401, 403, 403, 404, 201, 201, 404), api=True),
+    ("POST", "/api/v1/drafts/{draft_id}/approve"): Row(
+        lambda w: {"url": f"/api/v1/drafts/{w.draft_id}/approve",
+                   "json": {"text": "業者を手配しました。"}},
+        (401, 403, 403, 404, 200, 200, 404), api=True),
+    ("POST", "/api/v1/drafts/{draft_id}/reject"): Row(
+        lambda w: {"url": f"/api/v1/drafts/{w.draft_id}/reject", "json": {"reason": "規程が古い"}},
+        (401, 403, 403, 404, 200, 200, 404), api=True),
+    ("POST", "/api/v1/drafts/{draft_id}/promote"): Row(
+        lambda w: {"url": f"/api/v1/drafts/{w.sent_draft_id}/promote", "json": {}},
+        (401, 403, 403, 404, 201, 201, 404), api=True),
+    ("GET", "/api/v1/categories/{category_id}/automation"): Row(
+        lambda w: {"url": f"/api/v1/categories/{w.category_id}/automation"},
+        (401, 403, 403, 403, 403, 200, 404), api=True),
+    ("PUT", "/api/v1/categories/{category_id}/automation"): Row(
+        lambda w: {"url": f"/api/v1/categories/{w.category_id}/automation",
+                   "json": {"mode": "draft_only"}},
+        (401, 403, 403, 403, 403, 200, 404), api=True),
+    ("POST", "/desk/requests/{request_id}/drafts"): Row(
+        lambda w: {"url": f"/desk/requests/{w.request_id}/drafts", "data": {}},
+        (LOGIN, 403, 403, 404, 303, 303, 404)),
+    ("POST", "/desk/drafts/{draft_id}/approve"): Row(
+        lambda w: {"url": f"/desk/drafts/{w.draft_id}/approve",
+                   "data": {"text": "業者を手配しました。"}},
+        (LOGIN, 403, 403, 404, 303, 303, 404)),
+    ("POST", "/desk/drafts/{draft_id}/reject"): Row(
+        lambda w: {"url": f"/desk/drafts/{w.draft_id}/reject", "data": {"reason": "規程が古い"}},
+        (LOGIN, 403, 403, 404, 303, 303, 404)),
+    ("POST", "/desk/drafts/{draft_id}/promote"): Row(
+        lambda w: {"url": f"/desk/drafts/{w.sent_draft_id}/promote", "data": {}},
+        (LOGIN, 403, 403, 404, 303, 303, 404)),
+    ("GET", "/admin/automation"): Row(
+        lambda w: {"url": "/admin/automation"},
+        (LOGIN, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/admin/automation"): Row(
+        lambda w: {"url": "/admin/automation",
+                   "data": {"category_id": str(w.category_id), "mode": "draft_only"}},
+        (LOGIN, 403, 403, 403, 403, 303, 404)),
     ("GET", "/attachments/{attachment_id}"): Row(
         lambda w: {"url": f"/attachments/{w.attachment_id}"},
         (LOGIN, 404, 200, 404, 200, 200, 404)),
@@ -217,6 +270,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/portal/chat"): Row(
         lambda w: {"url": "/portal/chat", "data": {"message": "まだでしょうか?",
                                                    "request_id": str(w.request_id)}},
+        (LOGIN, 404, 303, 404, 404, 404, 404)),
+    ("POST", "/portal/chat/escalate"): Row(
+        lambda w: {"url": "/portal/chat/escalate", "data": {"request_id": str(w.request_id)}},
         (LOGIN, 404, 303, 404, 404, 404, 404)),
 }
 
@@ -264,9 +320,16 @@ def world(rt: Runtime, tenant: Tenant, make_tenant: Callable[..., Tenant],
         category = identity_repo.category_by_name(session, tenant.id, "設備・修繕")
         assert department is not None and category is not None
         assert request.department_id == department.id
+    reviewer = identity_service.principal(rt.db, make_user(Role.ADMIN).id, tenant.id)
+    sent = answers_service.generate_draft(rt, reviewer, request.id)
+    assert sent is not None
+    answers_service.approve(rt, reviewer, sent.id, ApproveIn(text="業者を手配します。"))
+    proposed = answers_service.generate_draft(rt, reviewer, request.id)
+    assert proposed is not None
     return World(tenant_a=tenant, tenant_b=make_tenant("kaede", "かえで商事株式会社"),
                  owner=owner, request_id=request.id, attachment_id=attachment_id,
-                 category_id=category.id, department_id=department.id, token_id=token_id)
+                 category_id=category.id, department_id=department.id, token_id=token_id,
+                 draft_id=proposed.id, sent_draft_id=sent.id)
 
 
 def _actor(role: str, world: World, make_user: Callable[..., User]) -> tuple[User, Tenant]:

@@ -27,6 +27,7 @@ FORMAT = 1
 
 
 def _tables() -> list[Table]:
+    import ushiro.answers.models
     import ushiro.audit.models
     import ushiro.desk.models
     import ushiro.identity.models

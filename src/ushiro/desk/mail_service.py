@@ -119,13 +119,15 @@ def import_mail(rt: Runtime, tenant_id: int, raw: bytes) -> ImportResult:
             existing = repository.request_by_mail_ids(session, tenant_id, [mail.message_id])
             if existing is not None:
                 return ImportResult(existing.id, existing.number, created=False, duplicate=True)
-            return _store_mail(rt, session, tenant_id, mail)
+            result = _store_mail(rt, session, tenant_id, mail)
     except IntegrityError:
         with rt.db.reading() as session:
             existing = repository.request_by_mail_ids(session, tenant_id, [mail.message_id])
             if existing is None:
                 raise
             return ImportResult(existing.id, existing.number, created=False, duplicate=True)
+    jobs.after_commit(rt)  # work other domains queued for a new request
+    return result
 
 
 def poll(rt: Runtime, tenant_id: int) -> PollResult:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -11,7 +13,14 @@ from ushiro.core.runtime import Runtime
 from ushiro.desk import repository
 from ushiro.desk.access import access_request_by_id, scope_for
 from ushiro.desk.models import Attachment, Message, Request
-from ushiro.desk.schemas import AttachmentOut, MessageOut, QueueFilter, RequestList, RequestOut
+from ushiro.desk.schemas import (
+    AttachmentOut,
+    MessageOut,
+    QueueFilter,
+    RequestList,
+    RequestOut,
+    Scope,
+)
 from ushiro.desk.service import reference
 from ushiro.identity import Category, Department, Principal, User
 from ushiro.identity import repository as identity_repo
@@ -116,3 +125,102 @@ def portal_categories(rt: Runtime, principal: Principal) -> list[tuple[Departmen
         cats = identity_repo.categories(session, principal.tenant_id, active_only=True)
         return [(d, [c for c in cats if c.department_id == d.id])
                 for d in identity_repo.departments(session, principal.tenant_id)]
+
+
+# --- for indexes built by other domains (knowledge.recurrence) --------------------------
+
+
+@dataclass(frozen=True)
+class RequestText:
+    """A request's words for an index. Tenant-wide, unchecked: never shown as such; what
+    a principal sees goes through :func:`briefs` / :func:`recent_briefs`."""
+
+    id: int
+    created_at: datetime
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class RequestBrief:
+    id: int
+    reference: str
+    title: str
+    status: str
+    created_at: datetime
+
+
+def last_request(rt: Runtime, tenant_id: int) -> tuple[int, int]:
+    """(number, id) of the tenant's newest request, (0, 0) before the first. It changes
+    whenever the tenant receives a request; titles and bodies never change after intake,
+    so this tells an index of them when to catch up."""
+    with rt.db.reading() as session:
+        return repository.last_request(session, tenant_id) or (0, 0)
+
+
+def texts_since(rt: Runtime, tenant_id: int, since: datetime,
+                after_id: int = 0) -> list[RequestText]:
+    """The requests received since ``since`` (and with an id above ``after_id``), by id."""
+    with rt.db.reading() as session:
+        rows = repository.texts_since(session, tenant_id, since, after_id)
+        return [RequestText(id_, created_at, title, body)
+                for id_, created_at, title, body in rows]
+
+
+def _briefs(rows: list[Any]) -> list[RequestBrief]:
+    return [RequestBrief(id=id_, reference=reference(number), title=title, status=status,
+                         created_at=created_at)
+            for id_, number, title, status, created_at in rows]
+
+
+def briefs(rt: Runtime, principal: Principal, ids: list[int]) -> list[RequestBrief]:
+    """Those of ``ids`` the principal may see (desk access rules), by id."""
+    if not ids:
+        return []
+    with rt.db.reading() as session:
+        return _briefs(repository.briefs_in_scope(session, scope_for(principal), ids=ids))
+
+
+def recent_briefs(rt: Runtime, principal: Principal, since: datetime) -> list[RequestBrief]:
+    """The requests received since ``since`` that the principal may see, by id."""
+    with rt.db.reading() as session:
+        return _briefs(repository.briefs_in_scope(session, scope_for(principal), since=since))
+
+
+# --- for domains that work on a request (answers) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What another domain needs to work on one request (draft an answer to it)."""
+
+    id: int
+    tenant_id: int
+    number: int
+    reference: str
+    title: str
+    body: str
+    channel: str
+    status: str
+    category_id: int | None
+    work_type: str | None
+    requester_id: int | None
+    tags: list[str]
+
+
+def request_facts(rt: Runtime, principal: Principal | None, tenant_id: int,
+                  request_id: int) -> RequestFacts:
+    """The request if the principal may see it (``None``: the system, tenant-wide)."""
+    with rt.db.reading() as session:
+        if principal is not None:
+            request = access_request_by_id(session, principal, request_id)
+        else:
+            found = repository.request_in_scope(session, Scope(tenant_id=tenant_id), request_id)
+            if found is None:
+                raise not_found("依頼")
+            request = found
+        tags = repository.tags_for(session, [request.id]).get(request.id, [])
+        return RequestFacts(request.id, request.tenant_id, request.number,
+                            reference(request.number), request.title, request.body,
+                            request.channel, request.status, request.category_id,
+                            request.work_type, request.requester_id, tags)

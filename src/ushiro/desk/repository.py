@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Row, Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -38,8 +38,11 @@ def next_number(session: Session, tenant_id: int) -> int:
     return number
 
 
-def _scoped(scope: Scope) -> Select[Request]:
-    stmt = select(Request).where(Request.tenant_id == scope.tenant_id)
+def _scoped(scope: Scope, *, by_id: bool = False) -> Select[Request]:
+    # by_id: the caller names the requests' ids. "tenant_id + 0" keeps SQLite from scanning
+    # all of the tenant's rows in its index instead of looking the ids up (no statistics).
+    tenant = Request.tenant_id + 0 if by_id else Request.tenant_id
+    stmt = select(Request).where(tenant == scope.tenant_id)
     if scope.requester_id is not None:
         stmt = stmt.where(Request.requester_id == scope.requester_id)
     if scope.department_ids is not None:
@@ -186,3 +189,40 @@ def shift_times(session: Session, request: Request, delta: timedelta) -> None:
             setattr(request, name, value - delta)
     for message in messages(session, request.id):
         message.created_at = message.created_at - delta
+
+
+# --- reads for indexes built by other domains (knowledge.recurrence) --------------------
+
+
+def last_request(session: Session, tenant_id: int) -> tuple[int, int] | None:
+    """(number, id) of the tenant's newest request (numbers are gapless, one index seek)."""
+    stmt = (select(Request.number, Request.id).where(Request.tenant_id == tenant_id)
+            .order_by(Request.number.desc()).limit(1))
+    row = session.execute(stmt).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def texts_since(session: Session, tenant_id: int, since: datetime,
+                after_id: int = 0) -> list[Row[int, datetime, str, str]]:
+    """(id, created_at, title, body) of the tenant's requests received since ``since``
+    with an id above ``after_id``."""
+    stmt = (select(Request.id, Request.created_at, Request.title, Request.body)
+            .where(Request.tenant_id == tenant_id, Request.created_at >= since,
+                   Request.id > after_id)
+            .order_by(Request.id))
+    return list(session.execute(stmt).all())
+
+
+def briefs_in_scope(session: Session, scope: Scope, *, ids: list[int] | None = None,
+                    since: datetime | None = None
+                    ) -> list[Row[int, int, str, str, datetime]]:
+    """(id, number, title, status, created_at) of the requests in scope, by id."""
+    sub = _scoped(scope, by_id=ids is not None)
+    if ids is not None:
+        sub = sub.where(Request.id.in_(ids))
+    if since is not None:
+        sub = sub.where(Request.created_at >= since)
+    stmt = sub.with_only_columns(Request.id, Request.number, Request.title, Request.status,
+                                 Request.created_at)
+    return list(session.execute(stmt.order_by(Request.id)).all())
+

@@ -15,19 +15,20 @@ from sqlalchemy.orm import Session
 from ushiro import audit, jobs
 from ushiro.audit import Actor
 from ushiro.core.clock import now
-from ushiro.core.errors import ErrorCode, UshiroError, invalid
+from ushiro.core.errors import ErrorCode, UshiroError, invalid, not_found
 from ushiro.core.runtime import Runtime
 from ushiro.core.text import clean, one_line
-from ushiro.desk import repository
+from ushiro.desk import events, repository
 from ushiro.desk.access import access_request_by_id, require_staff
 from ushiro.desk.choices import TRANSITIONS, Channel, MessageKind, Priority, Status
 from ushiro.desk.mail import new_message_id
 from ushiro.desk.models import Attachment, Message, Request
-from ushiro.desk.schemas import ReplyCreate, RequestChange, RequestCreate, Upload
+from ushiro.desk.schemas import ReplyCreate, RequestChange, RequestCreate, Scope, Upload
 from ushiro.identity import Category, Principal
 from ushiro.identity import repository as identity_repo
 
 MAX_UPLOADS = 10
+ESCALATION_TAG = "エスカレーション"
 DUE_AFTER = {Priority.URGENT: timedelta(hours=4), Priority.HIGH: timedelta(days=1),
              Priority.NORMAL: timedelta(days=3), Priority.LOW: timedelta(days=7)}
 
@@ -112,6 +113,7 @@ def _open_request(session: Session, *, tenant_id: int, title: str, body: str, ch
                  after={"number": number, "title": title, "channel": channel.value,
                         "category_id": request.category_id, "requester": requester[1],
                         "tags": clean_tags})
+    events.request_created(session, request)
     return request
 
 
@@ -153,6 +155,7 @@ def submit(rt: Runtime, principal: Principal, data: RequestCreate, *, channel: C
         if found is None:
             raise
         return found
+    jobs.after_commit(rt)  # work other domains queued for the new request (drafts)
     return request
 
 
@@ -194,37 +197,64 @@ def reply(rt: Runtime, principal: Principal, request_id: int, data: ReplyCreate,
     ``record_only`` records a reply already given elsewhere (imports, the demo) unsent."""
     require_staff(principal)
     uploads = uploads or []
+    body = _reply_body(rt, data, uploads)
+    with rt.db.transaction() as session:
+        request = access_request_by_id(session, principal, request_id)
+        message = _answer(rt, session, request, principal.actor, principal.name, body, data,
+                          uploads, record_only=record_only)
+    jobs.after_commit(rt)
+    return message
+
+
+def system_reply(rt: Runtime, actor: Actor, tenant_id: int, request_id: int,
+                 data: ReplyCreate, *, author_label: str) -> Message:
+    """The system itself answers (an answer sent without a person, e.g. a proven FAQ);
+    it goes out exactly like an operator's reply, by mail for mail requests."""
+    body = _reply_body(rt, data, [])
+    with rt.db.transaction() as session:
+        request = repository.request_in_scope(session, Scope(tenant_id=tenant_id), request_id)
+        if request is None:
+            raise not_found("依頼")
+        message = _answer(rt, session, request, actor, author_label, body, data, [])
+    jobs.after_commit(rt)
+    return message
+
+
+def _reply_body(rt: Runtime, data: ReplyCreate, uploads: list[Upload]) -> str:
     body = clean(data.body)
     if not body:
         raise invalid("body", "本文を入力してください。")
     _check_uploads(rt, uploads)
-    with rt.db.transaction() as session:
-        request = access_request_by_id(session, principal, request_id)
-        before = snapshot(request)
-        by_mail = (data.kind is MessageKind.OUTBOUND and request.channel == Channel.MAIL.value
-                   and not record_only)
-        mail_id = None
-        if by_mail:
-            account = repository.mail_account(session, request.tenant_id)
-            if account is None or not account.smtp_host or not request.requester_email:
-                raise UshiroError(ErrorCode.MAIL_NOT_CONFIGURED,
-                                  "メールで返信するには、管理画面の「メール設定」で SMTP を設定してください。")
-            mail_id = new_message_id(account.address.partition("@")[2])
-        message = _add_message(session, request, kind=data.kind, actor=principal.actor,
-                               author_label=principal.name, body=body, mail_message_id=mail_id,
-                               delivery="pending" if by_mail else None)
-        _store_uploads(rt, session, request, message.id, uploads)
-        if data.kind is MessageKind.OUTBOUND:
-            request.first_response_at = request.first_response_at or now()
-            if data.status is None and request.status in (Status.NEW, Status.TRIAGED):
-                _transition(request, Status.IN_PROGRESS)
-        if data.status is not None:
-            _transition(request, data.status)
-        _audit_change(session, principal.actor, request, before)
-        if by_mail:
-            jobs.enqueue(session, "desk.send_reply", {"message_id": message.id},
-                         tenant_id=request.tenant_id)
-    jobs.after_commit(rt)
+    return body
+
+
+def _answer(rt: Runtime, session: Session, request: Request, actor: Actor, author_label: str,
+            body: str, data: ReplyCreate, uploads: list[Upload], *,
+            record_only: bool = False) -> Message:
+    before = snapshot(request)
+    by_mail = (data.kind is MessageKind.OUTBOUND and request.channel == Channel.MAIL.value
+               and not record_only)
+    mail_id = None
+    if by_mail:
+        account = repository.mail_account(session, request.tenant_id)
+        if account is None or not account.smtp_host or not request.requester_email:
+            raise UshiroError(ErrorCode.MAIL_NOT_CONFIGURED,
+                              "メールで返信するには、管理画面の「メール設定」で SMTP を設定してください。")
+        mail_id = new_message_id(account.address.partition("@")[2])
+    message = _add_message(session, request, kind=data.kind, actor=actor,
+                           author_label=author_label, body=body, mail_message_id=mail_id,
+                           delivery="pending" if by_mail else None)
+    _store_uploads(rt, session, request, message.id, uploads)
+    if data.kind is MessageKind.OUTBOUND:
+        request.first_response_at = request.first_response_at or now()
+        if data.status is None and request.status in (Status.NEW, Status.TRIAGED):
+            _transition(request, Status.IN_PROGRESS)
+    if data.status is not None:
+        _transition(request, data.status)
+    _audit_change(session, actor, request, before)
+    if by_mail:
+        jobs.enqueue(session, "desk.send_reply", {"message_id": message.id},
+                     tenant_id=request.tenant_id)
     return message
 
 
@@ -308,14 +338,35 @@ def _apply_assignee(session: Session, request: Request, data: RequestChange) -> 
     request.assignee_id = data.assignee_id
 
 
-def chat_send(rt: Runtime, principal: Principal, request_id: int | None, text: str) -> Request:
-    """The portal chat: the first message opens a request, later ones join it."""
+def chat_send(rt: Runtime, principal: Principal, request_id: int | None, text: str,
+              category: str | None = None) -> Request:
+    """The portal chat: the first message opens a request (in ``category`` when the
+    employee chose one), later ones join it."""
     body = clean(text)
     if not body:
         raise invalid("message", "メッセージを入力してください。")
     if request_id is None:
-        data = RequestCreate(title=one_line(body, 60), body=body)
+        data = RequestCreate(title=one_line(body, 60), body=body, category=category or None)
         return submit(rt, principal, data, channel=Channel.CHAT)
     follow_up(rt, principal, request_id, body)
     with rt.db.reading() as session:
         return access_request_by_id(session, principal, request_id)
+
+
+def escalate(rt: Runtime, principal: Principal, request_id: int) -> Request:
+    """The requester asks for a person after an automatic answer: the request keeps its
+    place in the queue (a resolved one reopens), tagged so the desk sees it was asked."""
+    with rt.db.transaction() as session:
+        request = access_request_by_id(session, principal, request_id)
+        before = snapshot(request)
+        tags = repository.tags_for(session, [request.id]).get(request.id, [])
+        if ESCALATION_TAG not in tags:
+            repository.add_tags(session, request.id, [ESCALATION_TAG])
+            request.updated_at = now()
+            audit.record(session, tenant_id=request.tenant_id, actor=principal.actor,
+                         action="request.escalate", object_type="request",
+                         object_id=request.id, before={"tags": tags},
+                         after={"tags": [*tags, ESCALATION_TAG]})
+        _reopen_on_inbound(request)
+        _audit_change(session, principal.actor, request, before)
+    return request

@@ -8,11 +8,18 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from ushiro.desk import mail_service, queries, service
+from ushiro.desk import events, mail_service, panels, queries, service
 from ushiro.desk.access import as_requester, require_staff
 from ushiro.desk.choices import Channel, MailSecurity, MessageKind, Priority, Status
-from ushiro.desk.schemas import QueueFilter, ReplyCreate, RequestChange, RequestCreate, Upload
-from ushiro.identity import WorkType
+from ushiro.desk.schemas import (
+    QueueFilter,
+    ReplyCreate,
+    RequestChange,
+    RequestCreate,
+    RequestOut,
+    Upload,
+)
+from ushiro.identity import Principal, WorkType
 from ushiro.web.deps import CsrfChecked, PagePrincipal, RuntimeDep
 from ushiro.web.templating import render
 
@@ -58,7 +65,8 @@ def request_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
     require_staff(principal)
     item = queries.get_request(rt, principal, request_id)
     data = queries.queue_page(rt, principal, QueueFilter(per_page=1))
-    return render(request, "desk/request.html", {"item": item, "data": data, **CHOICES})
+    return render(request, "desk/request.html", {
+        "item": item, "data": data, "panels": panels.collect(rt, principal, item), **CHOICES})
 
 
 @router.post("/desk/requests/{request_id}/reply", dependencies=[CsrfChecked])
@@ -147,19 +155,43 @@ def chat_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
               request_id: int | None = None) -> Response:
     own = as_requester(principal)
     item = queries.get_request(rt, own, request_id) if request_id else None
-    return render(request, "desk/chat.html", {"item": item, **CHOICES})
+    return _chat(request, rt, own, item, generate=False, full=True)
+
+
+def _chat(request: Request, rt: RuntimeDep, own: Principal, item: RequestOut | None, *,
+          generate: bool, full: bool) -> Response:
+    # An automatic answer (when the category has earned one) is shown under the question.
+    instant = events.instant_answer(rt, own, item.id, generate=generate) if item else None
+    context = {"item": item, "instant": instant, "escalation_tag": service.ESCALATION_TAG,
+               "groups": [] if item else queries.portal_categories(rt, own), **CHOICES}
+    return render(request, "desk/chat.html" if full else "desk/_chat_log.html", context)
 
 
 @router.post("/portal/chat", dependencies=[CsrfChecked])
 def chat_send(request: Request, principal: PagePrincipal, rt: RuntimeDep,
               message: Annotated[str, Form()],
-              request_id: Annotated[str, Form()] = "") -> Response:
+              request_id: Annotated[str, Form()] = "",
+              category: Annotated[str, Form()] = "") -> Response:
     own = as_requester(principal)
-    created = service.chat_send(rt, own, _int(request_id), message)
-    item = queries.get_request(rt, own, created.id)
+    created = service.chat_send(rt, own, _int(request_id), message, category or None)
     if request.headers.get("HX-Request") == "true":
-        return render(request, "desk/_chat_log.html", {"item": item, **CHOICES})
+        item = queries.get_request(rt, own, created.id)
+        return _chat(request, rt, own, item, generate=not request_id, full=False)
+    if not request_id:
+        events.instant_answer(rt, own, created.id, generate=True)
     return RedirectResponse(f"/portal/chat?request_id={created.id}", status_code=303)
+
+
+@router.post("/portal/chat/escalate", dependencies=[CsrfChecked])
+def chat_escalate(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                  request_id: Annotated[int, Form()]) -> Response:
+    """「担当者に確認する」: the employee wants a person, not only the automatic answer."""
+    own = as_requester(principal)
+    service.escalate(rt, own, request_id)
+    if request.headers.get("HX-Request") == "true":
+        item = queries.get_request(rt, own, request_id)
+        return _chat(request, rt, own, item, generate=False, full=False)
+    return RedirectResponse(f"/portal/chat?request_id={request_id}", status_code=303)
 
 
 @router.get("/admin/mail")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import ushiro.answers.models
 import ushiro.audit.models
 import ushiro.desk.models
 import ushiro.identity.models

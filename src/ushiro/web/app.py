@@ -110,15 +110,21 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
 
 
 def _include_routers(app: FastAPI) -> None:
+    from ushiro.answers import api as answers_api
+    from ushiro.answers import views as answers_views  # also adds the desk draft panel
     from ushiro.audit import views as audit_views
     from ushiro.desk import api as desk_api
     from ushiro.desk import views as desk_views
     from ushiro.identity import views as identity_views
+    from ushiro.knowledge import views as knowledge_views  # also adds the desk panel
 
     app.include_router(desk_api.router)
     app.include_router(identity_views.router)
     app.include_router(desk_views.router)
     app.include_router(audit_views.router)
+    app.include_router(answers_api.router)
+    app.include_router(answers_views.router)
+    app.include_router(knowledge_views.router)
 
 
 def app_from_env() -> FastAPI:

@@ -1,0 +1,55 @@
+"""`ushiro answers mode CATEGORY MODE` and `ushiro answers modes`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ushiro.answers import selfservice
+from ushiro.answers.choices import AutomationMode
+from ushiro.answers.schemas import AutomationOut
+from ushiro.audit import Actor
+from ushiro.core.cli import DataDir, JsonOpt, TenantOpt, emit_json, reporting_errors, runtime_for
+from ushiro.identity import service as identity_service
+
+CLI_ACTOR = Actor(None, "cli")
+answers_app = typer.Typer(help="回答の下書きと自動回答 (カテゴリごとのセルフサービス)",
+                          no_args_is_help=True)
+
+
+def _line(row: AutomationOut) -> str:
+    rate = "-" if row.acceptance is None else f"{row.acceptance:.1%}"
+    return (f"{row.department} / {row.category}: {row.mode.value}  "
+            f"レビュー {row.reviewed}/{row.window} 件、承認率 {rate} (必要 {row.threshold:.0%})")
+
+
+@answers_app.command("mode")
+def set_mode(category: Annotated[str, typer.Argument(help="カテゴリ名または ID")],
+             mode: Annotated[AutomationMode, typer.Argument(help="draft_only | suggest | auto_send")],
+             data_dir: DataDir = None, tenant: TenantOpt = None, json_out: JsonOpt = False) -> None:
+    """カテゴリの回答モードを設定する (suggest/auto_send は承認率の条件を満たすときだけ)。"""
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        category_id = selfservice.resolve_category(rt, t.id, category)
+        row = selfservice.set_mode(rt, CLI_ACTOR, t.id, category_id, mode)
+    if json_out:
+        emit_json(row.model_dump(mode="json"))
+    else:
+        typer.echo(_line(row))
+
+
+@answers_app.command("modes")
+def list_modes(data_dir: DataDir = None, tenant: TenantOpt = None,
+               json_out: JsonOpt = False) -> None:
+    """カテゴリごとの回答モード、レビュー件数、承認率を表示する。"""
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        rows = selfservice.overview(rt, CLI_ACTOR, t.id)
+    if json_out:
+        emit_json({"categories": [r.model_dump(mode="json") for r in rows]})
+    else:
+        for row in rows:
+            typer.echo(_line(row))

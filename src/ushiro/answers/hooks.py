@@ -1,0 +1,74 @@
+"""What the answers domain plugs into the desk (registered on import; see desk.events).
+
+- A 判断 (judgment) or 案内 (guidance) request gets a draft right after it is received: the
+  desk's "request created" event enqueues the durable job ``answers.draft_request`` in the
+  transaction that stores the request; the job runs after the commit. A tenant without
+  knowledge documents gets no automatic drafts (there is nothing to cite).
+- The portal chat asks for an instant answer: in a ``suggest`` or ``auto_send`` category
+  the employee sees the cited answer (drafted now if the job has not run yet).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ushiro import jobs, knowledge
+from ushiro.answers import repository, service
+from ushiro.answers.choices import AutomationMode, DraftStatus
+from ushiro.answers.models import Draft
+from ushiro.core.runtime import Runtime
+from ushiro.desk import events
+from ushiro.desk.models import Request
+from ushiro.desk.queries import request_facts
+from ushiro.identity import Principal, WorkType
+
+DRAFT_WORK_TYPES = frozenset({WorkType.JUDGMENT.value, WorkType.GUIDANCE.value})
+JOB = "answers.draft_request"
+
+
+@events.on_request_created
+def draft_new_request(session: Session, request: Request) -> None:
+    if request.work_type in DRAFT_WORK_TYPES:
+        jobs.enqueue(session, JOB, {"request_id": request.id, "tenant_id": request.tenant_id},
+                     tenant_id=request.tenant_id)
+
+
+@jobs.handler(JOB)
+def draft_request_job(rt: Runtime, payload: dict[str, Any]) -> None:
+    """Idempotent: a request that has a draft already is left alone."""
+    tenant_id = int(payload["tenant_id"])
+    if not knowledge.counts(rt, tenant_id).get("documents"):
+        return
+    service.generate_draft(rt, service.SYSTEM, int(payload["request_id"]),
+                           tenant_id=tenant_id, auto=True)
+
+
+def _shown(draft: Draft | None) -> bool:
+    return (draft is not None and draft.mode != AutomationMode.DRAFT_ONLY.value
+            and not draft.abstained
+            and draft.status not in (DraftStatus.REJECTED.value, DraftStatus.SUPERSEDED.value))
+
+
+@events.provide_instant_answer
+def instant_answer(rt: Runtime, principal: Principal, request_id: int,
+                   generate: bool) -> events.InstantAnswer | None:
+    """The automatic draft of the request, for its requester. An abstention (or a draft a
+    person rejected) shows nothing: the request simply waits for a person."""
+    facts = request_facts(rt, principal, principal.tenant_id, request_id)  # own requests
+    with rt.db.reading() as session:
+        draft = repository.first_draft(session, facts.id)
+    if draft is None and generate and knowledge.counts(rt, facts.tenant_id).get("documents"):
+        service.generate_draft(rt, service.SYSTEM, facts.id, tenant_id=facts.tenant_id,
+                               auto=True)
+        with rt.db.reading() as session:
+            draft = repository.first_draft(session, facts.id)
+    if draft is None or not _shown(draft):
+        return None
+    by_system = draft.status == DraftStatus.SENT.value and draft.decided_by is None
+    citations = [events.InstantCitation(str(c["document"]), str(c["section"]),
+                                        int(c["version"])) for c in draft.citations]
+    # What the employee was shown is the generated text, even if a person edits it later.
+    return events.InstantAnswer(draft.generated, citations,
+                                draft.message_id if by_system else None)

@@ -1,0 +1,108 @@
+"""Pages: the draft panel of the desk request page, its review actions, and the
+administrators' self-service page (/admin/automation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ushiro.answers import compare, selfservice, service
+from ushiro.answers.choices import AutomationMode, DraftStatus
+from ushiro.answers.schemas import ApproveIn, CitationOut, DraftOut, PromoteIn
+from ushiro.core.errors import ErrorCode, UshiroError
+from ushiro.core.runtime import Runtime
+from ushiro.desk import Status, panels
+from ushiro.desk.schemas import RequestOut
+from ushiro.identity import Principal, WorkType
+from ushiro.web.deps import CsrfChecked, PagePrincipal, RuntimeDep
+from ushiro.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class CitedPassage:
+    citation: CitationOut
+    segments: list[compare.Segment]
+
+
+def _current(drafts: list[DraftOut]) -> DraftOut | None:
+    """The draft to work on: the open one, else the latest."""
+    open_ = [d for d in drafts if d.status in (DraftStatus.PROPOSED, DraftStatus.APPROVED)]
+    return open_[0] if open_ else (drafts[0] if drafts else None)
+
+
+@panels.register
+def draft_panel(rt: Runtime, principal: Principal, request: RequestOut) -> dict[str, Any]:
+    drafts = service.drafts_for_request(rt, principal, request.id)
+    current = _current(drafts)
+    passages = [CitedPassage(c, compare.highlight(c.text, current.answer))
+                for c in current.citations] if current else []
+    return {"template": "answers/_panel.html", "request_id": request.id, "current": current,
+            "older": [d for d in drafts if d is not current], "passages": passages,
+            "draft_statuses": Status, "accepted_below": compare.ACCEPTED_BELOW}
+
+
+def _back(request_id: int) -> Response:
+    return RedirectResponse(f"/desk/requests/{request_id}#draft-panel", status_code=303)
+
+
+@router.post("/desk/requests/{request_id}/drafts", dependencies=[CsrfChecked])
+def generate(principal: PagePrincipal, rt: RuntimeDep, request_id: int) -> Response:
+    """再作成: a new draft from the knowledge base (the open one is superseded)."""
+    service.generate_draft(rt, principal, request_id)
+    return _back(request_id)
+
+
+@router.post("/desk/drafts/{draft_id}/approve", dependencies=[CsrfChecked])
+def approve(principal: PagePrincipal, rt: RuntimeDep, draft_id: int,
+            text: Annotated[str, Form()], reason: Annotated[str, Form()] = "",
+            status: Annotated[Status | None, Form()] = None) -> Response:
+    data = ApproveIn(text=text, reason=reason or None, status=status)
+    draft = service.approve(rt, principal, draft_id, data)
+    return _back(draft.request_id)
+
+
+@router.post("/desk/drafts/{draft_id}/reject", dependencies=[CsrfChecked])
+def reject(principal: PagePrincipal, rt: RuntimeDep, draft_id: int,
+           reason: Annotated[str, Form()] = "") -> Response:
+    draft = service.reject(rt, principal, draft_id, reason)
+    return _back(draft.request_id)
+
+
+@router.post("/desk/drafts/{draft_id}/promote", dependencies=[CsrfChecked])
+def promote(principal: PagePrincipal, rt: RuntimeDep, draft_id: int,
+            question: Annotated[str, Form()] = "",
+            answer: Annotated[str, Form()] = "") -> Response:
+    data = PromoteIn(question=question or None, answer=answer or None)
+    draft, _added = service.promote_to_faq(rt, principal, draft_id, data)
+    return _back(draft.request_id)
+
+
+@router.get("/admin/automation")
+def automation_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                    saved: str = "") -> Response:
+    rows = selfservice.overview(rt, principal, principal.tenant_id)
+    return render(request, "answers/admin_automation.html",
+                  {"rows": rows, "modes": AutomationMode, "work_types": WorkType,
+                   "saved": saved})
+
+
+@router.post("/admin/automation", dependencies=[CsrfChecked])
+def set_automation(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                   category_id: Annotated[int, Form()],
+                   mode: Annotated[AutomationMode, Form()]) -> Response:
+    try:
+        selfservice.set_mode(rt, principal, principal.tenant_id, category_id, mode)
+    except UshiroError as error:
+        if error.code is not ErrorCode.SELF_SERVICE_NOT_EARNED:
+            raise
+        # Refused: the page again, with the numbers that refused it next to the category.
+        rows = selfservice.overview(rt, principal, principal.tenant_id)
+        return render(request, "answers/admin_automation.html",
+                      {"rows": rows, "modes": AutomationMode, "work_types": WorkType,
+                       "error": error, "error_category": category_id}, error.status)
+    return RedirectResponse("/admin/automation?saved=1", status_code=303)
