@@ -3,7 +3,9 @@
 
 Sets up a throw-away data directory (SQLite, or a fresh PostgreSQL schema), a requester
 and an API token through the ``ushiro`` CLI, starts ``ushiro serve`` as a subprocess and
-drives it with N concurrent clients (asyncio + httpx). Every request carries a unique
+drives it with N concurrent asyncio clients (raw HTTP/1.1 keep-alive connections, or
+httpx with ``--client httpx``), after a ``GET /login`` baseline with the same clients.
+Every request carries a unique
 marker in its body and the same marker as ``Idempotency-Key``; afterwards the database
 is opened directly and every acknowledged (201) marker must be stored exactly once.
 
@@ -11,7 +13,8 @@ is opened directly and every acknowledged (201) marker must be stored exactly on
 it on the same data, and lets clients retry unanswered requests with the same key.
 
 Not a test: it prints figures. Exits 1 if a request was lost or stored twice (or if a
-replayed key answered with a different request), 2 if the setup failed. See README.md.
+replayed key answered with a different request, or the audit chain broke), 2 if the
+setup failed. See README.md.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +68,10 @@ def free_port() -> int:
 
 
 def ushiro_command() -> list[str]:
+    """The ``ushiro`` next to this Python; USHIRO_BENCH_COMMAND overrides it (a wrapper,
+    another checkout), split on spaces."""
+    if override := os.environ.get("USHIRO_BENCH_COMMAND"):
+        return override.split()
     script = Path(sys.executable).with_name("ushiro")
     if script.exists():
         return [str(script)]
@@ -86,24 +96,37 @@ class Server:
         self.base_url = f"http://{HOST}:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.schema: str | None = None
-        self.starts = 0
         self.cleaned = False
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("USHIRO_")}
+        # Other USHIRO_* settings (pool size, …) pass through; these two are ours.
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("USHIRO_DATA_DIR", "USHIRO_DATABASE_URL")}
         self.env["USHIRO_DATA_DIR"] = str(self.data_dir)
         if db == "postgres":
             self.schema = f"bench_{secrets.token_hex(6)}"
-            self._pg_admin(f'CREATE SCHEMA "{self.schema}"')
-            self.db_url = f"{PG_BASE}?options=-csearch_path%3D{self.schema}"
+            try:
+                self._pg_admin(f'CREATE SCHEMA "{self.schema}"')
+            except Exception:
+                shutil.rmtree(self.tmp, ignore_errors=True)
+                raise
+            sep = "&" if "?" in PG_BASE else "?"
+            self.db_url = f"{PG_BASE}{sep}options=-csearch_path%3D{self.schema}"
             self.env["USHIRO_DATABASE_URL"] = self.db_url
         else:
             self.db_url = f"sqlite:///{(self.data_dir / 'ushiro.db').resolve()}"
+
+    def settings_passed(self) -> dict[str, str]:
+        """USHIRO_* settings the server inherits, for the record (secrets by name only)."""
+        hidden = ("SECRET", "PASSWORD", "TOKEN", "KEY")
+        return {k: ("…" if any(h in k for h in hidden) else v) for k, v in self.env.items()
+                if k.startswith("USHIRO_") and not k.startswith("USHIRO_BENCH_")
+                and k not in ("USHIRO_DATA_DIR", "USHIRO_DATABASE_URL")}
 
     def _pg_admin(self, sql: str) -> None:
         import psycopg
 
         with psycopg.connect(PG_BASE.replace("postgresql+psycopg", "postgresql"),
                              autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql.encode())
 
     def cli(self, *args: str) -> str:
         cmd = [*ushiro_command(), *args, "--data-dir", str(self.data_dir)]
@@ -112,20 +135,9 @@ class Server:
             raise RuntimeError(f"{' '.join(args[:2])} failed: {done.stderr.strip()}")
         return done.stdout.strip()
 
-    def provision(self) -> tuple[str, str]:
-        """init + a requester + an API token through the CLI; returns (token, how)."""
-        self.cli("init")
-        try:
-            self.cli("user", "add", EMAIL, "--name", "ベンチ", "--role", "requester")
-            token = self.cli("token", "create", EMAIL).splitlines()[-1].strip()
-            return token, "cli"
-        except RuntimeError as exc:
-            # Measure intake even when a CLI command is broken, but say so loudly.
-            note(f"WARNING: {str(exc).splitlines()[0]} ... {str(exc).splitlines()[-1]}\n"
-                 "WARNING: provisioning the user and token in-process instead")
-            return self._provision_in_process(), "in-process (CLI failed)"
-
-    def _provision_in_process(self) -> str:
+    def add_members(self, count: int) -> None:
+        """Extra requesters in the tenant (in-process: a CLI call each would take minutes),
+        so per-request work that grows with the tenant shows up."""
         from ushiro.audit import Actor
         from ushiro.core.db import Database
         from ushiro.identity import repository, service
@@ -138,15 +150,19 @@ class Server:
                 tenant = repository.first_tenant(session)
                 assert tenant is not None, "ushiro init created no tenant"
                 tenant_id = tenant.id
-            with db.reading() as session:
-                exists = repository.user_by_email(session, EMAIL) is not None
-            if not exists:
-                data = UserIn.model_construct(email=EMAIL, name="ベンチ", role=Role.REQUESTER,
+            for i in range(count):
+                data = UserIn.model_construct(email=f"member{i:05d}@example.co.jp",
+                                              name=f"社員 {i:05d}", role=Role.REQUESTER,
                                               password=None, departments=[])
                 service.add_user(db, actor, tenant_id, data)
-            return service.create_token(db, actor, tenant_id, EMAIL, "bench")
         finally:
             db.dispose()
+
+    def provision(self) -> str:
+        """init + a requester + an API token, through the CLI; returns the token."""
+        self.cli("init")
+        self.cli("user", "add", EMAIL, "--name", "ベンチ", "--role", "requester")
+        return self.cli("token", "create", EMAIL).splitlines()[-1].strip()
 
     def start(self) -> float:
         """Start ``ushiro serve`` and wait until GET /login answers; returns seconds taken."""
@@ -157,7 +173,6 @@ class Server:
             # Own session: SIGKILL to the group takes uvicorn's worker processes too.
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=out,
                                          start_new_session=True)
-        self.starts += 1
         deadline = time.monotonic() + READY_TIMEOUT_S
         with httpx.Client(trust_env=False, timeout=2.0) as client:
             while time.monotonic() < deadline:
@@ -236,9 +251,12 @@ class Phase:
     errors: Counter[str] = field(default_factory=Counter)
     acked: dict[str, int] = field(default_factory=dict)  # marker -> request id answered
     retries: int = 0
+    replayed: int = 0    # a retry answered with the request stored by an earlier attempt
+    slowest_e2e: float = 0.0  # first attempt to acknowledgement, retries included
     mismatched: int = 0  # a replay answered with a different request id
     issued: int = 0
     elapsed: float = 0.0
+    client_cpu: float = 0.0
 
     def figures(self) -> dict[str, Any]:
         lat = sorted(self.latencies)
@@ -249,6 +267,7 @@ class Phase:
             "p50_ms": ms(pct(lat, 50)), "p90_ms": ms(pct(lat, 90)),
             "p99_ms": ms(pct(lat, 99)), "max_ms": ms(lat[-1] if lat else None),
             "elapsed_s": round(self.elapsed, 2),
+            "client_cpu_ms_per_request": round(self.client_cpu * 1000 / done, 2) if done else None,
             "errors": dict(self.errors),
         }
 
@@ -265,6 +284,13 @@ def ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 1)
 
 
+def created_before(created_at: str | None, wall_time: float) -> bool:
+    """Was the request stored before this attempt was sent, i.e. is this a replay?"""
+    if not created_at:
+        return False
+    return datetime.fromisoformat(created_at.replace("Z", "+00:00")).timestamp() < wall_time
+
+
 def japanese_body(i: int, marker: str) -> tuple[str, str]:
     place, purpose = PLACES[i % len(PLACES)], PURPOSES[i % len(PURPOSES)]
     amount = 3_000 + (i * 7_919) % 60_000
@@ -276,14 +302,114 @@ def japanese_body(i: int, marker: str) -> tuple[str, str]:
     return title, body
 
 
-class Load:
-    """N workers share one request counter (or a deadline) and one connection pool."""
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection over asyncio streams, responses parsed by
+    httptools (installed with uvicorn[standard]). Several times cheaper per request than
+    httpx, so on a 2-core machine the load generator takes less CPU from the server."""
 
-    def __init__(self, server: Server, token: str, run_id: str, *, clients: int,
-                 count: int, duration: float | None, retry: bool) -> None:
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, headers: dict[str, str],
+                      body: bytes = b"") -> tuple[int, bytes]:
+        try:
+            return await asyncio.wait_for(self._exchange(method, path, headers, body), 60.0)
+        except BaseException:
+            self.close()  # a half-read response must not leak into the next request
+            raise
+
+    async def _exchange(self, method: str, path: str, headers: dict[str, str],
+                        body: bytes) -> tuple[int, bytes]:
+        import httptools
+
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                          f"Content-Length: {len(body)}\r\n{head}\r\n".encode() + body)
+        sink = _ResponseSink()
+        parser = httptools.HttpResponseParser(sink)
+        while not sink.complete:
+            data = await self.reader.read(65536)
+            if not data:
+                raise ConnectionResetError("the server closed the connection")
+            parser.feed_data(data)
+        if not parser.should_keep_alive():
+            self.close()
+        return parser.get_status_code(), b"".join(sink.body)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class _ResponseSink:
+    def __init__(self) -> None:
+        self.body: list[bytes] = []
+        self.complete = False
+
+    def on_body(self, data: bytes) -> None:
+        self.body.append(data)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+class HttpxConnection:
+    """The same interface over one shared httpx.AsyncClient (``--client httpx``)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def request(self, method: str, path: str, headers: dict[str, str],
+                      body: bytes = b"") -> tuple[int, bytes]:
+        r = await self.client.request(method, path, headers=headers, content=body or None)
+        return r.status_code, r.content
+
+    def close(self) -> None:
+        pass
+
+
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, EOFError, asyncio.IncompleteReadError, asyncio.TimeoutError, httpx.TransportError)
+try:
+    import httptools
+
+    TRANSPORT_ERRORS += (httptools.HttpParserError,)
+except ImportError:  # pragma: no cover - uvicorn[standard] installs it
+    pass
+
+
+@asynccontextmanager
+async def connections(kind: str, server: Server, n: int) -> AsyncIterator[list[Any]]:
+    """One connection per client (raw) or one pool of n connections (httpx)."""
+    if kind == "raw":
+        conns = [RawConnection(HOST, server.port) for _ in range(n)]
+        try:
+            yield conns
+        finally:
+            for conn in conns:
+                conn.close()
+        return
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60.0,
+                                 trust_env=False) as client:
+        yield [HttpxConnection(client)] * n
+
+
+class Load:
+    """N clients share one request counter (or a deadline); each sends one at a time."""
+
+    def __init__(self, server: Server, token: str, run_id: str, *, clients: int, count: int,
+                 duration: float | None, retry: bool, client_kind: str) -> None:
         self.server, self.run_id, self.clients = server, run_id, clients
         self.count, self.duration, self.retry = count, duration, retry
-        self.headers = {"Authorization": f"Bearer {token}"}
+        self.client_kind = client_kind
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         self.phase = Phase()
         self.started = 0.0
         self._next = 0
@@ -303,24 +429,29 @@ class Load:
             return (time.perf_counter() - self.started) / self.duration
         return len(self.phase.acked) / self.count
 
-    async def _post(self, client: httpx.AsyncClient, i: int) -> None:
+    async def _post(self, conn: Any, i: int) -> None:
         marker = f"{self.run_id}-{i:06d}"
         title, body = japanese_body(i, marker)
-        payload = {"title": title, "body": body, "category": CATEGORY}
+        payload = json.dumps({"title": title, "body": body, "category": CATEGORY},
+                             ensure_ascii=False).encode()
         headers = {**self.headers, "Idempotency-Key": marker}
+        first = time.perf_counter()
         deadline = time.monotonic() + RETRY_DEADLINE_S
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            began = time.perf_counter()
+            began, sent_at = time.perf_counter(), time.time()
             try:
-                r = await client.post("/api/v1/requests", json=payload, headers=headers)
-            except httpx.TransportError as exc:
+                status, answer = await conn.request("POST", "/api/v1/requests", headers, payload)
+            except TRANSPORT_ERRORS as exc:
                 outcome = type(exc).__name__
             else:
-                if r.status_code == 201:
-                    self._acknowledge(marker, r.json()["id"], time.perf_counter() - began)
+                if status == 201:
+                    done = time.perf_counter()
+                    self._acknowledge(marker, json.loads(answer), done - began,
+                                      attempt > 1 and sent_at)
+                    self.phase.slowest_e2e = max(self.phase.slowest_e2e, done - first)
                     return
-                outcome = str(r.status_code)
-                if r.status_code < 500:
+                outcome = str(status)
+                if status < 500:
                     self.phase.errors[outcome] += 1
                     return
             if not self.retry or attempt == MAX_ATTEMPTS or time.monotonic() > deadline:
@@ -329,57 +460,67 @@ class Load:
             self.phase.retries += 1
             await asyncio.sleep(min(0.05 * attempt, 0.5))
 
-    def _acknowledge(self, marker: str, request_id: int, latency: float) -> None:
-        previous = self.phase.acked.setdefault(marker, request_id)
-        if previous != request_id:
+    def _acknowledge(self, marker: str, answer: dict[str, Any], latency: float,
+                     retried_at: float | bool) -> None:
+        previous = self.phase.acked.setdefault(marker, answer["id"])
+        if previous != answer["id"]:
             self.phase.mismatched += 1
+        if retried_at and created_before(answer.get("created_at"), float(retried_at)):
+            self.phase.replayed += 1
         self.phase.latencies.append(latency)
 
-    async def _worker(self, client: httpx.AsyncClient) -> None:
+    async def _worker(self, conn: Any) -> None:
         while (i := self._take()) is not None:
-            await self._post(client, i)
+            await self._post(conn, i)
 
     async def run(self, during: Any = None) -> Phase:
         """Run the phase; ``during(self)`` is an optional concurrent coroutine (the killer)."""
-        limits = httpx.Limits(max_connections=self.clients,
-                              max_keepalive_connections=self.clients)
-        async with httpx.AsyncClient(base_url=self.server.base_url, limits=limits,
-                                     timeout=httpx.Timeout(60.0), trust_env=False) as client:
-            self.started = time.perf_counter()
-            workers = [asyncio.create_task(self._worker(client)) for _ in range(self.clients)]
+        async with connections(self.client_kind, self.server, self.clients) as conns:
+            self.started, cpu = time.perf_counter(), time.process_time()
             extra = asyncio.create_task(during(self)) if during else None
-            await asyncio.gather(*workers)
+            await asyncio.gather(*(self._worker(conn) for conn in conns))
             self.phase.elapsed = time.perf_counter() - self.started
+            self.phase.client_cpu = time.process_time() - cpu
             if extra:
                 await extra
         return self.phase
 
 
-async def baseline(server: Server, clients: int, count: int) -> dict[str, Any]:
+async def baseline(server: Server, clients: int, count: int, kind: str) -> dict[str, Any]:
     """GET /login (a rendered page, no database write) with the same client setup."""
     phase, left = Phase(), count
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=server.base_url, limits=limits, timeout=60.0,
-                                 trust_env=False) as client:
-        async def worker() -> None:
-            nonlocal left
-            while left > 0:
-                left -= 1
-                began = time.perf_counter()
-                try:
-                    r = await client.get("/login")
-                except httpx.TransportError as exc:
-                    phase.errors[type(exc).__name__] += 1
-                    continue
-                if r.status_code == 200:
-                    phase.latencies.append(time.perf_counter() - began)
-                else:
-                    phase.errors[str(r.status_code)] += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
+    async def worker(conn: Any) -> None:
+        nonlocal left
+        while left > 0:
+            left -= 1
+            began = time.perf_counter()
+            try:
+                status, _ = await conn.request("GET", "/login", {})
+            except TRANSPORT_ERRORS as exc:
+                phase.errors[type(exc).__name__] += 1
+                continue
+            if status == 200:
+                phase.latencies.append(time.perf_counter() - began)
+            else:
+                phase.errors[str(status)] += 1
+
+    async with connections(kind, server, clients) as conns:
+        started, cpu = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(worker(conn) for conn in conns))
         phase.elapsed = time.perf_counter() - started
+        phase.client_cpu = time.process_time() - cpu
     return phase.figures()
+
+
+def arun(coro: Any) -> Any:
+    """asyncio.run, on uvloop when installed (a cheaper load generator)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
 
 
 def killer(server: Server, points: list[float], record: dict[str, Any]) -> Any:
@@ -412,7 +553,7 @@ def verify(server: Server, run_id: str, acked: dict[str, int]) -> dict[str, Any]
     from ushiro.core.db import Database
     from ushiro.desk.models import Request
 
-    pattern = re.compile(r"(?<![0-9A-Za-z])" + re.escape(run_id) + r"-\d{6}")
+    pattern = re.compile(r"(?<![0-9A-Za-z])" + re.escape(run_id) + r"-\d{6,}")
     rows: dict[str, list[tuple[int, str | None]]] = {}
     db = Database(server.db_url, pool_size=1)
     try:
@@ -471,6 +612,14 @@ def audit_ok(server: Server) -> bool:
 # --------------------------------------------------------------------------- main
 
 
+def python_speed_us() -> float:
+    """µs for ``sum(range(10000))`` in this interpreter, best of 5: how fast one core is
+    right now. Lower is faster; compare runs and machines by it."""
+    import timeit
+
+    return round(min(timeit.repeat("sum(range(10000))", number=200, repeat=5)) / 200 * 1e6, 1)
+
+
 def kill_points(kills: int) -> list[float]:
     if kills <= 1:
         return [0.4] if kills == 1 else []
@@ -479,15 +628,19 @@ def kill_points(kills: int) -> list[float]:
 
 def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     note(f"setting up {args.db} in {server.tmp}")
-    token, provisioned = server.provision()
+    speed = python_speed_us()
+    token = server.provision()
+    if args.members:
+        note(f"adding {args.members} members to the tenant")
+        server.add_members(args.members)
     server.start()
     run_id = f"bench{secrets.token_hex(4)}"
     note(f"warming up, then baseline: GET /login x {args.baseline}")
-    warm = Load(server, token, f"warm{secrets.token_hex(4)}", clients=args.clients, count=args.clients * 2,
-                duration=None, retry=False)
-    asyncio.run(warm.run())
+    warm = Load(server, token, f"warm{secrets.token_hex(4)}", clients=args.clients,
+                count=args.clients * 2, duration=None, retry=False, client_kind=args.client)
+    arun(warm.run())
     cpu = server.cpu_seconds()
-    base = asyncio.run(baseline(server, args.clients, args.baseline))
+    base = arun(baseline(server, args.clients, args.baseline, args.client))
     if cpu is not None and base["completed"]:
         base["server_cpu_ms_per_request"] = round(
             ((server.cpu_seconds() or 0.0) - cpu) * 1000 / base["completed"], 2)
@@ -495,20 +648,23 @@ def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     note(f"{args.mode}: {args.clients} clients, {what}")
     crash: dict[str, Any] = {"kills": 0, "downtime_s": []}
     load = Load(server, token, run_id, clients=args.clients, count=args.requests,
-                duration=args.duration, retry=args.mode == "crash")
+                duration=args.duration, retry=args.mode == "crash", client_kind=args.client)
     spy = start_profiler(server, args.profile, args.profile_gil) if args.profile else None
     cpu0 = server.cpu_seconds()
     during = killer(server, kill_points(args.kills), crash) if args.mode == "crash" else None
     try:
-        phase = asyncio.run(load.run(during))
+        phase = arun(load.run(during))
     finally:
         cpu1 = server.cpu_seconds()
         if spy is not None:
             stop_profiler(spy, args.profile)
     server.stop()
     result: dict[str, Any] = {
-        "mode": args.mode, "db": args.db, "clients": args.clients, "workers": args.workers,
-        "cpus": os.cpu_count(), "provisioned": provisioned,
+        "mode": args.mode, "db": args.db, "clients": args.clients, "client": args.client,
+        "workers": args.workers,
+        "members": args.members + 1,
+        "cpus": os.cpu_count(), "python_loop_us": speed,
+        "server_settings": server.settings_passed(),
         "baseline_get_login": base, "intake": phase.figures(),
     }
     if cpu0 is not None and cpu1 is not None and not crash["kills"] and phase.latencies:
@@ -518,6 +674,8 @@ def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
     result["mismatched_replies"] = phase.mismatched
     result["retries"] = phase.retries
     if args.mode == "crash":
+        result["replayed"] = phase.replayed
+        result["slowest_end_to_end_ms"] = ms(phase.slowest_e2e)
         result.update(crash)
         result["audit_chain_ok"] = audit_ok(server)
     return result
@@ -541,17 +699,24 @@ def print_human(result: dict[str, Any], speed: list[str], correct: bool) -> None
         print(f"{label:<18} {f['requests_per_s']:>8} req/s   p50 {f['p50_ms']} ms   "
               f"p90 {f['p90_ms']} ms   p99 {f['p99_ms']} ms   max {f['max_ms']} ms   "
               f"({f['completed']} in {f['elapsed_s']} s)")
-        if "server_cpu_ms_per_request" in f:
-            print(f"{'':<18} server CPU {f['server_cpu_ms_per_request']} ms/request")
+        cpu = [f"{who} CPU {f[key]} ms/request" for who, key in
+               (("server", "server_cpu_ms_per_request"), ("client", "client_cpu_ms_per_request"))
+               if f.get(key) is not None]
+        if cpu:
+            print(f"{'':<18} " + ", ".join(cpu))
         if f["errors"]:
             print(f"{'':<18} errors: {f['errors']}")
 
-    print(f"mode {result['mode']}  db {result['db']}  clients {result['clients']}  "
-          f"workers {result['workers']}  cpus {result['cpus']}")
+    print(f"mode {result['mode']}  db {result['db']}  clients {result['clients']} "
+          f"({result['client']})  "
+          f"workers {result['workers']}  members {result['members']}  cpus {result['cpus']}  "
+          f"python loop {result['python_loop_us']} µs"
+          + "".join(f"  {k}={v}" for k, v in result["server_settings"].items()))
     line("baseline GET /login", result["baseline_get_login"])
     line("POST /requests", result["intake"])
     for key in ("acknowledged", "stored", "lost", "duplicated", "wrong_id_or_key",
-                "stored_unacknowledged", "mismatched_replies", "retries", "kills",
+                "stored_unacknowledged", "mismatched_replies", "retries", "replayed",
+                "slowest_end_to_end_ms", "kills",
                 "downtime_s", "audit_chain_ok"):
         if key in result:
             print(f"{key:<22} {result[key]}")
@@ -568,8 +733,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=3000, help="POSTs to send (3000)")
     p.add_argument("--duration", type=float, default=None,
                    help="send for this many seconds instead of a fixed count")
+    p.add_argument("--client", choices=["raw", "httpx"], default="raw",
+                   help="load generator: raw asyncio+httptools (cheap, default) or httpx")
     p.add_argument("--baseline", type=int, default=2000, help="GET /login requests (2000)")
     p.add_argument("--workers", type=int, default=1, help="ushiro serve --workers (1)")
+    p.add_argument("--members", type=int, default=0,
+                   help="extra users in the tenant besides the benchmark's requester (0)")
     p.add_argument("--kills", type=int, default=1, help="crash mode: SIGKILLs (1, at 40%%)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir / schema")
     p.add_argument("--profile", type=Path, default=None, metavar="FILE",
@@ -578,8 +747,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="profile only threads holding the GIL (where CPU goes)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
-    if args.clients < 1 or args.requests < 1 or args.baseline < 1 or args.workers < 1:
+    if min(args.clients, args.requests, args.baseline, args.workers) < 1 or args.members < 0:
         p.error("--clients, --requests, --baseline and --workers must be positive")
+    if args.clients > 1000 or args.workers > 64 or args.members > 100_000:
+        p.error("--clients ≤ 1000, --workers ≤ 64, --members ≤ 100000")
     if args.duration is not None and not 0 < args.duration <= 3600:
         p.error("--duration must be in (0, 3600]")
     return args
@@ -593,14 +764,26 @@ def main(argv: list[str] | None = None) -> int:
         note(f"setup failed: {exc}")
         return 2
     atexit.register(server.cleanup)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    terminated: list[int] = []
+
+    def on_sigterm(signum: int, _frame: object) -> None:
+        terminated.append(signum)
+        raise KeyboardInterrupt  # unwinds like Ctrl-C, through the cleanup below
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         result = run(args, server)
-    except (RuntimeError, OSError, httpx.HTTPError) as exc:
-        note(f"benchmark failed: {exc}")
+    except KeyboardInterrupt:
+        note("interrupted")
+        return 143 if terminated else 130
+    except Exception as exc:  # noqa: BLE001 - a broken run is not a correctness verdict
+        note(f"benchmark failed: {type(exc).__name__}: {exc}")
         return 2
     finally:
         server.cleanup()
+    if not result["acknowledged"]:
+        note(f"no request was acknowledged: {result['intake']['errors']}")
+        return 2
     correct, speed = verdict(result)
     if args.json:
         print(json.dumps({**result, "ok": correct}, ensure_ascii=False))
