@@ -35,11 +35,13 @@ class Names:
     users: dict[int, User]
 
     @classmethod
-    def load(cls, session: Session, tenant_id: int) -> Names:
+    def load(cls, session: Session, tenant_id: int, requests: list[Request]) -> Names:
+        # Only the users these requests name: a tenant may have thousands of members.
+        user_ids = {r.assignee_id for r in requests if r.assignee_id}
         return cls(
             {d.id: d for d in identity_repo.departments(session, tenant_id)},
             {c.id: c for c in identity_repo.categories(session, tenant_id)},
-            {u.id: u for u, _m in identity_repo.members(session, tenant_id)},
+            {u.id: u for u in identity_repo.members_by_ids(session, tenant_id, user_ids)},
         )
 
     def user(self, user_id: int | None) -> str | None:
@@ -72,7 +74,7 @@ def to_out(request: Request, names: Names, tags: list[str],
 def get_request(rt: Runtime, principal: Principal, request_id: int) -> RequestOut:
     with rt.db.reading() as session:
         request = access_request_by_id(session, principal, request_id)
-        names = Names.load(session, principal.tenant_id)
+        names = Names.load(session, principal.tenant_id, [request])
         tags = repository.tags_for(session, [request.id]).get(request.id, [])
         messages = repository.messages(session, request.id, include_notes=principal.is_staff)
         return to_out(request, names, tags, messages, repository.attachments(session, request.id))
@@ -81,7 +83,7 @@ def get_request(rt: Runtime, principal: Principal, request_id: int) -> RequestOu
 def list_requests(rt: Runtime, principal: Principal, f: QueueFilter) -> RequestList:
     with rt.db.reading() as session:
         rows, total = repository.queue(session, scope_for(principal), f)
-        names = Names.load(session, principal.tenant_id)
+        names = Names.load(session, principal.tenant_id, rows)
         tags = repository.tags_for(session, [r.id for r in rows])
         return RequestList(items=[to_out(r, names, tags.get(r.id, [])) for r in rows],
                            total=total)

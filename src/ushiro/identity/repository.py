@@ -60,6 +60,14 @@ def members(session: Session, tenant_id: int) -> list[tuple[User, Membership]]:
     return [(u, m) for u, m in session.execute(stmt)]
 
 
+def members_by_ids(session: Session, tenant_id: int, user_ids: set[int]) -> list[User]:
+    if not user_ids:
+        return []
+    stmt = (select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.tenant_id == tenant_id, User.id.in_(user_ids)))
+    return list(session.scalars(stmt))
+
+
 def staff(session: Session, tenant_id: int, roles: list[str]) -> list[User]:
     stmt = (select(User).join(Membership, Membership.user_id == User.id)
             .where(Membership.tenant_id == tenant_id, Membership.role.in_(roles),
