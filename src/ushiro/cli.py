@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ushiro import backup as backup_service
 from ushiro.answers.cli import answers_app
+from ushiro.answers.cli import draft as draft_command
 from ushiro.audit import SYSTEM
 from ushiro.audit.cli import audit_app
 from ushiro.core.cli import (
@@ -37,6 +38,7 @@ app.add_typer(mail_app, name="mail")
 app.add_typer(audit_app, name="audit")
 app.add_typer(kb_app, name="kb")
 app.add_typer(answers_app, name="answers")
+app.command("draft")(draft_command)
 
 
 def _init(data_dir: Path | None, tenant: str | None, name: str | None) -> tuple[Runtime, bool]:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ushiro.answers import selfservice
+from ushiro.answers import selfservice, service
 from ushiro.answers.choices import AutomationMode
 from ushiro.answers.schemas import AutomationOut
 from ushiro.audit import Actor
-from ushiro.core.cli import DataDir, JsonOpt, TenantOpt, emit_json, reporting_errors, runtime_for
+from ushiro.core.cli import (
+    DataDir,
+    JsonOpt,
+    TenantOpt,
+    console,
+    emit_json,
+    reporting_errors,
+    runtime_for,
+)
 from ushiro.identity import service as identity_service
+from ushiro.knowledge.drafters import DraftResult
 
 CLI_ACTOR = Actor(None, "cli")
 answers_app = typer.Typer(help="回答の下書きと自動回答 (カテゴリごとのセルフサービス)",
@@ -53,3 +63,37 @@ def list_modes(data_dir: DataDir = None, tenant: TenantOpt = None,
     else:
         for row in rows:
             typer.echo(_line(row))
+
+
+def _draft_json(result: DraftResult) -> dict[str, object]:
+    return {"answer": result.answer, "abstained": result.abstained,
+            "citations": [{"document": c.document, "section": c.section, "version": c.version}
+                          for c in result.citations]}
+
+
+def draft(question: Annotated[str | None, typer.Argument(help="質問文")] = None,
+          questions: Annotated[Path | None, typer.Option(
+              "--questions", help="1行1問のファイル (JSON Lines で出力)")] = None,
+          k: Annotated[int, typer.Option("-k", help="参照する条文の数")] = 5,
+          data_dir: DataDir = None, tenant: TenantOpt = None, json_out: JsonOpt = False) -> None:
+    """社内規程から、出典つきの回答案を作る (根拠がなければ回答を控える)。"""
+    if (question is None) == (questions is None):
+        console.print("[red]質問文か --questions FILE のどちらか一方を指定してください。[/red]"
+                      " (validation_error)")
+        raise typer.Exit(2)
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        if questions is not None:
+            asked = [line.strip() for line in questions.read_text("utf-8").splitlines()
+                     if line.strip()]
+        else:
+            asked = [question or ""]
+        results = service.draft_questions(rt, t.id, asked, k=k)
+    for result in results:
+        if json_out:
+            emit_json(_draft_json(result))
+        else:
+            typer.echo(result.answer)
+            for c in result.citations:
+                typer.echo(f"  根拠: {c.document} {c.section}(第{c.version}版)")

@@ -360,3 +360,16 @@ def _outs(session: Session, tenant_id: int, drafts: list[Draft]) -> list[DraftOu
                            "created_at": r.created_at, "body": r.body, "diff": r.diff,
                            "reason": r.reason} for r in revisions[d.id]]}))
     return out
+
+
+def draft_questions(rt: Runtime, tenant_id: int, questions: list[str],
+                    k: int = 5) -> list[DraftResult]:
+    """Drafts for free-standing questions (the `ushiro draft` command): the same retrieval
+    and drafter as for requests, with the system's view of the knowledge base."""
+    drafter = drafter_for(rt.settings)
+    with rt.db.reading() as session:
+        context = _tenant_context(session, tenant_id)
+    results = []
+    for question, hits in knowledge.search_many(rt, tenant_id, questions, k=k):
+        results.append(drafter.draft(question, hits, context))
+    return results
