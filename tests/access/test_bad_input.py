@@ -8,12 +8,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from ushiro.audit.models import AuditEvent
-from ushiro.core import security
 from ushiro.core.runtime import Runtime
 from ushiro.desk.models import Attachment, Message, Request, RequestTag
 from ushiro.identity import Role, Tenant, User
@@ -23,12 +21,6 @@ from ushiro.web.app import create_app
 
 PASSWORD = "correct-horse-42"
 Headers = Callable[..., dict[str, str]]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(security, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

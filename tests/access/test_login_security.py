@@ -6,13 +6,11 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
 
 from ushiro.audit import SYSTEM
-from ushiro.core import security
 from ushiro.core.runtime import Runtime
 from ushiro.desk.models import Request
 from ushiro.identity import Role, Tenant, User, UserIn
@@ -25,12 +23,6 @@ PASSWORD = "correct-horse-42"
 WRONG = "Tr0ub4dor&3"
 BAD_LOGIN = "メールアドレスまたはパスワードが正しくありません。"
 Headers = Callable[..., dict[str, str]]
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(security, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

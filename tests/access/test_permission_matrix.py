@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
@@ -39,7 +38,6 @@ from ushiro.answers import service as answers_service
 from ushiro.answers.schemas import ApproveIn
 from ushiro.audit import SYSTEM
 from ushiro.audit.models import AuditEvent
-from ushiro.core import security
 from ushiro.core.runtime import Runtime
 from ushiro.desk import queries
 from ushiro.desk import service as desk_service
@@ -55,13 +53,6 @@ ROLES = ("anonymous", "requester", "owner", "operator", "approver", "admin", "fo
 IGNORED_PATHS = {"/docs", "/docs/oauth2-redirect", "/api/v1/openapi.json"}
 ERROR_CODES = {401: "auth_required", 403: "forbidden", 404: "not_found",
                422: "validation_error"}
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Hundreds of users are created here; production-strength argon2 would take minutes.
-    monkeypatch.setattr(security, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @dataclass

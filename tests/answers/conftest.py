@@ -4,18 +4,17 @@ are in answers_support.py."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from answers_support import CATEGORY, RULES, People
-from typer.testing import CliRunner, Result
+from cli_support import cli_invoker, cli_test_env
+from typer.testing import Result
 
 from ushiro import knowledge
 from ushiro.audit import SYSTEM
-from ushiro.cli import app
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal, Role, Tenant, User
 from ushiro.identity import repository as identity_repo
@@ -52,20 +51,4 @@ def category_id(rt: Runtime, tenant: Tenant) -> int:
 @pytest.fixture
 def ushiro_cli(tmp_path: Path, db_url_factory: Any) -> Callable[..., Result]:
     """Run `ushiro ARGS…` in-process against its own data directory and database."""
-    env = {"USHIRO_DATA_DIR": str(tmp_path / "cli-data"),
-           "USHIRO_DATABASE_URL": db_url_factory.new_url(migrate=False),
-           "USHIRO_SECRET_KEY": "cli-test-secret", "USHIRO_JOBS_INLINE": "true"}
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        old = {k: os.environ.get(k) for k in env}
-        try:
-            return runner.invoke(app, list(args), env=env, catch_exceptions=False)
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
-    return run
+    return cli_invoker(cli_test_env(tmp_path / "cli-data", db_url_factory))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
-
-from ushiro.cli import app
+from cli_support import cli_invoker, cli_test_env
+from typer.testing import Result
 
 RULES = """株式会社さくら精機 就業規則
 
@@ -202,25 +201,9 @@ def make_docx(blocks: list[tuple[str, str]]) -> bytes:
 
 
 @pytest.fixture
-def kb_cli(tmp_path: Path, db_url_factory) -> Callable[..., Result]:
-    """Run `ushiro ARGS…` in-process against a fresh data directory and database."""
-    env = {"USHIRO_DATA_DIR": str(tmp_path / "data"),
-           "USHIRO_DATABASE_URL": db_url_factory.new_url(migrate=False),
-           "USHIRO_SECRET_KEY": "kb-test-secret", "USHIRO_JOBS_INLINE": "true"}
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        old = {k: os.environ.get(k) for k in env}
-        try:
-            return runner.invoke(app, list(args), env=env, catch_exceptions=False)
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
-    return run
+def kb_cli(tmp_path: Path, db_url_factory: Any) -> Callable[..., Result]:
+    """Run `ushiro ARGS…` in-process against its own data directory and database."""
+    return cli_invoker(cli_test_env(tmp_path / "data", db_url_factory))
 
 
 @pytest.fixture
