@@ -68,6 +68,8 @@ def test_create_stores_the_request(client: TestClient, rt: Runtime, requester: U
     assert created["work_type"] == "judgment"
     assert created["tags"] == ["出張", "新幹線"]
     assert created["requester"] == "jiro@example.co.jp"
+    # The 201 is built without reading the request back: it must say what a read says.
+    assert client.get(f"/api/v1/requests/{created['id']}", headers=headers).json() == created
     assert created["reference"] == f"REQ-{created['number']}"
     assert created["assignee"] is None and created["due_at"] is not None
     stored = _db_request(rt, created["id"])

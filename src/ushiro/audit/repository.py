@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ushiro.audit.models import AuditEvent, AuditHead
 
+# Every write takes the head: the statement is built once (building it costs more than
+# running it on SQLite).
+_LOCK_HEAD = select(AuditHead).where(AuditHead.chain == bindparam("chain")).with_for_update()
+
 
 def lock_head(session: Session, chain: int) -> AuditHead | None:
-    stmt = select(AuditHead).where(AuditHead.chain == chain).with_for_update()
-    return session.scalars(stmt).first()
+    return session.scalars(_LOCK_HEAD, {"chain": chain}).first()
 
 
 def iter_events(session: Session, chain: int | None = None) -> Iterator[AuditEvent]:

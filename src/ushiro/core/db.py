@@ -8,18 +8,24 @@ and serialises the chain with row locks.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from ushiro.core.clock import as_utc
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: only this process's writers are queued there
+    fcntl = None  # type: ignore[assignment]
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -76,6 +82,51 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
     return engine
 
 
+class _SqliteWriters:
+    """One SQLite writer at a time: across the threads of this process (a reentrant lock)
+    and across processes (``serve --workers N``, ``ushiro worker``) through an advisory
+    ``flock`` on a file beside the database. Waiting writers sleep in the kernel and wake
+    as soon as the lock is free, instead of polling SQLite's busy handler, whose 1-100 ms
+    sleeps made the latency tail long (bench/intake.py)."""
+
+    def __init__(self, path: str | None) -> None:
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._path = path
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self._path is None or fcntl is None:
+            return None
+        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._lock:
+            depth: int = getattr(self._local, "depth", 0)
+            fd = self._file() if depth == 0 else None
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            self._local.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._local.depth = depth
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _lock_path(url: str) -> str | None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return os.path.abspath(database) + ".writer-lock"
+
+
 class Database:
     """Owns the engines and hands out sessions. One per process (or per test)."""
 
@@ -91,11 +142,8 @@ class Database:
             self.write_engine = self.engine
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
-        # SQLite has one writer at a time: writers of this process queue here instead of
-        # polling SQLite's busy handler (1-100 ms sleeps), which made the latency tail long.
-        # Reentrant, so a nested unit of work in one thread behaves as before.
-        self._write_lock: AbstractContextManager[object] = (
-            threading.RLock() if self.is_sqlite else nullcontext())
+        # SQLite has one writer at a time: writers queue here (see _SqliteWriters).
+        self._writers = _SqliteWriters(_lock_path(url)) if self.is_sqlite else None
 
     def session(self, *, write: bool = False) -> Session:
         return (self._write if write else self._read)()
@@ -103,7 +151,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write unit of work: commits on success, rolls back on any error."""
-        with self._write_lock:
+        with self._writers.hold() if self._writers is not None else nullcontext():
             session = self.session(write=True)
             try:
                 with session.begin():

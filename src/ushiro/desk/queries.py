@@ -21,7 +21,7 @@ from ushiro.desk.schemas import (
     RequestOut,
     Scope,
 )
-from ushiro.desk.service import reference
+from ushiro.desk.service import Submitted, reference
 from ushiro.identity import Category, Department, Principal, User
 from ushiro.identity import repository as identity_repo
 
@@ -78,6 +78,17 @@ def get_request(rt: Runtime, principal: Principal, request_id: int) -> RequestOu
         tags = repository.tags_for(session, [request.id]).get(request.id, [])
         messages = repository.messages(session, request.id, include_notes=principal.is_staff)
         return to_out(request, names, tags, messages, repository.attachments(session, request.id))
+
+
+def submitted_out(rt: Runtime, principal: Principal, submitted: Submitted) -> RequestOut:
+    """The answer to a submission. A request created just now is described from what the
+    service already knows (no messages yet, nothing to read back: intake is the busiest
+    path); a replayed idempotency key gets the request as it is now."""
+    if not submitted.created:
+        return get_request(rt, principal, submitted.request.id)
+    out = to_out(submitted.request, Names({}, {}, {}), list(submitted.tags))
+    out.category, out.department = submitted.category, submitted.department
+    return out
 
 
 def list_requests(rt: Runtime, principal: Principal, f: QueueFilter) -> RequestList:

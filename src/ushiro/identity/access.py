@@ -7,6 +7,8 @@ decides who may see or change what.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.orm import Session
 
 from ushiro.core.errors import ErrorCode, UshiroError, forbidden
@@ -28,20 +30,45 @@ def require_same_tenant(principal: Principal, tenant_id: int) -> None:
         raise UshiroError(ErrorCode.NOT_FOUND, "指定されたデータが見つかりません。")
 
 
-def principal_for(session: Session, user: User, tenant: Tenant) -> Principal:
-    if not user.is_active:
+@dataclass(frozen=True)
+class _Standing:
+    """What decides a principal, read from ORM objects (sessions) or from the plain columns
+    of the one token query (every API call): checked in one place, :func:`_principal`."""
+
+    user_id: int
+    email: str
+    name: str
+    locale: str
+    user_active: bool
+    tenant_id: int
+    tenant_slug: str
+    tenant_name: str
+    member_id: int | None  # None: no member of the tenant
+    role: str | None
+    member_active: bool | None
+
+
+def _principal(session: Session, s: _Standing) -> Principal:
+    if not s.user_active:
         raise UshiroError(ErrorCode.AUTH_FAILED, "このアカウントは無効化されています。")
-    member = repository.membership(session, user.id, tenant.id)
-    if member is None:
+    if s.member_id is None or s.role is None:
         raise forbidden()
-    if not member.is_active:
+    if not s.member_active:
         raise UshiroError(ErrorCode.AUTH_FAILED, "このテナントでのアカウントは無効化されています。")
     return Principal(
-        user_id=user.id, email=user.email, name=user.name, tenant_id=tenant.id,
-        tenant_slug=tenant.slug, tenant_name=tenant.name, role=Role(member.role),
-        department_ids=frozenset(repository.department_ids_of(session, member.id)),
-        locale=user.locale,
+        user_id=s.user_id, email=s.email, name=s.name, tenant_id=s.tenant_id,
+        tenant_slug=s.tenant_slug, tenant_name=s.tenant_name, role=Role(s.role),
+        department_ids=frozenset(repository.department_ids_of(session, s.member_id)),
+        locale=s.locale,
     )
+
+
+def principal_for(session: Session, user: User, tenant: Tenant) -> Principal:
+    member = repository.membership(session, user.id, tenant.id)
+    return _principal(session, _Standing(
+        user.id, user.email, user.name, user.locale, user.is_active, tenant.id, tenant.slug,
+        tenant.name, member.id if member else None, member.role if member else None,
+        member.is_active if member else None))
 
 
 def principal_from_session(session: Session, user_id: int | None,
@@ -60,14 +87,10 @@ def principal_from_session(session: Session, user_id: int | None,
 
 
 def principal_from_token(session: Session, token: str) -> Principal:
-    record = repository.token_by_digest(session, token_digest(token))
-    if record is None:
+    row = repository.token_holder(session, token_digest(token))
+    if row is None:
         raise UshiroError(ErrorCode.AUTH_FAILED, "APIトークンが無効です。新しいトークンを発行してください。")
-    user = session.get(User, record.user_id)
-    tenant = session.get(Tenant, record.tenant_id)
-    if user is None or tenant is None:
-        raise UshiroError(ErrorCode.AUTH_FAILED, "APIトークンが無効です。")
-    return principal_for(session, user, tenant)
+    return _principal(session, _Standing(*row))
 
 
 def tenant_choices(session: Session, principal: Principal) -> list[Tenant]:

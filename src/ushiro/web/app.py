@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,7 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ushiro.core import i18n
 from ushiro.core.errors import ErrorCode, UshiroError
@@ -42,17 +41,54 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-async def security_headers(request: Request, call_next: Any) -> Response:
-    i18n.set_language(i18n.DEFAULT_LANGUAGE)
-    response: Response = await call_next(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if not request.url.path.startswith(("/docs", "/redoc")):
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
-    return response
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+_CSP = (b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response and resets the UI language.
+
+    Plain ASGI rather than ``@app.middleware("http")``: that form runs the rest of the app
+    in a second task with memory streams between the two, which cost more server time per
+    API request than storing the request did (bench/intake.py)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        i18n.set_language(i18n.DEFAULT_LANGUAGE)
+        wanted = list(_SECURITY_HEADERS)
+        if not scope["path"].startswith(("/docs", "/redoc")):
+            wanted.append(_CSP)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in wanted if h[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class PageSessions(SessionMiddleware):
+    """Cookie sessions for the pages only: the REST API authenticates every call with a
+    bearer token and never reads a session, so it skips decoding and re-signing one."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def _is_api(request: Request) -> bool:
@@ -77,8 +113,8 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
                   openapi_url="/api/v1/openapi.json",
                   description="Ushiro (後ろ) — 総務・人事・経理の窓口。Bearer トークンで認証します。")
     app.state.rt = rt
-    app.middleware("http")(security_headers)
-    app.add_middleware(SessionMiddleware, secret_key=rt.settings.resolved_secret_key(),
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(PageSessions, secret_key=rt.settings.resolved_secret_key(),
                        session_cookie="ushiro_session", max_age=12 * 3600, same_site="lax",
                        https_only=rt.settings.cookie_secure)
     limit = rt.settings.max_attachment_bytes * 10 + 1024 * 1024
