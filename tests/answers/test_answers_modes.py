@@ -18,8 +18,10 @@ from ushiro.audit import SYSTEM
 from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
 from ushiro.desk import events, queries
+from ushiro.desk import service as desk
+from ushiro.desk.schemas import RequestChange
 from ushiro.desk.service import ESCALATION_TAG
-from ushiro.identity import Role
+from ushiro.identity import Role, WorkType
 
 
 def _chat(client: TestClient, token: str, message: str, category_id: int) -> tuple[str, int]:
@@ -154,3 +156,19 @@ def test_transcription_requests_get_no_automatic_drafts(rt: Runtime, people: Peo
     for category in ("入退社手続", None):
         request_id = ask(rt, people.employee_p, category=category)
         assert answers.drafts_for_request(rt, people.operator_p, request_id) == []
+
+
+def test_sorting_a_request_into_a_judgment_category_drafts_it(rt: Runtime, people: People,
+                                                              rules: None,
+                                                              category_id: int) -> None:
+    """GIVEN a knowledge base and a question that arrived without a category (mail, chat)
+    WHEN an operator sorts it into 勤怠・休暇 (a judgment category)
+    THEN it gets a cited draft then, once: sorting it again does not draft it twice."""
+    request_id = ask(rt, people.employee_p, category=None)
+    assert answers.drafts_for_request(rt, people.operator_p, request_id) == []
+    desk.change(rt, people.operator_p, request_id, RequestChange(category_id=category_id))
+    drafts = answers.drafts_for_request(rt, people.operator_p, request_id)
+    assert len(drafts) == 1 and not drafts[0].abstained
+    assert any("第12条" in c.section for c in drafts[0].citations)
+    desk.change(rt, people.operator_p, request_id, RequestChange(work_type=WorkType.GUIDANCE))
+    assert len(answers.drafts_for_request(rt, people.operator_p, request_id)) == 1

@@ -4,6 +4,8 @@
   desk's "request created" event enqueues the durable job ``answers.draft_request`` in the
   transaction that stores the request; the job runs after the commit. A tenant without
   knowledge documents gets no automatic drafts (there is nothing to cite).
+  The same when a person later classifies a request as 判断 or 案内 (mail and uncategorised
+  chat arrive without a work type).
 - The portal chat asks for an instant answer: in a ``suggest`` or ``auto_send`` category
   the employee sees the cited answer (drafted now if the job has not run yet).
 """
@@ -29,8 +31,14 @@ JOB = "answers.draft_request"
 
 
 @events.on_request_created
+@events.on_request_classified
 def draft_new_request(session: Session, request: Request) -> None:
-    if request.work_type in DRAFT_WORK_TYPES:
+    """Also when a person sorts a request into 判断 or 案内 later (mail arrives without a
+    category): the job leaves a request that has a draft alone."""
+    # Checked here, not only in the job: a tenant without documents would otherwise pay
+    # two more write transactions (the job's claim and finish) for every request.
+    if request.work_type in DRAFT_WORK_TYPES and knowledge.has_documents(session,
+                                                                         request.tenant_id):
         jobs.enqueue(session, JOB, {"request_id": request.id, "tenant_id": request.tenant_id},
                      tenant_id=request.tenant_id)
 

@@ -56,10 +56,18 @@ class _Author:
 
 
 def question_of(facts: RequestFacts) -> str:
-    """The title adds nothing when it is the start of the body (chat, mail without subject)."""
+    """What the request asks: title and body without the courtesy lines of a mail (人事部
+    御中, 営業部の山田です。, よろしくお願いいたします, the signature, quoted mail). The
+    drafter counts every word of the question, so those made a mailed rule question look
+    off-topic. The title adds nothing when it is the start of the body (chat, mail without
+    subject)."""
+    # Imported here: recurrence loads numpy, which commands that never draft do not need.
+    from ushiro.knowledge.recurrence import request_text
+
+    title, _, body = request_text(facts.title, facts.body).partition("\n")
     if one_line(facts.body, len(facts.title)) == facts.title:
-        return facts.body
-    return f"{facts.title}\n{facts.body}"
+        title = ""
+    return "\n".join(part for part in (title, body) if part) or facts.body
 
 
 # --- generating -------------------------------------------------------------------------
@@ -80,7 +88,7 @@ def generate_draft(rt: Runtime, who: Principal | Actor, request_id: int, *,
             return None
         mode = (selfservice.mode_of(session, facts.tenant_id, facts.category_id)
                 if auto else AutomationMode.DRAFT_ONLY)
-        context = _tenant_context(session, facts.tenant_id)
+        context = _tenant_context(rt, session, facts.tenant_id)
     requester = _requester(rt, facts) if mode.self_service else None
     if requester is None:
         mode = AutomationMode.DRAFT_ONLY  # no self-service for someone we cannot vouch for
@@ -98,10 +106,13 @@ def generate_draft(rt: Runtime, who: Principal | Actor, request_id: int, *,
     return draft
 
 
-def _tenant_context(session: Session, tenant_id: int) -> TenantContext:
+def _tenant_context(rt: Runtime, session: Session, tenant_id: int) -> TenantContext:
+    """The tenant's people and name (masking) and its analyser: the drafter compares the
+    question with the passages through the same synonyms as search (ホームオフィス → 在宅勤務)."""
     tenant = session.get(Tenant, tenant_id)
     names = [user.name for user, _member in identity_repo.members(session, tenant_id)]
-    return TenantContext(user_names=names, tenant_name=tenant.name if tenant else "")
+    return TenantContext(user_names=names, tenant_name=tenant.name if tenant else "",
+                         analyzer=knowledge.analyzer(rt, tenant_id))
 
 
 def _requester(rt: Runtime, facts: RequestFacts) -> Principal | None:
@@ -368,7 +379,7 @@ def draft_questions(rt: Runtime, tenant_id: int, questions: list[str],
     and drafter as for requests, with the system's view of the knowledge base."""
     drafter = drafter_for(rt.settings)
     with rt.db.reading() as session:
-        context = _tenant_context(session, tenant_id)
+        context = _tenant_context(rt, session, tenant_id)
     results = []
     for question, hits in knowledge.search_many(rt, tenant_id, questions, k=k):
         results.append(drafter.draft(question, hits, context))

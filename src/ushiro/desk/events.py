@@ -7,6 +7,9 @@ registered and works the same when nothing is.
 - :func:`on_request_created`: ``func(session, request)`` runs inside the transaction that
   opens a request (every channel), so work it enqueues as a durable job commits together
   with the request. The desk runs jobs after the commit.
+- :func:`on_request_classified`: ``func(session, request)`` runs inside the transaction
+  that changes a request's work type or category (a person sorting a mail request, say),
+  after the change; same rules as ``on_request_created``.
 - :func:`provide_instant_answer`: ``func(rt, principal, request_id, generate)`` gives the
   portal chat an answer to show the employee right away (``generate``: the employee has
   just asked, so the provider may compute one; otherwise it only shows what it has).
@@ -46,12 +49,19 @@ class InstantAnswer:
 RequestCreated = Callable[[Session, Request], None]
 InstantAnswerProvider = Callable[[Runtime, Principal, int, bool], InstantAnswer | None]
 _created: list[RequestCreated] = []
+_classified: list[RequestCreated] = []
 _instant: list[InstantAnswerProvider] = []
 
 
 def on_request_created(func: RequestCreated) -> RequestCreated:
     if func not in _created:
         _created.append(func)
+    return func
+
+
+def on_request_classified(func: RequestCreated) -> RequestCreated:
+    if func not in _classified:
+        _classified.append(func)
     return func
 
 
@@ -63,6 +73,11 @@ def provide_instant_answer(func: InstantAnswerProvider) -> InstantAnswerProvider
 
 def request_created(session: Session, request: Request) -> None:
     for func in _created:
+        func(session, request)
+
+
+def request_classified(session: Session, request: Request) -> None:
+    for func in _classified:
         func(session, request)
 
 

@@ -6,6 +6,7 @@ Each public function owns its transaction, writes the audit event, and runs side
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -78,14 +79,18 @@ def _clean_text(rt: Runtime, title: str, body: str) -> tuple[str, str]:
     return title, body
 
 
-def _category(session: Session, tenant_id: int, name_or_id: str | int | None) -> Category | None:
+def _category(session: Session, tenant_id: int,
+              name_or_id: str | int | None) -> tuple[Category, str] | None:
+    """The chosen category and its department's name (None: no category chosen)."""
     if name_or_id in (None, ""):
         return None
     if isinstance(name_or_id, int) or str(name_or_id).isdigit():
-        found = identity_repo.category(session, tenant_id, int(name_or_id))
+        found = identity_repo.category_with_department(session, tenant_id,
+                                                       category_id=int(name_or_id))
     else:
-        found = identity_repo.category_by_name(session, tenant_id, str(name_or_id).strip())
-    if found is None or not found.is_active:
+        found = identity_repo.category_with_department(session, tenant_id,
+                                                       name=str(name_or_id).strip())
+    if found is None or not found[0].is_active:
         raise invalid("category", f"カテゴリ「{name_or_id}」は存在しません。一覧から選んでください。")
     return found
 
@@ -94,6 +99,7 @@ def _open_request(session: Session, *, tenant_id: int, title: str, body: str, ch
                   category: Category | None, priority: Priority, actor: Actor,
                   requester: tuple[int | None, str, str], tags: list[str],
                   idempotency_key: str | None = None) -> Request:
+    """``tags`` already cleaned (:func:`_clean_tags`)."""
     number = repository.next_number(session, tenant_id)
     request = Request(
         tenant_id=tenant_id, number=number, title=title, body=body, channel=channel.value,
@@ -106,13 +112,12 @@ def _open_request(session: Session, *, tenant_id: int, title: str, body: str, ch
     )
     session.add(request)
     session.flush()
-    clean_tags = _clean_tags(tags)
-    repository.add_tags(session, request.id, clean_tags)
+    repository.add_tags(session, request.id, tags)
     audit.record(session, tenant_id=tenant_id, actor=actor, action="request.create",
                  object_type="request", object_id=request.id,
                  after={"number": number, "title": title, "channel": channel.value,
                         "category_id": request.category_id, "requester": requester[1],
-                        "tags": clean_tags})
+                        "tags": tags})
     events.request_created(session, request)
     return request
 
@@ -126,10 +131,31 @@ def _clean_tags(tags: list[str]) -> list[str]:
     return result[:20]
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """What a submission produced. ``created`` is False when an idempotency key replayed an
+    earlier request; only a created one carries the names its answer shows, so the API can
+    answer without reading the new request back."""
+
+    request: Request
+    created: bool
+    category: str | None = None
+    department: str | None = None
+    tags: tuple[str, ...] = ()
+
+
 def submit(rt: Runtime, principal: Principal, data: RequestCreate, *, channel: Channel,
            uploads: list[Upload] | None = None, idempotency_key: str | None = None) -> Request:
     """A signed-in user (portal, chat, API) opens a request. A repeated idempotency key
     returns the request stored the first time instead of a second one."""
+    return submit_request(rt, principal, data, channel=channel, uploads=uploads,
+                          idempotency_key=idempotency_key).request
+
+
+def submit_request(rt: Runtime, principal: Principal, data: RequestCreate, *,
+                   channel: Channel, uploads: list[Upload] | None = None,
+                   idempotency_key: str | None = None) -> Submitted:
+    """:func:`submit`, telling whether the request is new and what its answer names."""
     uploads = uploads or []
     title, body = _clean_text(rt, data.title, data.body)
     _check_uploads(rt, uploads)
@@ -138,13 +164,15 @@ def submit(rt: Runtime, principal: Principal, data: RequestCreate, *, channel: C
         with rt.db.transaction() as session:
             if key and (found := repository.request_by_idempotency_key(
                     session, principal.tenant_id, key)):
-                return found
-            category = _category(session, principal.tenant_id, data.category)
+                return Submitted(found, created=False)
+            chosen = _category(session, principal.tenant_id, data.category)
+            tags = _clean_tags(data.tags)
             request = _open_request(
                 session, tenant_id=principal.tenant_id, title=title, body=body, channel=channel,
-                category=category, priority=data.priority, actor=principal.actor,
-                requester=(principal.user_id, principal.email, principal.name), tags=data.tags,
-                idempotency_key=key)
+                category=chosen[0] if chosen else None, priority=data.priority,
+                actor=principal.actor, requester=(principal.user_id, principal.email,
+                                                  principal.name),
+                tags=tags, idempotency_key=key)
             _store_uploads(rt, session, request, None, uploads)
     except IntegrityError:
         if not key:
@@ -154,9 +182,10 @@ def submit(rt: Runtime, principal: Principal, data: RequestCreate, *, channel: C
             found = repository.request_by_idempotency_key(session, principal.tenant_id, key)
         if found is None:
             raise
-        return found
+        return Submitted(found, created=False)
     jobs.after_commit(rt)  # work other domains queued for the new request (drafts)
-    return request
+    return Submitted(request, created=True, category=chosen[0].name if chosen else None,
+                     department=chosen[1] if chosen else None, tags=tuple(tags))
 
 
 def _add_message(session: Session, request: Request, *, kind: MessageKind, actor: Actor,
@@ -298,8 +327,9 @@ def change(rt: Runtime, principal: Principal, request_id: int, data: RequestChan
         request = access_request_by_id(session, principal, request_id)
         before = snapshot(request)
         if data.category_id is not None:
-            category = _category(session, request.tenant_id, data.category_id)
-            assert category is not None
+            chosen = _category(session, request.tenant_id, data.category_id)
+            assert chosen is not None
+            category = chosen[0]
             request.category_id, request.department_id = category.id, category.department_id
             request.work_type = request.work_type or category.default_work_type
         if data.work_type is not None:
@@ -322,6 +352,10 @@ def change(rt: Runtime, principal: Principal, request_id: int, data: RequestChan
         elif request.status == Status.NEW and request.category_id and request.work_type:
             _transition(request, Status.TRIAGED)
         _audit_change(session, principal.actor, request, before)
+        if (request.work_type, request.category_id) != (before["work_type"],
+                                                        before["category_id"]):
+            events.request_classified(session, request)
+    jobs.after_commit(rt)  # work other domains queued for the new classification
     return request
 
 

@@ -116,7 +116,8 @@ class DraftResult:
 class TenantContext:
     """What a drafter may know about the tenant. ``user_names`` are full names
     ("山田 太郎") masked before anything is sent out; ``analyzer`` carries the tenant's
-    synonyms (None: the shipped list)."""
+    synonyms, from :func:`ushiro.knowledge.analyzer` (None: the shipped list, for callers
+    without a tenant)."""
 
     user_names: Sequence[str] = ()
     tenant_name: str = ""
@@ -151,8 +152,10 @@ class OfflineDrafter:
         if not passages:
             return abstain(NO_PASSAGES)
         top = passages[0]
-        if top.score < MIN_TOP_SCORE:
-            return abstain(f"{WEAK_MATCH}: score {top.score:.2f} < {MIN_TOP_SCORE}")
+        # .bm25, not .score: with dense retrieval on, score is the fused rank score, and
+        # these thresholds were set on BM25 scores.
+        if top.bm25 < MIN_TOP_SCORE:
+            return abstain(f"{WEAK_MATCH}: score {top.bm25:.2f} < {MIN_TOP_SCORE}")
         analyzer = context.analyzer or _shipped_analyzer()
         wanted = content_tokens(question, context, analyzer)
         if not wanted:
@@ -163,7 +166,7 @@ class OfflineDrafter:
                            f"passage < {MIN_COVERAGE:.0%}")
         chosen = [top]
         for hit in passages[1:]:
-            if len(chosen) == MAX_CITED or hit.score < top.score * SECOND_PASSAGE_SCORE:
+            if len(chosen) == MAX_CITED or hit.bm25 < top.bm25 * SECOND_PASSAGE_SCORE:
                 break
             if coverage(wanted, hit, analyzer) >= MIN_COVERAGE:
                 chosen.append(hit)
