@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine: the virtual environment with pinned dependencies and, for the
-# test suite (--test), the Debian packages the real-server tests use (Chromium and its
-# driver for the browser test, Dovecot for the IMAP test, Noto CJK fonts for screenshots).
+# test suite (--test), the `dense` extra and the Debian packages the real-server tests use
+# (Chromium and its driver for the browser test, Dovecot for the IMAP test, Noto CJK fonts
+# for screenshots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -28,4 +29,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 echo "==> installing Ushiro and its pinned dependencies"
-.venv/bin/python -m pip install -q -e '.[dev]'
+extras=dev
+# The tests also cover dense retrieval (tests/knowledge/test_kb_dense.py): torch (CPU) and
+# sentence-transformers: 35-40 s more and 1.3 GB more in .venv on the development machine.
+if [ "${1:-}" = "--test" ]; then
+  extras=dev,dense
+fi
+.venv/bin/python -m pip install -q -e ".[$extras]"

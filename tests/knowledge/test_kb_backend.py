@@ -70,3 +70,17 @@ def test_cache_builds_once_per_stamp() -> None:
     cache.get(("db", 3), "a", lambda: build(4))  # capacity 2: evicts (db, 1)
     assert cache.get(("db", 1), "b", lambda: build(5)) == 5
     assert builds == [1, 2, 3, 4, 5]
+
+
+def test_document_filters_do_not_leak_into_each_other() -> None:
+    """Each permission set gets its own filter, also when they alternate (the backend keeps
+    the filters it has seen)."""
+    index = backend()
+
+    def found(documents: frozenset[int] | None) -> set[int]:
+        return {h.passage_id for h in index.search(["支給"], k=5, documents=documents)}
+
+    for _ in range(2):
+        assert found(frozenset({2, 3})) == {10, 20}
+        assert found(frozenset({1})) == {40}
+        assert found(None) == {10, 20, 40}

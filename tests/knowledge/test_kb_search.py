@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from ushiro import audit, knowledge
 from ushiro.audit import SYSTEM
@@ -82,6 +82,25 @@ def test_hits_carry_text_version_and_context(rt, tenant, company) -> None:
     hit = knowledge.search(rt, tenant.id, "賞与", k=1)[0]
     assert hit.version == 1 and hit.context == "第5章 賃金"
     assert hit.text.startswith("（賞与）\n第１７条") and hit.score > 0
+
+
+def test_a_search_asks_the_database_only_for_the_stamp(rt, tenant, company) -> None:
+    """GIVEN a tenant whose index is built WHEN it is searched again THEN the only query is
+    the stamp check (the hits' text is kept with the index), and the hits are complete."""
+    knowledge.search(rt, tenant.id, "賞与")
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+            statements.append(statement)
+
+    event.listen(rt.db.engine, "before_cursor_execute", seen)
+    try:
+        hits = knowledge.search(rt, tenant.id, "有給は何日もらえますか", k=3)
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", seen)
+    assert len(statements) == 1 and "kb_state" in statements[0]
+    assert hits[0].section == "第12条(年次有給休暇)" and "１０日の年次有給休暇" in hits[0].text
 
 
 def test_tenants_never_see_each_other(rt, tenant, make_tenant, add, texts, make_user) -> None:

@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     DOCUMENT_TOO_LARGE = "document_too_large"
     UNSUPPORTED_FORMAT = "unsupported_format"
     SELF_SERVICE_NOT_EARNED = "self_service_not_earned"
+    EMBEDDING_MODEL_UNAVAILABLE = "embedding_model_unavailable"
 
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -58,6 +59,8 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.DOCUMENT_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_FORMAT: 415,
     ErrorCode.SELF_SERVICE_NOT_EARNED: 409,
+    # The operator's setting names no usable model: search cannot run until it is fixed.
+    ErrorCode.EMBEDDING_MODEL_UNAVAILABLE: 503,
 }
 
 

@@ -9,7 +9,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("ushiro-data")
@@ -51,6 +51,22 @@ class Settings(BaseSettings):
     selfservice_threshold: float = Field(
         default=0.90, ge=0.0, le=1.0,
         description="Share of those drafts accepted without substantive edit it needs")
+    embedding_model_dir: Path | None = Field(
+        default=None,
+        description="sentence-transformers model directory (copied, never downloaded) for "
+                    "dense retrieval fused with BM25; BM25 only if unset")
+    embedding_query_prefix: str | None = Field(
+        default=None, description="Put before questions; the model's own query prompt if unset")
+    embedding_document_prefix: str | None = Field(
+        default=None, description="Put before passages; the model's own document prompt if unset")
+    embedding_threads: int = Field(
+        default=1, ge=1, description="CPU threads torch uses per process for embeddings")
+
+    @field_validator("embedding_model_dir", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # USHIRO_EMBEDDING_MODEL_DIR= would otherwise become Path("."), the working directory.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -114,3 +114,21 @@ class KnowledgeState(Base):
     stamp: Mapped[str] = mapped_column(String(32), default="")
     synonyms_seeded: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class PassageVector(Base):
+    """A passage's embedding by one model (``model``: the embedder's name), for dense
+    retrieval. Derived data, like an index: computed for the passages that lack one when an
+    index is built, then read by every process instead of embedding again. A passage's
+    text never changes, so a stored vector stays valid as long as its model."""
+
+    __tablename__ = "kb_passage_vectors"
+    __table_args__ = (Index("ix_kb_passage_vectors_tenant_model", "tenant_id", "model"),)
+
+    passage_id: Mapped[int] = mapped_column(ForeignKey("kb_passages.id", ondelete="CASCADE"),
+                                            primary_key=True, autoincrement=False)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    dimension: Mapped[int] = mapped_column(Integer)
+    # base64 of little-endian float32 (see knowledge.dense.encode_vector)
+    vector: Mapped[str] = mapped_column(Text)

@@ -12,10 +12,13 @@ The contract every backend keeps (:class:`SearchBackend`):
 * **Output**: at most ``k`` :class:`Hit` (passage id, score), only scores > 0, best first;
   equal scores are ordered by passage id, ascending, so the ranking is the same in every
   process and on every database.
-* Immutable after it is built: concurrent searches from several threads are safe.
+* Immutable after it is built (what it caches on the side never changes a result):
+  concurrent searches from several threads are safe.
 
 :class:`BM25Backend` is the built-in one (bm25s, Lucene BM25 over pre-tokenised text, in
-memory). An index is rebuilt whenever the tenant's knowledge generation changes.
+memory). An index is rebuilt whenever the tenant's knowledge generation changes. The
+optional :class:`~ushiro.knowledge.dense.DenseBackend` keeps the same contract with the
+query's vector as input, and is fused with BM25 when a model is configured.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
+
+
+MASKS_KEPT = 64  # document filters remembered per index (20,000 passages: 20 KB each)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,52 @@ class SearchBackend(Protocol):
                documents: frozenset[int] | None = None) -> list[Hit]: ...
 
 
+class DocumentMasks:
+    """Which passages of an index belong to a set of documents, remembered per set: the same
+    few permission sets come back with every search (one per role and department mix), and
+    ``np.isin`` over every passage costs more than the scoring. Masks are read-only and
+    shared between threads."""
+
+    def __init__(self, document_ids: np.ndarray[Any, Any]) -> None:
+        self._document_ids = document_ids
+        self._masks: OrderedDict[frozenset[int], np.ndarray[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def of(self, documents: frozenset[int]) -> np.ndarray[Any, Any]:
+        import numpy as np
+
+        with self._lock:
+            mask = self._masks.get(documents)
+            if mask is not None:
+                self._masks.move_to_end(documents)
+                return mask
+        mask = np.isin(self._document_ids, np.fromiter(documents, dtype=np.int64))
+        mask.flags.writeable = False
+        with self._lock:
+            self._masks[documents] = mask
+            while len(self._masks) > MASKS_KEPT:
+                self._masks.popitem(last=False)
+        return mask
+
+
+def top_k(scores: np.ndarray[Any, Any], passage_ids: np.ndarray[Any, Any], k: int,
+          allowed: np.ndarray[Any, Any] | None) -> list[Hit]:
+    """The contract's cut, for every backend: scores > 0 of allowed passages only, filtered
+    before the cut, best first, ties by passage id."""
+    import numpy as np
+
+    matching = scores > 0
+    if allowed is not None:
+        matching &= allowed
+    candidates = np.flatnonzero(matching)
+    if len(candidates) > k:
+        # Keep everything tied with the k-th score so the id tie-break below is exact.
+        kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
+        candidates = candidates[scores[candidates] >= kth]
+    order = np.lexsort((passage_ids[candidates], -scores[candidates]))
+    return [Hit(int(passage_ids[i]), float(scores[i])) for i in candidates[order][:k]]
+
+
 class BM25Backend:
     """Lucene-variant BM25 (k1=1.2, b=0.75) from bm25s, scored with numpy."""
 
@@ -63,6 +115,7 @@ class BM25Backend:
         self.size = len(passages)
         self._bm25: Any = None
         self._vocab: dict[str, int] = {}
+        self._masks = DocumentMasks(self.document_ids)
         if passages:
             self._bm25 = bm25s.BM25(k1=k1, b=b, method="lucene")
             self._bm25.index([list(p.tokens) for p in passages], show_progress=False)
@@ -70,23 +123,13 @@ class BM25Backend:
 
     def search(self, query: Sequence[str], *, k: int,
                documents: frozenset[int] | None = None) -> list[Hit]:
-        import numpy as np
 
         ids = [self._vocab[token] for token in query if token in self._vocab]
         if not ids or k < 1:
             return []
         scores: np.ndarray[Any, Any] = self._bm25.get_scores_from_ids(ids)
-        if documents is not None:
-            allowed = np.isin(self.document_ids, np.fromiter(documents, dtype=np.int64))
-            scores = np.where(allowed, scores, 0)
-        candidates = np.flatnonzero(scores > 0)
-        if len(candidates) > k:
-            # Keep everything tied with the k-th score so the id tie-break below is exact.
-            kth = np.partition(scores[candidates], len(candidates) - k)[len(candidates) - k]
-            candidates = candidates[scores[candidates] >= kth]
-        order = np.lexsort((self.passage_ids[candidates], -scores[candidates]))
-        chosen = candidates[order][:k]
-        return [Hit(int(self.passage_ids[i]), float(scores[i])) for i in chosen]
+        return top_k(scores, self.passage_ids, k,
+                     None if documents is None else self._masks.of(documents))
 
 
 T = TypeVar("T")
