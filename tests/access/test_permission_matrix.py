@@ -8,7 +8,8 @@ The world (built fresh for every case, rolled back after):
 
 - tenant A (さくら精機) with request R by ``owner`` in category 設備・修繕 (department 総務),
   an attachment on R, an API token of ``owner`` and the category/department ids of A;
-  two answer drafts of R: one approved and sent, a newer one awaiting review;
+  two answer drafts of R: one approved and sent, a newer one awaiting review; a knowledge
+  document of A;
 - tenant B with its own admin (``foreign``).
 
 Callers: ``anonymous``; ``requester`` (tenant A, not R's requester); ``owner`` (R's
@@ -47,6 +48,7 @@ from ushiro.desk.schemas import RequestCreate, Upload
 from ushiro.identity import Role, Tenant, User
 from ushiro.identity import repository as identity_repo
 from ushiro.identity import service as identity_service
+from ushiro.knowledge import DocumentIn, add_document
 
 LOGIN = "login"
 ROLES = ("anonymous", "requester", "owner", "operator", "approver", "admin", "foreign")
@@ -67,6 +69,7 @@ class World:
     token_id: int
     draft_id: int  # an answer draft of R awaiting review
     sent_draft_id: int  # an earlier draft of R, approved and sent
+    document_id: int  # a knowledge document of tenant A
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ def _new_email() -> str:
 
 API_BODY = {"title": "経費精算の締め日", "body": "今月の締め日を教えてください。",
             "category": "経費精算"}
+KB_FILE = ("社内FAQ.md", "Q1. 会議室の予約は?\nA. 予約システムから。".encode(), "text/markdown")
 
 #                                                       anon requester owner oper appr admin foreign
 MATRIX: dict[tuple[str, str], Row] = {
@@ -170,6 +174,23 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/admin/audit"): Row(
         lambda w: {"url": "/admin/audit"},
         (LOGIN, 403, 403, 403, 403, 200, 200)),
+    # Knowledge documents: the foreign admin manages their own tenant's, never A's.
+    ("GET", "/admin/knowledge"): Row(
+        lambda w: {"url": "/admin/knowledge"},
+        (LOGIN, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/admin/knowledge"): Row(
+        lambda w: {"url": "/admin/knowledge", "data": {}, "files": [("files", KB_FILE)]},
+        (LOGIN, 403, 403, 403, 403, 200, 200)),
+    ("GET", "/admin/knowledge/{document_id}"): Row(
+        lambda w: {"url": f"/admin/knowledge/{w.document_id}"},
+        (LOGIN, 403, 403, 403, 403, 200, 404)),
+    ("POST", "/admin/knowledge/{document_id}/restriction"): Row(
+        lambda w: {"url": f"/admin/knowledge/{w.document_id}/restriction",
+                   "data": {"min_role": "admin"}},
+        (LOGIN, 403, 403, 403, 403, 303, 404)),
+    ("POST", "/admin/knowledge/{document_id}/retire"): Row(
+        lambda w: {"url": f"/admin/knowledge/{w.document_id}/retire", "data": {}},
+        (LOGIN, 403, 403, 403, 403, 303, 404)),
 
     ("GET", "/desk"): Row(
         lambda w: {"url": "/desk"},
@@ -317,10 +338,12 @@ def world(rt: Runtime, tenant: Tenant, make_tenant: Callable[..., Tenant],
     answers_service.approve(rt, reviewer, sent.id, ApproveIn(text="業者を手配します。"))
     proposed = answers_service.generate_draft(rt, reviewer, request.id)
     assert proposed is not None
+    document = add_document(rt, SYSTEM, tenant.id, DocumentIn("旅費規程.md", KB_FILE[1]))
     return World(tenant_a=tenant, tenant_b=make_tenant("kaede", "かえで商事株式会社"),
                  owner=owner, request_id=request.id, attachment_id=attachment_id,
                  category_id=category.id, department_id=department.id, token_id=token_id,
-                 draft_id=proposed.id, sent_draft_id=sent.id)
+                 draft_id=proposed.id, sent_draft_id=sent.id,
+                 document_id=document.document_id)
 
 
 def _actor(role: str, world: World, make_user: Callable[..., User]) -> tuple[User, Tenant]:

@@ -1,19 +1,33 @@
 """Documents (rules, policies, FAQs), Japanese search over their passages, synonyms."""
 
 from ushiro.knowledge.choices import AddStatus, DocumentFormat
-from ushiro.knowledge.schemas import AddResult, DocumentIn, DocumentOut, SearchHit
+from ushiro.knowledge.schemas import (
+    AddResult,
+    DocumentIn,
+    DocumentOut,
+    FileOutcome,
+    RetireResult,
+    SearchHit,
+)
 from ushiro.knowledge.service import (
     add_document,
+    add_files,
+    analyzer,
     counts,
     edit_synonyms,
+    embed_passages,
+    has_documents,
     list_documents,
+    restrict_document,
+    retire_document,
     search,
     search_many,
     synonyms,
 )
 
 __all__ = [
-    "AddResult", "AddStatus", "DocumentFormat", "DocumentIn", "DocumentOut", "SearchHit",
-    "add_document", "counts", "edit_synonyms", "list_documents", "search", "search_many",
-    "synonyms",
+    "AddResult", "AddStatus", "DocumentFormat", "DocumentIn", "DocumentOut", "FileOutcome",
+    "RetireResult", "SearchHit", "add_document", "add_files", "analyzer", "counts",
+    "edit_synonyms", "embed_passages", "has_documents", "list_documents", "restrict_document", "retire_document",
+    "search", "search_many", "synonyms",
 ]

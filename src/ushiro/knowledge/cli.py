@@ -1,4 +1,4 @@
-"""`ushiro kb add|search|list|synonyms|synonym-add|synonym-remove`."""
+"""`ushiro kb add|remove|embed|search|list|synonyms|synonym-add|synonym-remove`."""
 
 from __future__ import annotations
 
@@ -93,6 +93,44 @@ def kb_add(
         typer.echo(f"{len(rows) - failed} 件を取り込みました。失敗 {failed} 件。")
     if failed:
         raise typer.Exit(1)
+
+
+@kb_app.command("remove")
+def kb_remove(name: Annotated[str, typer.Argument(help="文書の名前 (`ushiro kb list --json` の name)")],
+              data_dir: DataDir = None, tenant: TenantOpt = None,
+              json_out: JsonOpt = False) -> None:
+    """文書を検索対象から外す。版は残り、同じ名前で再登録すると次の版として戻る。"""
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        result = service.retire_document(rt, CLI_ACTOR, t.id, name=name)
+    if json_out:
+        emit_json(result.as_dict())
+    else:
+        typer.echo(f"{result.title} (第{result.version}版) を検索対象から外しました。")
+
+
+@kb_app.command("embed")
+def kb_embed(data_dir: DataDir = None, tenant: TenantOpt = None,
+             json_out: JsonOpt = False) -> None:
+    """埋め込みモデル (USHIRO_EMBEDDING_MODEL_DIR) のベクトルを事前に計算して保存する。
+    モデルを設定した後に一度実行すると、最初の検索で待たされない。"""
+    rt = runtime_for(data_dir)
+    with reporting_errors():
+        t = identity_service.resolve_tenant(rt.db, tenant)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=console, disable=json_out) as progress:
+            task = progress.add_task("パッセージを埋め込み中", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            passages, embedded = service.embed_passages(rt, t.id, advance)
+    if json_out:
+        emit_json({"passages": passages, "embedded": embedded})
+    else:
+        typer.echo(f"検索対象のパッセージ {passages:,} 件のうち {embedded:,} 件を埋め込みました"
+                   f" (残りは保存済み)。")
 
 
 def _print_hits(hits: list[SearchHit]) -> None:

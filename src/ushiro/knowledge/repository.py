@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -17,15 +17,18 @@ from ushiro.knowledge.models import (
     DocumentVersion,
     KnowledgeState,
     Passage,
+    PassageVector,
     Synonym,
 )
+
+# Read before every search: built once, which halves the cost of the check.
+_SEEDED_STAMP = select(KnowledgeState.stamp).where(
+    KnowledgeState.tenant_id == bindparam("tenant_id"), KnowledgeState.synonyms_seeded.is_(True))
 
 
 def seeded_stamp(session: Session, tenant_id: int) -> str | None:
     """The generation stamp, or None while the tenant's synonyms are not seeded yet."""
-    stmt = select(KnowledgeState.stamp).where(KnowledgeState.tenant_id == tenant_id,
-                                              KnowledgeState.synonyms_seeded.is_(True))
-    return session.scalars(stmt).first()
+    return session.scalar(_SEEDED_STAMP, {"tenant_id": tenant_id})
 
 
 def lock_state(session: Session, tenant_id: int) -> KnowledgeState:
@@ -129,12 +132,45 @@ def searchable_passages(session: Session, tenant_id: int) -> Iterator[Row[int, i
     yield from session.execute(stmt.execution_options(yield_per=2000))
 
 
+def shown_passages(session: Session, tenant_id: int
+                   ) -> Iterator[Row[int, int, str, str, int | None, str]]:
+    """(id, document_id, section, context, page, text) of every passage of a current
+    version: what a search hit shows."""
+    stmt = (select(Passage.id, Passage.document_id, Passage.section, Passage.context,
+                   Passage.page, Passage.text)
+            .join(DocumentVersion, DocumentVersion.id == Passage.version_id)
+            .where(Passage.tenant_id == tenant_id, DocumentVersion.is_current.is_(True)))
+    yield from session.execute(stmt.execution_options(yield_per=2000))
+
+
 def current_passage_texts(session: Session, tenant_id: int) -> list[Row[int, str, str]]:
     stmt = (select(Passage.id, Passage.section, Passage.text)
             .join(DocumentVersion, DocumentVersion.id == Passage.version_id)
             .where(Passage.tenant_id == tenant_id, DocumentVersion.is_current.is_(True))
             .order_by(Passage.id))
     return list(session.execute(stmt).all())
+
+
+def passage_vectors(session: Session, tenant_id: int, model: str) -> dict[int, str]:
+    """passage id → stored vector (encoded) by ``model``, for the current passages."""
+    stmt = (select(PassageVector.passage_id, PassageVector.vector)
+            .join(Passage, Passage.id == PassageVector.passage_id)
+            .join(DocumentVersion, DocumentVersion.id == Passage.version_id)
+            .where(PassageVector.tenant_id == tenant_id, PassageVector.model == model,
+                   DocumentVersion.is_current.is_(True)))
+    return dict(session.execute(stmt.execution_options(yield_per=2000)).all())
+
+
+def add_passage_vectors(session: Session, tenant_id: int, model: str, dimension: int,
+                        vectors: dict[int, str]) -> None:
+    """Store vectors; one another process stored meanwhile is kept (same model, same text)."""
+    if not vectors:
+        return
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [{"passage_id": passage_id, "model": model, "tenant_id": tenant_id,
+             "dimension": dimension, "vector": vector} for passage_id, vector in vectors.items()]
+    session.execute(upsert(PassageVector).on_conflict_do_nothing(), rows)
 
 
 def update_passage_tokens(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -149,6 +185,18 @@ def passages_by_ids(session: Session, tenant_id: int, ids: list[int]) -> dict[in
     return {p.id: p for p in session.scalars(stmt)}
 
 
+# Asked for every new request (desk intake): built once.
+_HAS_DOCUMENTS = (select(DocumentVersion.id)
+                  .where(DocumentVersion.tenant_id == bindparam("tenant_id"),
+                         DocumentVersion.is_current.is_(True))
+                  .limit(1))
+
+
+def has_documents(session: Session, tenant_id: int) -> bool:
+    """Whether the tenant has a document in search (a current version)."""
+    return session.scalar(_HAS_DOCUMENTS, {"tenant_id": tenant_id}) is not None
+
+
 def counts(session: Session, tenant_id: int) -> dict[str, int]:
     def count(model: Any) -> int:
         stmt = select(func.count()).select_from(model).where(model.tenant_id == tenant_id)
@@ -156,3 +204,31 @@ def counts(session: Session, tenant_id: int) -> dict[str, int]:
 
     return {"documents": count(Document), "versions": count(DocumentVersion),
             "passages": count(Passage)}
+
+
+def document_by_id(session: Session, tenant_id: int, document_id: int) -> Document | None:
+    stmt = select(Document).where(Document.tenant_id == tenant_id, Document.id == document_id)
+    return session.scalars(stmt).first()
+
+
+def versions_of(session: Session, document_id: int) -> list[DocumentVersion]:
+    """Every version of a document, newest first."""
+    stmt = (select(DocumentVersion).where(DocumentVersion.document_id == document_id)
+            .order_by(DocumentVersion.version.desc()))
+    return list(session.scalars(stmt))
+
+
+def passages_of_version(session: Session, version_id: int, limit: int) -> list[Passage]:
+    stmt = (select(Passage).where(Passage.version_id == version_id)
+            .order_by(Passage.ordinal).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def retired_documents(session: Session, tenant_id: int) -> list[Document]:
+    """Documents without a current version: taken out of search, their versions kept."""
+    current = (select(DocumentVersion.id)
+               .where(DocumentVersion.document_id == Document.id,
+                      DocumentVersion.is_current.is_(True)))
+    stmt = (select(Document).where(Document.tenant_id == tenant_id, ~current.exists())
+            .order_by(Document.id))
+    return list(session.scalars(stmt))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
+from ushiro.core.errors import UshiroError
 from ushiro.identity import Role
 from ushiro.knowledge.choices import AddStatus
 
@@ -66,6 +67,16 @@ class SearchHit:
     page: int | None
     score: float
     text: str
+    # With dense retrieval on, ``score`` is the fused (RRF) score, ``lexical_score`` the BM25
+    # score and ``dense_score`` the cosine (0.0: not among that ranking's candidates); both
+    # None when ``score`` is the BM25 score itself.
+    lexical_score: float | None = None
+    dense_score: float | None = None
+
+    @property
+    def bm25(self) -> float:
+        """The BM25 score, the scale that score thresholds (the drafters') are set on."""
+        return self.score if self.lexical_score is None else self.lexical_score
 
     def as_json(self) -> dict[str, Any]:
         """The stable command-line shape (DESIGN §5) plus the version."""
@@ -92,3 +103,77 @@ class DocumentOut:
                 else None, "source_filename": self.source_filename,
                 "passages": self.passages, "restrict_role": self.min_role,
                 "restrict_departments": self.departments}
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What became of one uploaded file: added (``result``) or refused (``error``)."""
+
+    filename: str
+    result: AddResult | None = None
+    error: UshiroError | None = None
+
+
+@dataclass(frozen=True)
+class RetireResult:
+    document_id: int
+    name: str
+    title: str
+    version: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.document_id, "name": self.name, "document": self.title,
+                "version": self.version, "status": "retired"}
+
+
+@dataclass(frozen=True)
+class KnowledgeOverview:
+    """The admin's knowledge page: current documents, retired ones, the form's choices."""
+
+    documents: list[DocumentOut]
+    retired: list[tuple[int, str, str, int]]  # id, name, title, last version
+    departments: list[str]
+    totals: dict[str, int]
+
+
+@dataclass(frozen=True)
+class VersionOut:
+    version: int
+    effective_date: date | None
+    source_filename: str
+    format: str
+    size: int
+    passages: int
+    is_current: bool
+    created_at: datetime
+    uploaded_by: str
+
+
+@dataclass(frozen=True)
+class PassageOut:
+    ordinal: int
+    section: str
+    context: str
+    page: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class DocumentDetail:
+    """One document for its admin page: versions (newest first) and the current version's
+    passages as the splitter cut them (``passages`` empty when it is retired)."""
+
+    id: int
+    name: str
+    title: str
+    min_role: str | None
+    departments: list[str]
+    versions: list[VersionOut]
+    passages: list[PassageOut]
+    retired_by: str | None = None
+    retired_at: datetime | None = None
+    choosable_departments: list[str] = field(default_factory=list)  # for a restriction
+
+    @property
+    def current(self) -> VersionOut | None:
+        return next((v for v in self.versions if v.is_current), None)

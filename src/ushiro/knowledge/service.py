@@ -5,39 +5,66 @@ the document, its version, every passage and the bump of the tenant's knowledge
 generation commit together with the audit event, or not at all.
 
 Search runs in memory over an index of the tenant's current passages, cached per process
-and rebuilt when the generation stamp changes. Ranking is computed in Python, so it is the
+and rebuilt when the generation stamp changes; what a hit shows is kept with the index, so a
+search asks the database only for the stamp. Ranking is computed in Python, so it is the
 same on SQLite and PostgreSQL.
+
+With ``USHIRO_EMBEDDING_MODEL_DIR`` set, the index also holds a vector per passage and
+search fuses the BM25 and dense rankings (:mod:`ushiro.knowledge.dense`). Vectors are
+stored in ``kb_passage_vectors`` under the model's name: a rebuild, in this process or
+another, embeds only the passages that have none yet.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import PurePath
+from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
 from ushiro import audit
 from ushiro.audit import Actor
 from ushiro.core.clock import now
-from ushiro.core.errors import ErrorCode, UshiroError, invalid
+from ushiro.core.errors import ErrorCode, UshiroError, invalid, not_found
 from ushiro.core.runtime import Runtime
 from ushiro.core.text import one_line
 from ushiro.identity import Principal, Role
-from ushiro.knowledge import access, repository
+from ushiro.knowledge import access, dense, embeddings, repository
 from ushiro.knowledge.choices import AddStatus
-from ushiro.knowledge.extract import extract
+from ushiro.knowledge.extract import check_size, extract
 from ushiro.knowledge.models import Document, DocumentVersion, KnowledgeState
 from ushiro.knowledge.passages import PassageDraft, index_text, split
-from ushiro.knowledge.schemas import AddResult, DocMeta, DocumentIn, DocumentOut, SearchHit
+from ushiro.knowledge.schemas import (
+    AddResult,
+    DocMeta,
+    DocumentIn,
+    DocumentOut,
+    FileOutcome,
+    RetireResult,
+    SearchHit,
+)
 from ushiro.knowledge.search import BM25Backend, Hit, IndexCache, IndexedPassage, SearchBackend
 from ushiro.knowledge.synonyms import default_pairs
 from ushiro.knowledge.tokenize import Analyzer
 
 MAX_K = 100
 MAX_QUERY_CHARS = 2000
+# Passages embedded and stored per transaction: the first build with a model embeds the
+# whole knowledge base (minutes), and what was stored survives an interrupted build.
+EMBED_CHUNK = 256
+
+
+# What a hit shows: (document_id, section, context, page, text). Kept in memory with the
+# index so that a search reads nothing from the database but the stamp; a plain tuple of
+# str and int, which the garbage collector stops tracking, so 20,000 of them do not
+# lengthen its pauses.
+Shown = tuple[int, str, str, int | None, str]
+Progress = Callable[[int, int], None]  # (done, total)
 
 
 @dataclass(frozen=True)
@@ -45,6 +72,8 @@ class TenantIndex:
     analyzer: Analyzer
     backend: SearchBackend
     documents: dict[int, DocMeta]
+    passages: dict[int, Shown]
+    hybrid: dense.HybridSearch | None = None  # with a model configured
 
 
 _indexes: IndexCache[TenantIndex] = IndexCache()
@@ -210,15 +239,103 @@ def _meta(document: Document, version: int, departments: dict[int, list[int]]) -
                    frozenset(departments.get(document.id, ())))
 
 
-def _build_index(rt: Runtime, tenant_id: int) -> TenantIndex:
+def _build_index(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder | None = None,
+                 progress: Progress | None = None) -> TenantIndex:
     with rt.db.reading() as session:
         analyzer = Analyzer(repository.synonym_pairs(session, tenant_id))
         departments = repository.departments_of_documents(session, tenant_id)
         documents = {d.id: _meta(d, v.version, departments)
                      for d, v in repository.current_documents(session, tenant_id)}
-        passages = [IndexedPassage(pid, did, tokens.split())
-                    for pid, did, tokens in repository.searchable_passages(session, tenant_id)]
-    return TenantIndex(analyzer, BM25Backend(passages), documents)
+        # Read before the tokens: these strings live as long as the index, and allocated
+        # before the build's short-lived token lists they do not pin that memory (a build
+        # at 20,000 passages grows the process by 95 MB, as without them, not 280 MB).
+        shown: dict[int, Shown] = {
+            row.id: (row.document_id, row.section, row.context, row.page, row.text)
+            for row in repository.shown_passages(session, tenant_id)
+            if row.document_id in documents}
+        # On PostgreSQL each query sees its own snapshot: a passage that appeared in
+        # between waits for the rebuild its new stamp brings.
+        indexed = [IndexedPassage(pid, did, tokens.split())
+                   for pid, did, tokens in repository.searchable_passages(session, tenant_id)
+                   if pid in shown]
+    backend = BM25Backend(indexed)
+    hybrid = None
+    if embedder is not None:
+        hybrid = dense.HybridSearch(
+            backend, _dense_backend(rt, tenant_id, embedder, indexed, shown, progress), embedder)
+    return TenantIndex(analyzer, backend, documents, shown, hybrid)
+
+
+def _dense_backend(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder,
+                   indexed: list[IndexedPassage], shown: dict[int, Shown],
+                   progress: Progress | None = None) -> dense.DenseBackend:
+    """The passages' vectors: those stored for this model read back, the others embedded
+    (from the text BM25 indexes: label and text) and stored."""
+    with rt.db.reading() as session:
+        stored = repository.passage_vectors(session, tenant_id, embedder.name)
+    missing = [p.passage_id for p in indexed if p.passage_id not in stored]
+    for start in range(0, len(missing), EMBED_CHUNK):
+        chunk = missing[start:start + EMBED_CHUNK]
+        vectors = embedder.embed_documents([index_text(shown[i][1], shown[i][4]) for i in chunk])
+        encoded = {i: dense.encode_vector(v) for i, v in zip(chunk, vectors, strict=True)}
+        with rt.db.transaction() as session:
+            # Derived data, like the index itself: nobody's change, so no audit event and
+            # no new stamp (what search sees is the same knowledge).
+            repository.add_passage_vectors(session, tenant_id, embedder.name,
+                                           embedder.dimension, encoded)
+        stored.update(encoded)
+        if progress is not None:
+            progress(start + len(chunk), len(missing))
+    ids = [p.passage_id for p in indexed]
+    return dense.DenseBackend(ids, [p.document_id for p in indexed],
+                              dense.decode_vectors([stored[i] for i in ids], embedder.dimension))
+
+
+def _current_index(rt: Runtime, tenant_id: int,
+                   progress: Progress | None = None) -> TenantIndex:
+    """The tenant's index as of now. Costs one primary-key read (the stamp) when the
+    cached index is current: other processes change the knowledge too."""
+    with rt.db.reading() as session:
+        stamp = repository.seeded_stamp(session, tenant_id)
+    if stamp is None:
+        _seed(rt, tenant_id)
+        with rt.db.reading() as session:
+            stamp = repository.seeded_stamp(session, tenant_id) or ""
+    embedder = embeddings.embedder_for(rt.settings)
+    # Runtimes of one process may differ in the model (tests, the retrieval bench): one
+    # index per model, and the BM25-only key unchanged.
+    where = rt.db.url if embedder is None else f"{rt.db.url} #{embedder.name}"
+    return _indexes.get((where, tenant_id), stamp,
+                        lambda: _build_index(rt, tenant_id, embedder, progress))
+
+
+def embed_passages(rt: Runtime, tenant_id: int,
+                   progress: Progress | None = None) -> tuple[int, int]:
+    """Embed and store, now, the vectors the configured model lacks for the tenant's
+    searchable passages, instead of during the first search after the model is set up
+    (at 20,000 passages that takes minutes). ``progress(done, total)`` after each stored
+    chunk. Returns (searchable passages, passages embedded now)."""
+    if embeddings.embedder_for(rt.settings) is None:
+        raise UshiroError(ErrorCode.EMBEDDING_MODEL_UNAVAILABLE,
+                          "埋め込みモデルが設定されていません。USHIRO_EMBEDDING_MODEL_DIR に"
+                          "モデルのディレクトリを指定してください (docs/knowledge.md)。",
+                          field="USHIRO_EMBEDDING_MODEL_DIR")
+    embedded = 0
+
+    def counted(done: int, total: int) -> None:
+        nonlocal embedded
+        embedded = done
+        if progress is not None:
+            progress(done, total)
+
+    index = _current_index(rt, tenant_id, counted)
+    return len(index.passages), embedded
+
+
+def analyzer(rt: Runtime, tenant_id: int) -> Analyzer:
+    """The tenant's analyser (its synonyms), the one search uses: for comparing a question
+    with passages word by word, as the drafters do."""
+    return _current_index(rt, tenant_id).analyzer
 
 
 def search(rt: Runtime, tenant_id: int, query: str, *, k: int = 5,
@@ -234,41 +351,32 @@ def search_many(rt: Runtime, tenant_id: int, queries: Iterable[str], *, k: int =
     access.check_tenant(principal, tenant_id)
     if not 1 <= k <= MAX_K:
         raise invalid("k", f"件数は 1〜{MAX_K} の範囲で指定してください。")
-    with rt.db.reading() as session:
-        stamp = repository.seeded_stamp(session, tenant_id)
-        if stamp is not None:
-            # One session per batch: the stamp check and reading the hits' text.
-            index = _indexes.get((rt.db.url, tenant_id), stamp,
-                                 lambda: _build_index(rt, tenant_id))
-            allowed = access.searchable_documents(principal, index.documents.values())
-            for query in queries:
-                yield query, _answer(session, tenant_id, index, query, k, allowed)
-            return
-    _seed(rt, tenant_id)
-    yield from search_many(rt, tenant_id, queries, k=k, principal=principal)
+    index = _current_index(rt, tenant_id)
+    allowed = access.searchable_documents(principal, index.documents.values())
+    for query in queries:
+        yield query, _answer(index, query, k, allowed)
 
 
-def _answer(session: Session, tenant_id: int, index: TenantIndex, query: str, k: int,
+def _answer(index: TenantIndex, query: str, k: int,
             allowed: frozenset[int] | None) -> list[SearchHit]:
     text = query.strip()
     if not text:
         raise invalid("query", "検索語を入力してください。")
-    tokens = index.analyzer.query_tokens(text[:MAX_QUERY_CHARS])
-    return _hydrate(session, tenant_id, index, index.backend.search(tokens, k=k,
-                                                                    documents=allowed))
+    text = text[:MAX_QUERY_CHARS]
+    tokens = index.analyzer.query_tokens(text)
+    if index.hybrid is not None:
+        return _shown(index, index.hybrid.search(tokens, text, k=k, documents=allowed))
+    return _shown(index, index.backend.search(tokens, k=k, documents=allowed))
 
 
-def _hydrate(session: Session, tenant_id: int, index: TenantIndex,
-             hits: list[Hit]) -> list[SearchHit]:
-    rows = repository.passages_by_ids(session, tenant_id, [hit.passage_id for hit in hits])
+def _shown(index: TenantIndex, hits: Sequence[Hit]) -> list[SearchHit]:
     out: list[SearchHit] = []
     for hit in hits:
-        passage = rows.get(hit.passage_id)
-        meta = index.documents.get(passage.document_id) if passage is not None else None
-        if passage is None or meta is None:
-            continue
-        out.append(SearchHit(passage.id, meta.title, meta.version, passage.section,
-                             passage.context, passage.page, hit.score, passage.text))
+        document_id, section, context, page, text = index.passages[hit.passage_id]
+        meta = index.documents[document_id]
+        parts = (hit.lexical, hit.dense) if isinstance(hit, dense.FusedHit) else (None, None)
+        out.append(SearchHit(hit.passage_id, meta.title, meta.version, section, context, page,
+                             hit.score, text, *parts))
     return out
 
 
@@ -342,6 +450,99 @@ def list_documents(rt: Runtime, tenant_id: int,
     return out
 
 
+def has_documents(session: Session, tenant_id: int) -> bool:
+    """Whether the tenant has anything to cite, asked inside another domain's unit of work
+    (the desk's request-created event), hence the caller's session."""
+    return repository.has_documents(session, tenant_id)
+
+
 def counts(rt: Runtime, tenant_id: int) -> dict[str, int]:
     with rt.db.reading() as session:
         return repository.counts(session, tenant_id)
+
+
+# --- admin: batch upload and retiring -------------------------------------------------
+
+
+def add_files(rt: Runtime, who: Principal | Actor, tenant_id: int, template: DocumentIn,
+              files: Sequence[tuple[str, BinaryIO]]) -> list[FileOutcome]:
+    """Add each (filename, stream) like :func:`add_document`, with the title, date and
+    restriction of ``template``. A bad file is reported in its outcome and stores nothing;
+    the others are still added. A file over the size limit is refused before it is read."""
+    _actor(who, tenant_id)  # refuse callers before reading anything
+    if not files:
+        raise invalid("files", "取り込むファイルを選択してください。")
+    if template.title and len(files) > 1:
+        raise invalid("title", "表示名はファイルを 1 つだけ選んだときに指定できます。")
+    outcomes = []
+    for filename, stream in files:
+        try:
+            stream.seek(0, os.SEEK_END)
+            check_size(filename, stream.tell(), rt.settings.max_document_bytes)
+            stream.seek(0)
+            doc = replace(template, filename=filename, data=stream.read())
+            outcomes.append(FileOutcome(filename, result=add_document(rt, who, tenant_id, doc)))
+        except UshiroError as error:
+            outcomes.append(FileOutcome(filename, error=error))
+    return outcomes
+
+
+def restrict_document(rt: Runtime, who: Principal | Actor, tenant_id: int, document_id: int,
+                      *, min_role: Role | None, departments: list[str]) -> bool:
+    """Set exactly who may search a document: a role floor and departments, or nobody
+    named (None, []): everyone in the tenant. Unlike a restriction given with an upload,
+    where "not given" keeps the document's setting, this can also lift one. True when
+    something changed."""
+    actor = _actor(who, tenant_id)
+    with rt.db.transaction() as session:
+        state = _ready_state(session, tenant_id, actor)
+        document = repository.document_by_id(session, tenant_id, document_id)
+        if document is None:
+            raise not_found("文書")
+        ids = _department_ids(session, tenant_id, departments) or []
+        role = min_role.value if min_role else None
+        before = {"restrict_role": document.min_role,
+                  "restrict_departments": repository.department_ids(session, document.id)}
+        after = {"restrict_role": role, "restrict_departments": ids}
+        if after == before:
+            return False
+        document.min_role = role
+        repository.set_departments(session, document.id, ids)
+        document.updated_at = now()
+        _bump(state)  # the index keeps each document's restriction
+        old, new = audit.changes(before, after)
+        audit.record(session, tenant_id=tenant_id, actor=actor,
+                     action="knowledge.document.restrict", object_type="kb_document",
+                     object_id=document.id, before=old, after=new)
+    return True
+
+
+def retire_document(rt: Runtime, who: Principal | Actor, tenant_id: int, *,
+                    document_id: int | None = None, name: str | None = None) -> RetireResult:
+    """Take a document (by id or name) out of search. Its versions and passages stay for
+    old citations; adding a file of the same name later makes it current again as the
+    next version."""
+    actor = _actor(who, tenant_id)
+    with rt.db.transaction() as session:
+        state = _ready_state(session, tenant_id, actor)
+        document = (repository.document_by_id(session, tenant_id, document_id)
+                    if document_id is not None
+                    else repository.document_by_name(session, tenant_id, name or ""))
+        if document is None:
+            raise not_found("文書") if name is None else UshiroError(
+                ErrorCode.NOT_FOUND, f"文書「{name}」が見つかりません。"
+                "名前は `ushiro kb list` で確認してください。", field="name")
+        current = repository.current_version(session, document.id)
+        if current is None:
+            raise UshiroError(ErrorCode.CONFLICT,
+                              f"「{document.title}」はすでに検索対象から外されています。")
+        current.is_current = False
+        document.updated_at = now()
+        _bump(state)
+        audit.record(session, tenant_id=tenant_id, actor=actor,
+                     action="knowledge.document.retire", object_type="kb_document",
+                     object_id=document.id,
+                     before={"name": document.name, "version": current.version,
+                             "passages": current.passage_count},
+                     after={"current_version": None})
+        return RetireResult(document.id, document.name, document.title, current.version)

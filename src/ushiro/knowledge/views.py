@@ -1,15 +1,22 @@
-"""Pages of the knowledge domain on the desk: FAQ candidates, and the recurrence panel of
-the request page (registered with ``desk.panels`` when this module is imported)."""
+"""Pages of the knowledge domain: FAQ candidates and the recurrence panel of the desk
+request page (registered with ``desk.panels`` when this module is imported), and the
+administrators' document pages (/admin/knowledge)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from datetime import date
+from typing import Annotated
 
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from ushiro.core.runtime import Runtime
 from ushiro.desk import panels
 from ushiro.desk.choices import Status
-from ushiro.knowledge import recurrence
-from ushiro.web.deps import PagePrincipal, RuntimeDep
+from ushiro.identity import Principal, Role
+from ushiro.knowledge import queries, recurrence, service
+from ushiro.knowledge.schemas import DocumentIn, FileOutcome
+from ushiro.web.deps import CsrfChecked, PagePrincipal, RuntimeDep
 from ushiro.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -23,3 +30,59 @@ def faq_candidates(request: Request, principal: PagePrincipal, rt: RuntimeDep) -
     return render(request, "knowledge/faq_candidates.html",
                   {"items": items, "statuses": Status, "min_count": recurrence.MIN_CLUSTER,
                    "days": recurrence.RECENT_DAYS})
+
+
+def _documents_page(request: Request, rt: Runtime, principal: Principal,
+                    outcomes: list[FileOutcome] | None = None) -> Response:
+    outcomes = outcomes or []
+    failed = [o.error for o in outcomes if o.error is not None]
+    # Nothing stored at all: the first file's error decides the status; otherwise 200.
+    status = failed[0].status if failed and len(failed) == len(outcomes) else 200
+    return render(request, "knowledge/admin_documents.html",
+                  {"overview": queries.admin_overview(rt, principal), "outcomes": outcomes,
+                   "roles": Role, "max_bytes": rt.settings.max_document_bytes}, status)
+
+
+@router.get("/admin/knowledge")
+def documents_page(request: Request, principal: PagePrincipal, rt: RuntimeDep) -> Response:
+    return _documents_page(request, rt, principal)
+
+
+@router.post("/admin/knowledge", dependencies=[CsrfChecked])
+def upload_documents(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                     files: Annotated[list[UploadFile] | None, File()] = None,
+                     title: Annotated[str, Form()] = "",
+                     effective_date: Annotated[date | None, Form()] = None,
+                     min_role: Annotated[Role | None, Form()] = None,
+                     departments: Annotated[list[str] | None, Form()] = None) -> Response:
+    template = DocumentIn("", b"", title=title.strip() or None, effective_date=effective_date,
+                          min_role=min_role, departments=departments or None)
+    sources = [(f.filename, f.file) for f in files or [] if f.filename]
+    outcomes = service.add_files(rt, principal, principal.tenant_id, template, sources)
+    return _documents_page(request, rt, principal, outcomes)
+
+
+@router.get("/admin/knowledge/{document_id}")
+def document_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                  document_id: int, retired: str = "", restricted: str = "") -> Response:
+    detail = queries.document_detail(rt, principal, document_id)
+    return render(request, "knowledge/admin_document.html",
+                  {"doc": detail, "roles": Role, "max_shown": queries.MAX_PASSAGES_SHOWN,
+                   "retired_notice": bool(retired), "restricted_notice": bool(restricted)})
+
+
+@router.post("/admin/knowledge/{document_id}/restriction", dependencies=[CsrfChecked])
+def restrict_document(principal: PagePrincipal, rt: RuntimeDep, document_id: int,
+                      min_role: Annotated[str, Form()] = "",
+                      departments: Annotated[list[str] | None, Form()] = None) -> Response:
+    # An empty choice is a choice here: "everyone" (the upload form's empty one keeps).
+    service.restrict_document(rt, principal, principal.tenant_id, document_id,
+                              min_role=Role(min_role) if min_role else None,
+                              departments=departments or [])
+    return RedirectResponse(f"/admin/knowledge/{document_id}?restricted=1", status_code=303)
+
+
+@router.post("/admin/knowledge/{document_id}/retire", dependencies=[CsrfChecked])
+def retire_document(principal: PagePrincipal, rt: RuntimeDep, document_id: int) -> Response:
+    service.retire_document(rt, principal, principal.tenant_id, document_id=document_id)
+    return RedirectResponse(f"/admin/knowledge/{document_id}?retired=1", status_code=303)

@@ -1,0 +1,71 @@
+"""Read use cases for the administrators' knowledge pages (/admin/knowledge)."""
+
+from __future__ import annotations
+
+from ushiro.audit import repository as audit_repository
+from ushiro.audit.models import AuditEvent
+from ushiro.core.errors import not_found
+from ushiro.core.runtime import Runtime
+from ushiro.identity import Principal
+from ushiro.knowledge import access, repository, service
+from ushiro.knowledge.schemas import DocumentDetail, KnowledgeOverview, PassageOut, VersionOut
+
+# The document page is for checking how a file was cut, not for reading it: a very long
+# document shows its first passages only (the page says how many there are).
+MAX_PASSAGES_SHOWN = 500
+_ADDED = ("knowledge.document.added", "knowledge.document.new_version")
+_RETIRED = "knowledge.document.retire"
+
+
+def admin_overview(rt: Runtime, principal: Principal) -> KnowledgeOverview:
+    """The tenant's current documents (administrators see every one), retired documents,
+    the departments a restriction may name, and row counts."""
+    access.require_manager(principal)
+    documents = service.list_documents(rt, principal.tenant_id, principal)
+    with rt.db.reading() as session:
+        retired = [(d.id, d.name, d.title, d.current_version)
+                   for d in repository.retired_documents(session, principal.tenant_id)]
+        departments = sorted(repository.departments_by_name(session, principal.tenant_id))
+        totals = repository.counts(session, principal.tenant_id)
+    totals["current_passages"] = sum(d.passages for d in documents)
+    return KnowledgeOverview(documents, retired, departments, totals)
+
+
+def document_detail(rt: Runtime, principal: Principal, document_id: int) -> DocumentDetail:
+    """One document of the principal's tenant (another tenant's is *not found*)."""
+    access.require_manager(principal)
+    tenant_id = principal.tenant_id
+    with rt.db.reading() as session:
+        document = repository.document_by_id(session, tenant_id, document_id)
+        if document is None:
+            raise not_found("文書")
+        rows = repository.versions_of(session, document.id)
+        current = next((v for v in rows if v.is_current), None)
+        passages = [] if current is None else repository.passages_of_version(
+            session, current.id, MAX_PASSAGES_SHOWN)
+        events = audit_repository.recent(session, tenant_id, 1000, "kb_document",
+                                         str(document.id))
+        names = repository.department_names(session, tenant_id)
+        departments = sorted(names[i] for i in repository.department_ids(session, document.id)
+                             if i in names)
+        added_by = _added_by(events)
+        retired = None if current else next((e for e in events if e.action == _RETIRED), None)
+        return DocumentDetail(
+            document.id, document.name, document.title, document.min_role, departments,
+            [VersionOut(v.version, v.effective_date, v.source_filename, v.format, v.size,
+                        v.passage_count, v.is_current, v.created_at,
+                        added_by.get(v.version, "")) for v in rows],
+            [PassageOut(p.ordinal, p.section, p.context, p.page, p.text) for p in passages],
+            retired.actor if retired else None, retired.at if retired else None,
+            sorted(names.values()))
+
+
+def _added_by(events: list[AuditEvent]) -> dict[int, str]:
+    """Version number → who added it, from the audit log (the version rows do not say)."""
+    found: dict[int, str] = {}
+    for event in events:  # newest first; a version number is only ever added once
+        version = (event.after or {}).get("version")
+        if event.action in _ADDED and isinstance(version, int):
+            found.setdefault(version, event.actor)
+    return found
+
