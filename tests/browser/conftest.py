@@ -1,8 +1,10 @@
 """Browser tests: a real `ushiro serve` in a subprocess and a headless Chromium driving it.
 
-Fixtures: ``desk_accounts`` (who logs in), ``live_server`` (base URL of a freshly
-initialised desk on its own database), ``browser`` (a Selenium Chrome session),
-``screenshot`` (saves PNGs into tmp_path and, if USHIRO_SCREENSHOTS=dir, there too).
+Fixtures: ``desk_accounts`` (who logs in), ``live_desk`` (the desk's data directory and
+environment, for `ushiro` commands and services run by the test against the same data),
+``live_server`` (base URL of that freshly initialised desk on its own database),
+``browser`` (a Selenium Chrome session), ``screenshot`` (saves PNGs into tmp_path and, if
+USHIRO_SCREENSHOTS=dir, there too).
 
 Only the Debian packages are used (/usr/bin/chromium, /usr/bin/chromedriver): with both
 paths explicit, Selenium Manager never runs and nothing is downloaded.
@@ -20,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,20 +116,42 @@ def desk_accounts() -> dict[str, dict[str, object]]:
     return {role: {**account, "password": PASSWORD} for role, account in ACCOUNTS.items()}
 
 
+@dataclass(frozen=True)
+class LiveDesk:
+    """Where the live server keeps its data: ``data_dir`` and ``env`` (its database URL)."""
+
+    data_dir: Path
+    env: dict[str, str]
+
+    @property
+    def database_url(self) -> str:
+        return self.env["USHIRO_DATABASE_URL"]
+
+    def cli(self, *args: str, stdin: str | None = None) -> None:
+        """`ushiro ARGS… --data-dir DIR` in a subprocess, as an administrator would run it."""
+        _cli(self.env, *args, "--data-dir", str(self.data_dir), stdin=stdin)
+
+
 @pytest.fixture
-def live_server(tmp_path: Path, db_url_factory: Any) -> Iterator[str]:
-    """`ushiro init` + two users via the CLI, then `ushiro serve` on a free port."""
-    data_dir = tmp_path / "data"
+def live_desk(tmp_path: Path, db_url_factory: Any) -> LiveDesk:
+    """`ushiro init` + two users via the CLI."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("USHIRO_")}
     env.update({"USHIRO_DATABASE_URL": db_url_factory.new_url(), "USHIRO_JOBS_INLINE": "true",
                 "PYTHONUNBUFFERED": "1"})
-    _cli(env, "init", "--data-dir", str(data_dir), "--tenant", TENANT[0], "--name", TENANT[1])
+    desk = LiveDesk(tmp_path / "data", env)
+    desk.cli("init", "--tenant", TENANT[0], "--name", TENANT[1])
     for account in ACCOUNTS.values():
         departments = [arg for d in account["departments"] for arg in ("--department", d)]
-        _cli(env, "user", "add", str(account["email"]), "--name", str(account["name"]),
-             "--role", str(account["role"]), *departments, "--password-stdin",
-             "--data-dir", str(data_dir), stdin=PASSWORD + "\n")
+        desk.cli("user", "add", str(account["email"]), "--name", str(account["name"]),
+                 "--role", str(account["role"]), *departments, "--password-stdin",
+                 stdin=PASSWORD + "\n")
+    return desk
 
+
+@pytest.fixture
+def live_server(tmp_path: Path, live_desk: LiveDesk) -> Iterator[str]:
+    """`ushiro serve` on a free port over ``live_desk``."""
+    data_dir, env = live_desk.data_dir, live_desk.env
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "serve.log"

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from browser_support import assert_clean_console, log_in, log_out, text_of, wait
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 pytestmark = pytest.mark.browser
 
@@ -27,38 +28,9 @@ REPLY = "領収書を確認しました。往復の日付を教えてくださ�
 REF = re.compile(r"REQ-\d+")
 
 
-def wait(driver: WebDriver, seconds: float = 10) -> WebDriverWait[WebDriver]:
-    return WebDriverWait(driver, seconds)
-
-
 def assert_no_alert(driver: WebDriver) -> None:
     with pytest.raises(NoAlertPresentException):
         driver.switch_to.alert  # noqa: B018 - the property access is the check
-
-
-def assert_clean_console(driver: WebDriver) -> None:
-    """No script errors (a CSP violation, a failed htmx swap) since the last check."""
-    problems = [entry["message"] for entry in driver.get_log("browser")
-                if entry["level"] == "SEVERE" and "/favicon.ico" not in entry["message"]]
-    assert problems == []
-
-
-def text_of(driver: WebDriver, css: str) -> str:
-    return driver.find_element(By.CSS_SELECTOR, css).text
-
-
-def log_in(driver: WebDriver, base: str, account: dict[str, object], landing: str) -> None:
-    driver.get(f"{base}/login")
-    driver.find_element(By.ID, "email").send_keys(str(account["email"]))
-    driver.find_element(By.ID, "password").send_keys(str(account["password"]))
-    driver.find_element(By.ID, "login-submit").click()
-    wait(driver).until(EC.url_to_be(f"{base}{landing}"))
-    assert text_of(driver, ".who .user").startswith(str(account["name"]))
-
-
-def log_out(driver: WebDriver, base: str) -> None:
-    driver.find_element(By.ID, "logout").click()
-    wait(driver).until(EC.url_to_be(f"{base}/login"))
 
 
 def queue_rows(driver: WebDriver) -> list[WebElement]:
@@ -160,7 +132,9 @@ def test_request_reply_and_chat_round_trip(live_server: str, browser: WebDriver,
     assert Select(driver.find_element(By.ID, "reply-kind")).first_selected_option \
         .get_attribute("value") == "outbound"
     Select(driver.find_element(By.ID, "reply-status")).select_by_value("waiting")
+    old_thread = driver.find_element(By.ID, "thread")
     driver.find_element(By.ID, "reply-submit").click()
+    wait(driver).until(EC.staleness_of(old_thread))  # the form posts and redirects back
     wait(driver).until(EC.text_to_be_present_in_element((By.ID, "thread"), REPLY))
     assert text_of(driver, "#request-title .badge.st-waiting") == "回答待ち"
     assert Select(driver.find_element(By.ID, "status-select")).first_selected_option \
