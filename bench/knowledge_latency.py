@@ -9,18 +9,21 @@ from one deterministic seed. The documents go through the real ``knowledge.add_d
 into a throw-away database (SQLite, or a fresh PostgreSQL schema with ``--db postgres``);
 ingest throughput is printed. Then:
 
-* **index build**: the first ``knowledge.search`` after a change (reading every passage's
-  tokens from the database + building the BM25 index), measured ``--builds`` times;
+* **index build**: the first ``knowledge.search`` after a change (reading every passage
+  from the database + building the BM25 index), measured ``--builds`` times, each followed
+  by the search right after it, reported apart from the per-query figures;
 * **per query**: ``--queries`` questions (default 2,000) drawn with replacement from the
   question sets in ``bench/data/questions``, after ``--warmup`` uncounted ones, each one
-  ``knowledge.search(rt, tenant, q, k=10)`` (stamp check, analysis, BM25, reading the hits'
-  rows) — the work a web request does;
+  ``knowledge.search(rt, tenant, q, k=10)`` (stamp check, analysis, BM25, the hits) — the
+  work a web request does;
 * **baseline**, in the same run and interleaved query by query (so both see the same machine
   noise): bm25s over character bigrams of the same passages read back from the database,
-  with the hits' rows read the same way. ``--fts5`` adds SQLite FTS5 trigram;
-* **Ushiro step by step**, in the same rotation: stamp check, analysis, BM25, reading rows,
-  each timed; ``--experiment lean-rows|rows-in-memory`` adds variants that read the hits'
-  rows another way (see :class:`PhasedUshiro`).
+  with the hits' rows read from the database. ``--fts5`` adds SQLite FTS5 trigram;
+* **Ushiro step by step**, in the same rotation: stamp check, analysis, BM25, building the
+  hits, each timed; ``--experiment rows-from-db`` adds the variant that reads the hits'
+  rows from the database as Ushiro did before (see :class:`PhasedUshiro`);
+* **garbage collector**: every collection during the measured queries (generation, pause),
+  and how many Ushiro queries had a full (generation 2) collection inside them.
 
 Targets (issue item 9): p50 ≤ 5 ms and p99 ≤ 20 ms at 20,000 passages on 2 cores. Not a test:
 it prints figures. See bench/README.md.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import os
 import platform
@@ -40,7 +44,8 @@ import statistics
 import sys
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -200,22 +205,25 @@ def ingest(env: Env, tenant_id: int, count: int, seed: int) -> dict[str, Any]:
             "chars_per_s": chars / elapsed, "templates": len(pool)}
 
 
-def index_builds(env: Env, tenant_id: int, times: int) -> list[float]:
-    """The first search after a change, ``times`` times: cache emptied before each."""
+def index_builds(env: Env, tenant_id: int, times: int) -> tuple[list[float], list[float]]:
+    """The first search after a change, ``times`` times (cache emptied before each), and
+    the search right after it: (first, next) seconds."""
     from ushiro import knowledge
     from ushiro.knowledge import service
 
-    out = []
+    first, after = [], []
     for _ in range(times):
         service._indexes.clear()
-        started = time.perf_counter()
-        knowledge.search(env.rt, tenant_id, "年次有給休暇", k=K)
-        out.append(time.perf_counter() - started)
-    return out
+        for out in (first, after):
+            started = time.perf_counter()
+            knowledge.search(env.rt, tenant_id, "年次有給休暇", k=K)
+            out.append(time.perf_counter() - started)
+    return first, after
 
 
 class Baseline:
-    """A baseline searcher plus reading its hits' rows, as Ushiro's search does."""
+    """A baseline searcher plus reading its hits' rows from the database (as Ushiro did
+    before it kept them with its index)."""
 
     def __init__(self, env: Env, tenant_id: int, search: Callable[[str, int], list[int]]):
         self.env, self.tenant_id, self.search = env, tenant_id, search
@@ -247,107 +255,154 @@ def build_baselines(env: Env, tenant_id: int, fts5: bool
     return out, timings
 
 
+@contextmanager
+def counting_builds() -> Iterator[list[float]]:
+    """Index builds while inside (none expected: nothing changes during the queries, so
+    every measured query uses the index built before)."""
+    from ushiro.knowledge import service
+
+    builds: list[float] = []
+    build = service._build_index
+
+    def counted(rt: Any, tenant_id: int) -> Any:
+        builds.append(time.perf_counter())
+        return build(rt, tenant_id)
+
+    service._build_index = counted
+    try:
+        yield builds
+    finally:
+        service._build_index = build
+
+
+class GcPauses:
+    """The cyclic garbage collector's runs while installed: (generation, seconds), and a
+    count of full collections so a caller can tell whether one ran inside a query."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self.full = 0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.pauses.append((info["generation"], time.perf_counter() - self._started))
+        self.full += info["generation"] == 2
+
+    def __enter__(self) -> GcPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        out = {}
+        for generation in range(3):
+            ms = [s * 1000 for g, s in self.pauses if g == generation]
+            out[f"gen{generation}"] = {"n": len(ms), "max_ms": max(ms, default=0.0),
+                                       "total_ms": sum(ms)}
+        return out
+
+
 def run_queries(env: Env, tenant_id: int, questions: Sequence[str], warmup: int,
-                baselines: dict[str, Callable[[str], Any]]) -> dict[str, list[float]]:
-    """Interleaved: every question goes to each system, in an order that rotates."""
+                baselines: dict[str, Callable[[str], Any]]
+                ) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """Interleaved: every question goes to each system, in an order that rotates. Also
+    returns what the garbage collector did during the measured queries."""
     from ushiro import knowledge
 
     systems: dict[str, Callable[[str], Any]] = {
         "ushiro": lambda q: knowledge.search(env.rt, tenant_id, q, k=K), **baselines}
     names = list(systems)
     times: dict[str, list[float]] = {name: [] for name in names}
+    gc_hit: list[float] = []  # Ushiro's queries with a full collection inside
+    pauses = GcPauses()
     for i, question in enumerate(questions):
+        if i == warmup:
+            pauses.__enter__()
         shift = i % len(names)
         for name in names[shift:] + names[:shift]:
+            full = pauses.full
             started = time.perf_counter()
             systems[name](question)
+            elapsed = time.perf_counter() - started
             if i >= warmup:
-                times[name].append(time.perf_counter() - started)
-    return times
+                times[name].append(elapsed)
+                if name == "ushiro" and pauses.full != full:
+                    gc_hit.append(elapsed)
+    pauses.__exit__()
+    return times, {**pauses.summary(), "ushiro_queries_with_full_gc_ms": [
+        round(s * 1000, 2) for s in gc_hit]}
 
 
 class PhasedUshiro:
     """The steps of ``knowledge.search`` done one by one with the service's internals, each
-    timed: the stamp check, analysis (Sudachi + synonyms), BM25 scoring and top-k, reading
-    the hits' rows. Runs in the same rotation as the other systems, so its breakdown is
-    measured under the same conditions; its total should match Ushiro's.
+    timed: the stamp check (and the cached index), analysis (Sudachi + synonyms), BM25
+    scoring and top-k, building the hits from what the index keeps. Runs in the same
+    rotation as the other systems, so its breakdown is measured under the same conditions;
+    its total should match Ushiro's.
 
-    ``rows`` picks how the hits' rows are read: ``orm`` as the service does (whole
-    ``Passage`` entities, ``tokens`` included), ``lean`` (experiment: only the columns a hit
-    shows, as plain rows) or ``memory`` (experiment: kept in the process with the index, no
-    database read for the hits at all)."""
+    ``rows="db"`` (experiment ``rows-from-db``) does what Ushiro did before it kept the
+    hits' text with the index: the hits' ``Passage`` rows are read through the ORM, in the
+    session of the stamp check."""
 
-    PARTS = ("stamp", "analyse", "bm25", "read_rows")
+    PARTS = ("stamp", "analyse", "bm25", "hits")
 
-    def __init__(self, env: Env, tenant_id: int, rows: str = "orm") -> None:
+    def __init__(self, env: Env, tenant_id: int, rows: str = "memory") -> None:
         self.env, self.tenant_id, self.rows = env, tenant_id, rows
         self.times: dict[str, list[float]] = {name: [] for name in self.PARTS}
-        self.memory: dict[int, Any] = {}
-        self.memory_build_s = 0.0
-        if rows == "memory":
-            started = time.perf_counter()
-            with env.rt.db.reading() as session:
-                self.memory = {r.id: r for r in session.execute(_lean_select(tenant_id))}
-            self.memory_build_s = time.perf_counter() - started
 
     def __call__(self, question: str) -> None:
-        from ushiro.knowledge import repository, service
+        from ushiro.knowledge import service
 
+        if self.rows == "db":
+            self._from_db(question)
+            return
         t0 = time.perf_counter()
-        with self.env.rt.db.reading() as session:
-            stamp = repository.seeded_stamp(session, self.tenant_id)
-            index = service._indexes.get((self.env.rt.db.url, self.tenant_id), str(stamp),
-                                         lambda: service._build_index(self.env.rt,
-                                                                      self.tenant_id))
+        index = service._current_index(self.env.rt, self.tenant_id)
+        t1 = time.perf_counter()
+        tokens = index.analyzer.query_tokens(question)
+        t2 = time.perf_counter()
+        hits = index.backend.search(tokens, k=K)
+        t3 = time.perf_counter()
+        service._shown(index, hits)
+        self._record(t0, t1, t2, t3, time.perf_counter())
+
+    def _from_db(self, question: str) -> None:
+        from ushiro.knowledge import repository, service
+        from ushiro.knowledge.schemas import SearchHit
+
+        rt, tenant_id = self.env.rt, self.tenant_id
+        t0 = time.perf_counter()
+        with rt.db.reading() as session:
+            stamp = repository.seeded_stamp(session, tenant_id)
+            index = service._indexes.get((rt.db.url, tenant_id), str(stamp),
+                                         lambda: service._build_index(rt, tenant_id))
             t1 = time.perf_counter()
             tokens = index.analyzer.query_tokens(question)
             t2 = time.perf_counter()
             hits = index.backend.search(tokens, k=K)
             t3 = time.perf_counter()
-            if self.rows == "orm":
-                service._hydrate(session, self.tenant_id, index, hits)
-            else:
-                self._light_hydrate(session, index, hits)
-        t4 = time.perf_counter()
-        for name, value in zip(self.PARTS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
-            self.times[name].append(value)
+            rows = repository.passages_by_ids(session, tenant_id, [h.passage_id for h in hits])
+            for hit in hits:
+                p = rows[hit.passage_id]
+                meta = index.documents[p.document_id]
+                SearchHit(p.id, meta.title, meta.version, p.section, p.context, p.page,
+                          hit.score, p.text)
+        self._record(t0, t1, t2, t3, time.perf_counter())
 
-    def _light_hydrate(self, session: Any, index: Any, hits: Sequence[Any]) -> list[Any]:
-        from ushiro.knowledge.schemas import SearchHit
-
-        ids = [hit.passage_id for hit in hits]
-        if self.rows == "memory":
-            rows = {i: self.memory[i] for i in ids if i in self.memory}
-        else:
-            rows = {r.id: r for r in session.execute(_lean_select(self.tenant_id, ids))}
-        out = []
-        for hit in hits:
-            row = rows.get(hit.passage_id)
-            meta = index.documents.get(row.document_id) if row is not None else None
-            if row is not None and meta is not None:
-                out.append(SearchHit(row.id, meta.title, meta.version, row.section,
-                                     row.context, row.page, hit.score, row.text))
-        return out
+    def _record(self, *marks: float) -> None:
+        for name, (a, b) in zip(self.PARTS, itertools.pairwise(marks), strict=True):
+            self.times[name].append(b - a)
 
     def measured(self, warmup: int) -> dict[str, list[float]]:
         return {name: values[warmup:] for name, values in self.times.items()}
 
 
-def _lean_select(tenant_id: int, ids: Sequence[int] | None = None) -> Any:
-    """What a hit shows, without the ``tokens`` column and without ORM entities."""
-    from sqlalchemy import select
-
-    from ushiro.knowledge.models import DocumentVersion, Passage
-
-    stmt = select(Passage.id, Passage.document_id, Passage.section, Passage.context,
-                  Passage.page, Passage.text).where(Passage.tenant_id == tenant_id)
-    if ids is not None:
-        return stmt.where(Passage.id.in_(ids))
-    return stmt.join(DocumentVersion, DocumentVersion.id == Passage.version_id).where(
-        DocumentVersion.is_current.is_(True))
-
-
-EXPERIMENTS = {"lean-rows": "lean", "rows-in-memory": "memory"}
+EXPERIMENTS = {"rows-from-db": "db"}
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -365,18 +420,23 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         note("building the index ...")
         import bm25s  # noqa: F401  one-time imports are not part of an index build
         import numpy  # noqa: F401
-        result["index_build_s"] = index_builds(env, tenant_id, args.builds)
+        result["index_build_s"], result["after_build_s"] = index_builds(env, tenant_id,
+                                                                        args.builds)
         baselines, result["baseline_build"] = build_baselines(env, tenant_id, args.fts5)
         note(f"running {args.warmup} + {args.queries} queries per system ...")
         gc.collect()
         phased = PhasedUshiro(env, tenant_id)
         variants = {f"x:{name}": PhasedUshiro(env, tenant_id, EXPERIMENTS[name])
                     for name in args.experiment}
-        result["experiments_build_s"] = {name: v.memory_build_s for name, v in variants.items()
-                                         if v.rows == "memory"}
-        times = run_queries(env, tenant_id, questions, args.warmup,
-                            {**baselines, "ushiro_phased": phased, **variants})
+        with counting_builds() as builds:
+            times, result["gc"] = run_queries(env, tenant_id, questions, args.warmup,
+                                              {**baselines, "ushiro_phased": phased,
+                                               **variants})
+        result["builds_during_queries"] = len(builds)
         parts = phased.measured(args.warmup)
+        result["experiment_phases_ms"] = {
+            name: {part: figures(values) for part, values in v.measured(args.warmup).items()}
+            for name, v in variants.items()}
     result["latency_ms"] = {name: figures(values) for name, values in times.items()}
     result["ushiro_phases_ms"] = {name: figures(values) for name, values in parts.items()}
     result["load_after"] = load_average()
@@ -400,22 +460,32 @@ def print_human(r: dict[str, Any]) -> None:
           f"{i['characters']:,} characters in {i['seconds']:.1f} s = "
           f"{i['passages_per_s']:.0f} passages/s, {i['chars_per_s']:,.0f} chars/s")
     builds = ", ".join(f"{s:.2f}" for s in r["index_build_s"])
+    after = ", ".join(f"{s * 1000:.2f}" for s in r["after_build_s"])
     b = r["baseline_build"]
     print(f"index build (first search after a change): {builds} s; baseline: read passages "
           f"{b['read_passages_s']:.2f} s + bigram index {b['bigram_build_s']:.2f} s"
           + (f", FTS5 trigram {b['fts5_build_s']:.2f} s" if "fts5_build_s" in b else ""))
+    print(f"the search right after each build: {after} ms")
     print(f"\nper query, k={K}, ms ({r['latency_ms']['ushiro']['n']} queries from "
           f"{r['question_pool']} questions, after warm-up):")
     print(f"{'system':<28}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}{'mean':>8}")
     for name, f in r["latency_ms"].items():
         print(f"{LABELS.get(name, f'Ushiro [{name[2:]}]'):<28}{f['p50']:>8.2f}{f['p90']:>8.2f}{f['p99']:>8.2f}"
               f"{f['max']:>8.2f}{f['mean']:>8.2f}")
-    print("of which (Ushiro, step by step):")
-    for name, f in r["ushiro_phases_ms"].items():
-        print(f"  {name:<26}{f['p50']:>8.2f}{f['p90']:>8.2f}{f['p99']:>8.2f}"
-              f"{f['max']:>8.2f}{f['mean']:>8.2f}")
-    for name, seconds in r.get("experiments_build_s", {}).items():
-        print(f"[{name[2:]}] loading the rows into memory took {seconds:.2f} s (once per build)")
+    phases = {"Ushiro, step by step": r["ushiro_phases_ms"],
+              **{f"Ushiro [{name[2:]}]": p for name, p in r["experiment_phases_ms"].items()}}
+    for label, parts in phases.items():
+        print(f"of which ({label}):")
+        for name, f in parts.items():
+            print(f"  {name:<26}{f['p50']:>8.2f}{f['p90']:>8.2f}{f['p99']:>8.2f}"
+                  f"{f['max']:>8.2f}{f['mean']:>8.2f}")
+    print(f"index builds during the measured queries: {r['builds_during_queries']}")
+    g = r["gc"]
+    print("garbage collector during the measured queries: " + ", ".join(
+        f"{name} {g[name]['n']}× (max {g[name]['max_ms']:.1f} ms)" for name in
+        ("gen0", "gen1", "gen2")) + "; Ushiro queries with a full collection inside: "
+        + (", ".join(f"{ms:.1f}" for ms in g["ushiro_queries_with_full_gc_ms"]) + " ms"
+           if g["ushiro_queries_with_full_gc_ms"] else "none"))
     t = r["targets"]
     print(f"\ntargets: p50 ≤ {t['p50_ms']:g} ms {'PASS' if t['p50_ok'] else 'FAIL'}, "
           f"p99 ≤ {t['p99_ms']:g} ms {'PASS' if t['p99_ok'] else 'FAIL'}")
@@ -432,7 +502,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=20250401)
     p.add_argument("--fts5", action="store_true", help="also time SQLite FTS5 trigram")
     p.add_argument("--experiment", action="append", default=[], choices=sorted(EXPERIMENTS),
-                   help="also time Ushiro with the hits' rows read another way (repeatable)")
+                   help="also time Ushiro with the hits' rows read from the database")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--keep", action="store_true", help="keep the data directory / schema")
     return p.parse_args(argv)

@@ -17,6 +17,11 @@ two baselines built over the SAME passages read back from the database:
   over overlapping character bigrams of the same NFKC+casefolded text (a run of one kana or
   kanji is kept as a unigram, a run of ASCII letters/digits is one token).
 
+With ``--embedding-model-dir DIR`` (a sentence-transformers model directory, as for
+``USHIRO_EMBEDDING_MODEL_DIR``) the set's documents are also added to one more tenant searched
+by a runtime with that model configured: **Ushiro hybrid**, BM25 and dense rankings fused by
+reciprocal rank fusion. The first search embeds every passage; the time it took is printed.
+
 A hit counts when its (document, section) matches a gold label: documents by name, sections
 by article number (第39条(年次有給休暇) ≡ 第39条, 第32条の3 ≠ 第32条) or Q&A number
 (Q12 …  ≡ Q12). Figures: R@1 and R@5 (share of questions with a gold passage in the top 1 /
@@ -48,7 +53,8 @@ PG_BASE = os.environ.get("USHIRO_BENCH_PG_URL",
 K = 10
 SYSTEMS = ("ushiro", "fts5_trigram", "bigram_bm25")
 LABELS = {"ushiro": "Ushiro (Sudachi + synonyms, BM25)", "fts5_trigram": "SQLite FTS5 trigram",
-          "bigram_bm25": "char-bigram BM25 (bm25s)"}
+          "bigram_bm25": "char-bigram BM25 (bm25s)",
+          "ushiro_hybrid": "Ushiro hybrid (BM25 + dense, RRF)"}
 
 
 def note(message: str) -> None:
@@ -298,11 +304,11 @@ def set_files(spec: dict[str, Any]) -> list[tuple[str, bytes]]:
     return [(Path(p).name, (DATA / p).read_bytes()) for p in spec["documents"]]
 
 
-def ushiro_ranked(env: Env, tenant_id: int, questions: Sequence[Question]
+def ushiro_ranked(rt: Any, tenant_id: int, questions: Sequence[Question]
                   ) -> list[list[tuple[str, str]]]:
     from ushiro import knowledge
 
-    hits = knowledge.search_many(env.rt, tenant_id, [q.text for q in questions], k=K)
+    hits = knowledge.search_many(rt, tenant_id, [q.text for q in questions], k=K)
     return [[(h.document, h.section) for h in found] for _, found in hits]
 
 
@@ -311,14 +317,32 @@ def baseline_ranked(search: Callable[[str], list[int]], by_id: dict[int, StoredP
     return [[(by_id[i].document, by_id[i].section) for i in search(q.text)] for q in questions]
 
 
-def run_set(env: Env, name: str, spec: dict[str, Any],
-            experiments: Sequence[str]) -> SetResult:
+def hybrid_ranked(env: Env, name: str, files: Sequence[tuple[str, bytes]],
+                  questions: Sequence[Question], model_dir: Path
+                  ) -> list[list[tuple[str, str]]]:
+    """Ushiro with dense retrieval: the same database, a runtime whose settings name the
+    model, its own tenant (so the passages are embedded once, on its first search)."""
+    from ushiro.core.runtime import Runtime
+
+    rt = Runtime(env.rt.settings.model_copy(update={"embedding_model_dir": model_dir}),
+                 env.rt.db)
+    tenant_id = env.tenant(f"{name}-hybrid")
+    count = add_files(env, tenant_id, files)
+    started = time.perf_counter()
+    ranked = ushiro_ranked(rt, tenant_id, questions[:1])
+    note(f"{name}: hybrid index of {count} passages (embedding included) in "
+         f"{time.perf_counter() - started:.1f} s")
+    return ranked + ushiro_ranked(rt, tenant_id, questions[1:])
+
+
+def run_set(env: Env, name: str, spec: dict[str, Any], experiments: Sequence[str],
+            model_dir: Path | None = None) -> SetResult:
     questions = load_questions(DATA / spec["questions"])
     files = set_files(spec)
     tenant_id = env.tenant(name)
     count = add_files(env, tenant_id, files)
     result = SetResult(name, [Path(f).stem for f, _ in files], count, questions)
-    result.ranked["ushiro"] = ushiro_ranked(env, tenant_id, questions)
+    result.ranked["ushiro"] = ushiro_ranked(env.rt, tenant_id, questions)
     passages = stored_passages(env, tenant_id)
     by_id = {p.id: p for p in passages}
     present = {(p.document, section_key(p.section)) for p in passages}
@@ -333,7 +357,9 @@ def run_set(env: Env, name: str, spec: dict[str, Any],
         with EXPERIMENTS[experiment][1]():
             x_tenant = env.tenant(f"{name}-x{len(result.ranked)}")
             add_files(env, x_tenant, files)
-            result.ranked[f"x:{experiment}"] = ushiro_ranked(env, x_tenant, questions)
+            result.ranked[f"x:{experiment}"] = ushiro_ranked(env.rt, x_tenant, questions)
+    if model_dir is not None:
+        result.ranked["ushiro_hybrid"] = hybrid_ranked(env, name, files, questions, model_dir)
     return result
 
 
@@ -510,6 +536,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="also run Ushiro with this change patched in (repeatable)")
     p.add_argument("--misses", action="store_true",
                    help="list the questions Ushiro does not answer at rank 1")
+    p.add_argument("--embedding-model-dir", type=Path, metavar="DIR",
+                   help="also run Ushiro hybrid with this sentence-transformers model directory")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--keep", action="store_true", help="keep the data directory / schema")
     args = p.parse_args(argv)
@@ -524,7 +552,8 @@ def main(argv: list[str] | None = None) -> int:
     with environment(args.db, args.keep) as env:
         for name, spec in args.specs.items():
             note(f"{name}: adding {len(spec['documents'])} documents and searching ...")
-            results.append(run_set(env, name, spec, args.experiment))
+            results.append(run_set(env, name, spec, args.experiment,
+                                   args.embedding_model_dir))
     figures = summary(results)
     figures["database"] = args.db
     elapsed = time.perf_counter() - started
