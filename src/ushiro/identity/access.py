@@ -46,6 +46,7 @@ class _Standing:
     member_id: int | None  # None: no member of the tenant
     role: str | None
     member_active: bool | None
+    department_ids: frozenset[int] | None = None  # None: not read yet
 
 
 def _principal(session: Session, s: _Standing) -> Principal:
@@ -58,7 +59,8 @@ def _principal(session: Session, s: _Standing) -> Principal:
     return Principal(
         user_id=s.user_id, email=s.email, name=s.name, tenant_id=s.tenant_id,
         tenant_slug=s.tenant_slug, tenant_name=s.tenant_name, role=Role(s.role),
-        department_ids=frozenset(repository.department_ids_of(session, s.member_id)),
+        department_ids=(s.department_ids if s.department_ids is not None
+                        else frozenset(repository.department_ids_of(session, s.member_id))),
         locale=s.locale,
     )
 
@@ -90,7 +92,9 @@ def principal_from_token(session: Session, token: str) -> Principal:
     row = repository.token_holder(session, token_digest(token))
     if row is None:
         raise UshiroError(ErrorCode.AUTH_FAILED, "APIトークンが無効です。新しいトークンを発行してください。")
-    return _principal(session, _Standing(*row))
+    *standing, departments = row
+    ids = frozenset(int(part) for part in departments.split(",")) if departments else frozenset()
+    return _principal(session, _Standing(*standing, department_ids=ids))
 
 
 def tenant_choices(session: Session, principal: Principal) -> list[Tenant]:
