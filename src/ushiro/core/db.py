@@ -87,37 +87,50 @@ class _SqliteWriters:
     and across processes (``serve --workers N``, ``ushiro worker``) through an advisory
     ``flock`` on a file beside the database. Waiting writers sleep in the kernel and wake
     as soon as the lock is free, instead of polling SQLite's busy handler, whose 1-100 ms
-    sleeps made the latency tail long (bench/intake.py)."""
+    sleeps made the latency tail long (bench/intake.py).
+
+    ``flock`` hands the lock to whoever asks first after it is freed, and that is usually
+    the process that just freed it, so another process could wait through many turns (p99
+    over 100 ms with two workers). A second lock makes the handoff fair: a process takes
+    the *queue* lock before the *writer* lock and lets go of it once it writes, so a
+    process waiting for the writer lock holds the queue lock, and the one that just wrote
+    cannot queue again until the waiter has had its turn."""
 
     def __init__(self, path: str | None) -> None:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._path = path
-        self._fd: int | None = None
+        self._fds: tuple[int, int] | None = None
         self._pid = 0
 
-    def _file(self) -> int | None:
+    def _files(self) -> tuple[int, int] | None:
         if self._path is None or fcntl is None:
             return None
-        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        if self._fds is None or self._pid != os.getpid():  # a forked child opens its own
+            self._fds = (os.open(self._path + "-queue", os.O_RDWR | os.O_CREAT, 0o600),
+                         os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600))
             self._pid = os.getpid()
-        return self._fd
+        return self._fds
 
     @contextmanager
     def hold(self) -> Iterator[None]:
         with self._lock:
             depth: int = getattr(self._local, "depth", 0)
-            fd = self._file() if depth == 0 else None
-            if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            fds = self._files() if depth == 0 else None
+            if fds is not None:
+                queue, writer = fds
+                fcntl.flock(queue, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(writer, fcntl.LOCK_EX)
+                finally:
+                    fcntl.flock(queue, fcntl.LOCK_UN)
             self._local.depth = depth + 1
             try:
                 yield
             finally:
                 self._local.depth = depth
-                if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
+                if fds is not None:
+                    fcntl.flock(fds[1], fcntl.LOCK_UN)
 
 
 def _lock_path(url: str) -> str | None:
