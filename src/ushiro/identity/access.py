@@ -7,7 +7,7 @@ decides who may see or change what.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -92,9 +92,9 @@ def principal_from_token(session: Session, token: str) -> Principal:
     row = repository.token_holder(session, token_digest(token))
     if row is None:
         raise UshiroError(ErrorCode.AUTH_FAILED, "APIトークンが無効です。新しいトークンを発行してください。")
-    *standing, departments = row
+    departments = row[-1]
     ids = frozenset(int(part) for part in departments.split(",")) if departments else frozenset()
-    return _principal(session, _Standing(*standing, department_ids=ids))
+    return _principal(session, replace(_Standing(*row[:-1]), department_ids=ids))
 
 
 def tenant_choices(session: Session, principal: Principal) -> list[Tenant]:
