@@ -500,3 +500,24 @@ def test_openapi_documents_the_requests_api(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "/api/v1/openapi.json" in docs.text
+
+
+def test_a_department_operators_token_sees_only_their_departments(
+        client: TestClient, requester: User, make_user: Callable[..., User],
+        api_headers: Headers) -> None:
+    """GIVEN an operator of 総務 and 経理, and requests filed under 総務, 経理 and 人事・労務
+    WHEN the operator lists and opens them with an API token
+    THEN the list holds the 総務 and 経理 requests only, and the 人事・労務 one answers 404
+    like a request that does not exist."""
+    operator = make_user(Role.OPERATOR, name="総務 経理 四郎", departments=["総務", "経理"])
+    filed = {name: _create(client, api_headers(requester), category=name)
+             for name in ("備品・消耗品", "経費精算", "給与")}
+    staff = api_headers(operator)
+    listed = client.get("/api/v1/requests", headers=staff)
+    assert listed.status_code == 200, listed.text
+    seen = {item["id"] for item in listed.json()["items"]}
+    assert seen == {filed["備品・消耗品"]["id"], filed["経費精算"]["id"]}
+    hidden = client.get(f"/api/v1/requests/{filed['給与']['id']}", headers=staff)
+    assert hidden.status_code == 404
+    assert client.get(f"/api/v1/requests/{filed['経費精算']['id']}",
+                      headers=staff).status_code == 200
