@@ -157,6 +157,7 @@ class Database:
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         # SQLite has one writer at a time: writers queue here (see _SqliteWriters).
         self._writers = _SqliteWriters(_lock_path(url)) if self.is_sqlite else None
+        self._bound: Connection | None = None
 
     def session(self, *, write: bool = False) -> Session:
         return (self._write if write else self._read)()
@@ -181,14 +182,27 @@ class Database:
             # close(), not rollback(): objects read here stay usable (detached, not expired).
             session.close()
 
+    @contextmanager
+    def reading_rows(self) -> Iterator[Connection]:
+        """A plain connection for a read of plain columns on a hot path (the token behind
+        every API call): no ORM session to build and tear down. Repositories accept it
+        where they accept a session; it rolls back at the end."""
+        if self._bound is not None:
+            yield self._bound
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
     def bind_to_connection(self, conn: Connection) -> None:
         """Tests: every session joins ``conn``'s outer transaction through savepoints."""
         maker = sessionmaker(bind=conn, expire_on_commit=False,
                              join_transaction_mode="create_savepoint")
         self._read = maker
         self._write = maker
+        self._bound = conn
 
     def unbind(self) -> None:
+        self._bound = None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
 

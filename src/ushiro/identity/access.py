@@ -7,8 +7,9 @@ decides who may see or change what.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ushiro.core.errors import ErrorCode, UshiroError, forbidden
@@ -46,10 +47,10 @@ class _Standing:
     member_id: int | None  # None: no member of the tenant
     role: str | None
     member_active: bool | None
-    department_ids: frozenset[int] | None = None  # None: not read yet
+    department_ids: frozenset[int]
 
 
-def _principal(session: Session, s: _Standing) -> Principal:
+def _principal(s: _Standing) -> Principal:
     if not s.user_active:
         raise UshiroError(ErrorCode.AUTH_FAILED, "このアカウントは無効化されています。")
     if s.member_id is None or s.role is None:
@@ -59,18 +60,17 @@ def _principal(session: Session, s: _Standing) -> Principal:
     return Principal(
         user_id=s.user_id, email=s.email, name=s.name, tenant_id=s.tenant_id,
         tenant_slug=s.tenant_slug, tenant_name=s.tenant_name, role=Role(s.role),
-        department_ids=(s.department_ids if s.department_ids is not None
-                        else frozenset(repository.department_ids_of(session, s.member_id))),
-        locale=s.locale,
+        department_ids=s.department_ids, locale=s.locale,
     )
 
 
 def principal_for(session: Session, user: User, tenant: Tenant) -> Principal:
     member = repository.membership(session, user.id, tenant.id)
-    return _principal(session, _Standing(
+    departments = frozenset(repository.department_ids_of(session, member.id)) if member else None
+    return _principal(_Standing(
         user.id, user.email, user.name, user.locale, user.is_active, tenant.id, tenant.slug,
         tenant.name, member.id if member else None, member.role if member else None,
-        member.is_active if member else None))
+        member.is_active if member else None, departments or frozenset()))
 
 
 def principal_from_session(session: Session, user_id: int | None,
@@ -88,13 +88,16 @@ def principal_from_session(session: Session, user_id: int | None,
     return principal_for(session, user, tenant)
 
 
-def principal_from_token(session: Session, token: str) -> Principal:
+def principal_from_token(session: Session | Connection, token: str) -> Principal:
+    """``session``: a plain connection will do (:meth:`Database.reading_rows`)."""
     row = repository.token_holder(session, token_digest(token))
     if row is None:
         raise UshiroError(ErrorCode.AUTH_FAILED, "APIトークンが無効です。新しいトークンを発行してください。")
-    departments = row[-1]
+    (user_id, email, name, locale, user_active, tenant_id, slug, tenant_name,
+     member_id, role, member_active, departments) = row
     ids = frozenset(int(part) for part in departments.split(",")) if departments else frozenset()
-    return _principal(session, replace(_Standing(*row[:-1]), department_ids=ids))
+    return _principal(_Standing(user_id, email, name, locale, user_active, tenant_id, slug,
+                                tenant_name, member_id, role, member_active, ids))
 
 
 def tenant_choices(session: Session, principal: Principal) -> list[Tenant]:

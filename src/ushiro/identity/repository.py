@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, bindparam, cast, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ushiro.identity.models import (
@@ -147,7 +148,7 @@ _TOKEN_HOLDER = (
     .where(ApiToken.digest == bindparam("digest"), ApiToken.revoked_at.is_(None)))
 
 
-def token_holder(session: Session, digest: str) -> tuple[Any, ...] | None:
+def token_holder(session: Session | Connection, digest: str) -> tuple[Any, ...] | None:
     """Who is behind an unrevoked token, in one query of plain columns (every API call
     asks; loading three ORM objects and then the departments cost more than the query):
     user id, email, name, locale, is_active; tenant id, slug, name; membership id, role,

@@ -52,8 +52,8 @@ def api_principal(request: Request, rt: RuntimeDep) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise UshiroError(ErrorCode.AUTH_REQUIRED,
                           "認証が必要です。Authorization: Bearer <APIトークン> を付けてください。")
-    with rt.db.reading() as session:
-        principal = principal_from_token(session, token.strip())
+    with rt.db.reading_rows() as conn:
+        principal = principal_from_token(conn, token.strip())
     request.state.principal = principal
     return principal
 
