@@ -107,12 +107,13 @@ BUSY_WRITER = textwrap.dedent("""
             turns += 1
             if turns == 1:
                 print("writing", flush=True)
-            time.sleep(0.005)
+            time.sleep(0.02)
 """)
 
 
 def test_a_process_that_writes_without_pause_does_not_starve_another(db_url: str) -> None:
-    """GIVEN another process that starts a new write the moment its last one commits
+    """GIVEN another process that starts a new write (20 ms each) the moment its last one
+    commits
     WHEN this process writes, 30 times
     THEN each time at most the other's write in progress (and one more for slack) commits
     before this one gets its turn: the handoff between processes is fair. (With ``flock``

@@ -13,29 +13,27 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ushiro.audit import repository
-from ushiro.audit.models import AuditEvent, AuditHead
+from ushiro.audit.models import AuditEvent
 from ushiro.audit.schemas import Actor, Problem, VerifyReport
 from ushiro.core.clock import as_utc, now
 
 GENESIS = "0" * 64
 
 
-def _digest(event: AuditEvent) -> str:
-    payload = {
-        "chain": event.chain,
-        "seq": event.seq,
-        "at": as_utc(event.at).isoformat(timespec="microseconds"),
-        "actor_id": event.actor_id,
-        "actor": event.actor,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "before": event.before,
-        "after": event.after,
-        "prev": event.prev_hash,
-    }
+_HASHED = ("chain", "seq", "at", "actor_id", "actor", "action", "object_type", "object_id",
+           "before", "after", "prev_hash")
+
+
+def _digest(event: dict[str, Any]) -> str:
+    payload = {name: event[name] for name in _HASHED if name not in ("at", "prev_hash")}
+    payload["at"] = as_utc(event["at"]).isoformat(timespec="microseconds")
+    payload["prev"] = event["prev_hash"]
     canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _stored(event: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _HASHED}
 
 
 def _jsonable(value: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -53,22 +51,20 @@ def record(
     object_id: object = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> None:
     chain = tenant_id or 0
     head = repository.lock_head(session, chain)
     if head is None:
-        head = AuditHead(chain=chain, seq=0, hash=GENESIS)
-        session.add(head)
-    event = AuditEvent(
-        chain=chain, seq=head.seq + 1, at=now(), actor_id=actor.user_id, actor=actor.label,
-        action=action, object_type=object_type, object_id=str(object_id),
-        before=_jsonable(before), after=_jsonable(after), prev_hash=head.hash,
-    )
-    event.hash = _digest(event)
-    session.add(event)
-    head.seq, head.hash = event.seq, event.hash
-    session.flush()
-    return event
+        repository.add_head(session, chain, GENESIS)
+        head = (0, GENESIS)
+    event: dict[str, Any] = {
+        "chain": chain, "seq": head[0] + 1, "at": now(), "actor_id": actor.user_id,
+        "actor": actor.label, "action": action, "object_type": object_type,
+        "object_id": str(object_id), "before": _jsonable(before), "after": _jsonable(after),
+        "prev_hash": head[1],
+    }
+    event["hash"] = _digest(event)
+    repository.append(session, event)
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,7 +86,7 @@ def verify(session: Session) -> VerifyReport:
         elif event.prev_hash != prev:
             report.problems.append(Problem(event.chain, event.seq, "broken_link",
                                            "直前のイベントとの連結が一致しません(挿入または削除)"))
-        if _digest(event) != event.hash:
+        if _digest(_stored(event)) != event.hash:
             report.problems.append(Problem(event.chain, event.seq, "altered",
                                            "内容がハッシュと一致しません(改ざん)"))
         last[event.chain] = (event.seq, event.hash)
