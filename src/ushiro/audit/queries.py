@@ -11,7 +11,8 @@ from ushiro.identity import Principal, Role, require
 
 
 def tenant_log(rt: Runtime, principal: Principal) -> tuple[list[AuditEvent], VerifyReport]:
-    """The newest events of the admin's tenant and the verification of all chains."""
+    """The newest events of the admin's tenant and the verification of its chain."""
     require(principal, Role.ADMIN)
     with rt.db.reading() as session:
-        return repository.recent(session, principal.tenant_id, 200), verify(session)
+        return (repository.recent(session, principal.tenant_id, 200),
+                verify(session, principal.tenant_id))

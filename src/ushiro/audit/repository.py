@@ -48,8 +48,11 @@ def iter_events(session: Session, chain: int | None = None) -> Iterator[AuditEve
     yield from session.scalars(stmt.execution_options(yield_per=1000))
 
 
-def heads(session: Session) -> dict[int, AuditHead]:
-    return {h.chain: h for h in session.scalars(select(AuditHead))}
+def heads(session: Session, chain: int | None = None) -> dict[int, AuditHead]:
+    stmt = select(AuditHead)
+    if chain is not None:
+        stmt = stmt.where(AuditHead.chain == chain)
+    return {h.chain: h for h in session.scalars(stmt)}
 
 
 def recent(session: Session, chain: int, limit: int = 100,

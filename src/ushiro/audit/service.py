@@ -73,11 +73,13 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
-def verify(session: Session) -> VerifyReport:
-    """Recompute every chain; report altered, inserted, reordered or deleted events."""
+def verify(session: Session, chain: int | None = None) -> VerifyReport:
+    """Recompute every chain, or only ``chain`` (a tenant's, for its admin: other tenants'
+    event counts and problems are none of their business); report altered, inserted,
+    reordered or deleted events."""
     report = VerifyReport()
     last: dict[int, tuple[int, str]] = {}
-    for event in repository.iter_events(session):
+    for event in repository.iter_events(session, chain):
         report.events += 1
         seq, prev = last.get(event.chain, (0, GENESIS))
         if event.seq != seq + 1:
@@ -90,7 +92,7 @@ def verify(session: Session) -> VerifyReport:
             report.problems.append(Problem(event.chain, event.seq, "altered",
                                            "内容がハッシュと一致しません(改ざん)"))
         last[event.chain] = (event.seq, event.hash)
-    heads = repository.heads(session)
+    heads = repository.heads(session, chain)
     report.chains = len(heads)
     for chain, head in heads.items():
         seq, digest = last.get(chain, (0, GENESIS))
