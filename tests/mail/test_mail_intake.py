@@ -382,6 +382,38 @@ def test_a_mail_reply_reopens_a_waiting_or_resolved_request(
     assert queries.get_request(rt, admin, original.request_id).status == after
 
 
+@pytest.mark.parametrize(("header", "reopens"), [
+    (b"Auto-Submitted: auto-replied", False),
+    (b"Auto-Submitted: auto-generated", False),
+    (b"X-Autoreply: yes", False),
+    (b"X-Autorespond: =?UTF-8?B?5LiN5Zyo?=", False),
+    (b"Precedence: auto_reply", False),
+    (b"Precedence: bulk", False),
+    (b"Auto-Submitted: no", True),
+    (b"Precedence: first-class", True),
+])
+def test_an_out_of_office_reply_does_not_reopen_a_waiting_request(
+        rt: Runtime, tenant: Tenant, admin: Principal, header: bytes, reopens: bool) -> None:
+    """GIVEN a mail request waiting on the requester
+    WHEN a reply mail arrives that a machine sent (不在通知: RFC 3834 Auto-Submitted,
+    X-Autoreply, Precedence: auto_reply/bulk)
+    THEN it joins the thread, so the operator sees it, but the request keeps waiting; a
+    mail marked ``Auto-Submitted: no`` (a person's) reopens it as any reply does."""
+    original = mail_service.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
+    desk_service.change(rt, admin, original.request_id, RequestChange(status="waiting"))
+    reply = raw("reply.eml").replace(b"MIME-Version: 1.0\r\n", b"MIME-Version: 1.0\r\n"
+                                     + header + b"\r\n", 1)
+    reply = reply.replace(b"MIME-Version: 1.0\n", b"MIME-Version: 1.0\n" + header + b"\n", 1)
+    assert header in reply
+
+    result = mail_service.import_mail(rt, tenant.id, reply)
+
+    assert (result.request_id, result.created) == (original.request_id, False)
+    request = queries.get_request(rt, admin, original.request_id)
+    assert request.status == ("in_progress" if reopens else "waiting")
+    assert [m.kind for m in request.messages] == ["inbound"]  # the reply, in the thread
+
+
 # --------------------------------------------------------------------------- bad input
 
 def test_malformed_mail_is_rejected_in_japanese_and_nothing_is_stored(

@@ -65,6 +65,7 @@ class ParsedMail:
     references: list[str] = field(default_factory=list)
     attachments: list[ParsedAttachment] = field(default_factory=list)
     date: datetime | None = None
+    automatic: bool = False  # an auto-reply (不在通知) or other machine-sent mail
 
     @property
     def request_number(self) -> int | None:
@@ -143,6 +144,18 @@ def _body_and_attachments(msg: Message) -> tuple[str, list[ParsedAttachment]]:
     return clean(body), attachments
 
 
+def is_automatic(msg: Message) -> bool:
+    """A mail no person wrote: RFC 3834 ``Auto-Submitted`` (anything but ``no``), the
+    ``X-Autoreply`` / ``X-Autorespond`` headers some servers put on out-of-office replies,
+    or ``Precedence: auto_reply / bulk / junk``."""
+    submitted = str(msg.get("Auto-Submitted") or "").strip().lower()
+    if submitted and not submitted.startswith("no"):
+        return True
+    if msg.get("X-Autoreply") or msg.get("X-Autorespond"):
+        return True
+    return str(msg.get("Precedence") or "").strip().lower() in ("auto_reply", "bulk", "junk")
+
+
 def parse_mail(raw: bytes, *, max_bytes: int) -> ParsedMail:
     """Parse one RFC 5322 message. Raises UshiroError with a Japanese reason when the mail
     cannot become a request (too large, no usable sender)."""
@@ -171,6 +184,7 @@ def parse_mail(raw: bytes, *, max_bytes: int) -> ParsedMail:
         message_id=message_id, from_address=address.lower(), from_name=one_line(name),
         subject=one_line(decode_header_value(msg.get("Subject")), 300), body=body,
         references=re.findall(r"<[^<>\s]+>", refs), attachments=attachments, date=date,
+        automatic=is_automatic(msg),
     )
 
 

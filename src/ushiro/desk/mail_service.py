@@ -92,7 +92,8 @@ def _store_mail(rt: Runtime, session: Session, tenant_id: int, mail: ParsedMail)
                                author_label=mail.from_name or mail.from_address, body=body,
                                mail_message_id=mail.message_id)
         _store_uploads(rt, session, target, message.id, uploads)
-        _reopen_on_inbound(target)
+        if not mail.automatic:  # an out-of-office reply is no answer from the requester
+            _reopen_on_inbound(target)
         _audit_change(session, MAIL_ACTOR, target, before)
         return ImportResult(target.id, target.number, created=False)
     user = identity_repo.user_by_email(session, mail.from_address)
