@@ -171,6 +171,41 @@ def test_body_over_the_server_limit_is_413(small_client: TestClient, requester: 
     assert f"上限は {limit:,} バイトです" in error["message"]
 
 
+def _chunks(payload: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
+    # A generator body goes out chunked, with no Content-Length to refuse it by.
+    for start in range(0, len(payload), size):
+        yield payload[start:start + size]
+
+
+def test_chunked_body_over_the_server_limit_is_413(small_client: TestClient, requester: User,
+                                                   api_headers: Headers,
+                                                   unchanged: Callable[[], None]) -> None:
+    """GIVEN the body limit
+    WHEN a larger body is sent chunked, without Content-Length
+    THEN reading stops at the limit with the same 413 ``payload_too_large``, and nothing is
+    stored."""
+    headers = api_headers(requester)
+    unchanged()
+    limit = 1000 * 10 + 1024 * 1024
+    payload = json.dumps({**VALID, "body": "x" * limit}).encode()
+    response = small_client.post("/api/v1/requests", content=_chunks(payload),
+                                 headers={**headers, "Content-Type": "application/json"})
+    error = _error(response, 413, "payload_too_large")
+    assert f"上限は {limit:,} バイトです" in error["message"]
+
+
+def test_chunked_body_under_the_limit_is_accepted(small_client: TestClient, requester: User,
+                                                  api_headers: Headers) -> None:
+    """GIVEN the body limit
+    WHEN a body under it is sent chunked
+    THEN the request is created as usual."""
+    payload = json.dumps({**VALID, "body": "出張旅費の精算です。" * 1000}).encode()
+    response = small_client.post("/api/v1/requests", content=_chunks(payload, 4096),
+                                 headers={**api_headers(requester),
+                                          "Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+
+
 def test_oversized_attachment_is_refused(small_client: TestClient, requester: User,
                                          unchanged: Callable[[], None]) -> None:
     """GIVEN an attachment limit of 1,000 bytes

@@ -24,21 +24,63 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 
 class BodyLimit:
-    """Refuse bodies over the limit before reading them (413 with a Japanese message)."""
+    """Refuse bodies over the limit with 413 and a Japanese message: before reading them
+    when Content-Length says so, and while reading them when it is absent (chunked): the
+    bytes that arrive are counted, reading stops with an error at the limit, and whatever
+    the app answers to that error (FastAPI turns it into "error parsing the body") is
+    replaced by the same 413."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
 
+    def _error(self) -> UshiroError:
+        return UshiroError(ErrorCode.TOO_LARGE,
+                           f"送信データが大きすぎます。上限は {self.limit:,} バイトです。")
+
+    def _refusal(self) -> JSONResponse:
+        return JSONResponse({"error": self._error().as_dict()}, status_code=413)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length and length.isdigit() and int(length) > self.limit:
-                error = UshiroError(ErrorCode.TOO_LARGE,
-                                    f"送信データが大きすぎます。上限は {self.limit:,} バイトです。")
-                response = JSONResponse({"error": error.as_dict()}, status_code=413)
-                await response(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length and length.isdigit():
+            if int(length) > self.limit:
+                await self._refusal()(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+            await self.app(scope, receive, send)  # the server stops at Content-Length
+            return
+        await self._counted(scope, receive, send)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received, over, answered = 0, False, False
+
+        async def counting() -> Message:
+            nonlocal received, over
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                over = True
+                raise self._error()
+            return message
+
+        async def answering(message: Message) -> None:
+            nonlocal answered
+            if over:
+                if not answered:
+                    answered = True
+                    await self._refusal()(scope, receive, send)
+                return  # the app's own answer to the aborted read is dropped
+            await send(message)
+
+        try:
+            await self.app(scope, counting, answering)
+        except Exception:
+            if not over:
+                raise
+            if not answered:
+                await self._refusal()(scope, receive, send)
 
 
 _SECURITY_HEADERS = [
