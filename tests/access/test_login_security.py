@@ -180,6 +180,76 @@ def test_logout_clears_the_session(client: TestClient, user: User,
         assert again.headers["location"].startswith("/login")
 
 
+@pytest.fixture
+def second_browser(rt: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(rt=rt), base_url="http://testserver") as c:
+        yield c
+
+
+def _signed_in(c: TestClient) -> bool:
+    response = c.get("/portal", follow_redirects=False)
+    assert response.status_code in (200, 303), response.text
+    return response.status_code == 200
+
+
+def test_a_copied_cookie_is_worthless_after_logout(client: TestClient, second_browser: TestClient,
+                                                   user: User,
+                                                   login: Callable[[str], str]) -> None:
+    """GIVEN a signed-in user whose session cookie someone has copied
+    WHEN the user logs out
+    THEN the copy no longer signs anyone in (the cookie alone is signed, not revocable, so
+    the login session it names has ended on the server)."""
+    csrf = login(user.email)
+    second_browser.cookies.set("ushiro_session", client.cookies["ushiro_session"])
+    assert _signed_in(second_browser)
+    client.post("/logout", data={"csrf_token": csrf})
+    assert not _signed_in(second_browser)
+
+
+def test_logging_out_in_one_browser_keeps_the_other_signed_in(
+        client: TestClient, second_browser: TestClient, user: User,
+        login: Callable[[str], str]) -> None:
+    """GIVEN a user signed in on two browsers (PC and tablet)
+    WHEN they log out on one
+    THEN the other stays signed in."""
+    assert _attempt(second_browser, user.email, PASSWORD).status_code == 303
+    csrf = login(user.email)
+    client.post("/logout", data={"csrf_token": csrf})
+    assert not _signed_in(client)
+    assert _signed_in(second_browser)
+
+
+def test_a_new_password_ends_every_session(client: TestClient, second_browser: TestClient,
+                                           rt: Runtime, user: User,
+                                           login: Callable[[str], str]) -> None:
+    """GIVEN a user signed in on two browsers
+    WHEN their password is reset (someone may have known the old one)
+    THEN both are signed out, and the new password signs in again."""
+    login(user.email)
+    assert _attempt(second_browser, user.email, PASSWORD).status_code == 303
+    identity_service.set_password(rt.db, SYSTEM, user.email, "new-secret-2026")
+    assert not _signed_in(client) and not _signed_in(second_browser)
+    assert _attempt(client, user.email, "new-secret-2026").status_code == 303
+    assert _signed_in(client)
+
+
+def test_a_session_ends_after_the_maximum_age(client: TestClient, rt: Runtime, user: User,
+                                              login: Callable[[str], str]) -> None:
+    """GIVEN a signed-in user
+    WHEN their login session is older than session_max_age_seconds (12 h), even if the
+    browser still sends the cookie
+    THEN they are asked to log in again."""
+    from ushiro.identity.models import LoginSession
+
+    login(user.email)
+    assert _signed_in(client)
+    age = timedelta(seconds=rt.settings.session_max_age_seconds + 60)
+    with rt.db.transaction() as session:
+        for row in session.scalars(select(LoginSession).where(LoginSession.user_id == user.id)):
+            row.created_at = row.created_at - age
+    assert not _signed_in(client)
+
+
 def test_htmx_requests_without_a_session_are_told_to_log_in(client: TestClient) -> None:
     response = client.get("/portal", headers={"HX-Request": "true"}, follow_redirects=False)
     assert response.status_code == 401
@@ -469,8 +539,8 @@ def test_disabling_in_one_tenant_does_not_lock_out_another(rt, make_tenant, make
     admin_b_principal = identity_service.principal(rt.db, admin_b.id, tenant_b.id)
     identity_service.update_member(rt.db, admin_b_principal, shared.id, active=False)
 
-    user, tenants = identity_service.login(rt.db, rt.settings, shared.email, "correct-horse-42")
-    assert [t.slug for t in tenants] == ["sakura"]
+    signed_in = identity_service.login(rt.db, rt.settings, shared.email, "correct-horse-42")
+    assert [t.slug for t in signed_in.tenants] == ["sakura"]
     try:
         identity_service.principal(rt.db, shared.id, tenant_b.id)
         raise AssertionError("the disabled membership must not give a principal")

@@ -94,7 +94,7 @@ def test_user_password_resets_a_password(ushiro, cli_env) -> None:
     try:
         from ushiro.identity import service
 
-        user, _tenants = service.login(rt.db, settings, "taro@example.co.jp", "second-password")
-        assert user.email == "taro@example.co.jp"
+        signed_in = service.login(rt.db, settings, "taro@example.co.jp", "second-password")
+        assert signed_in.user.email == "taro@example.co.jp"
     finally:
         rt.db.dispose()

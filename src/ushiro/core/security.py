@@ -36,6 +36,10 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_session_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
 def new_csrf_token() -> str:
     return secrets.token_urlsafe(32)
 

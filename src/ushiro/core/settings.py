@@ -36,6 +36,8 @@ class Settings(BaseSettings):
                                     description="Largest knowledge document accepted (bytes)")
     login_max_failures: int = 5
     login_window_seconds: int = 900
+    session_max_age_seconds: int = Field(
+        default=12 * 3600, ge=60, description="A browser stays signed in this long at most")
     jobs_inline: bool = Field(default=False, description="Run background jobs right after commit")
     worker_in_process: bool = Field(default=True, description="`serve` runs a job worker thread")
     db_pool_size: int = 10

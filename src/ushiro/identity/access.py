@@ -8,6 +8,7 @@ decides who may see or change what.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -73,10 +74,13 @@ def principal_for(session: Session, user: User, tenant: Tenant) -> Principal:
         member.is_active if member else None, departments or frozenset()))
 
 
-def principal_from_session(session: Session, user_id: int | None,
-                           tenant_id: int | None) -> Principal | None:
-    """The principal behind a login cookie, or None when the cookie is stale."""
-    if not user_id or not tenant_id:
+def principal_from_session(session: Session, user_id: int | None, tenant_id: int | None,
+                           session_key: str | None, since: datetime) -> Principal | None:
+    """The principal behind a login cookie, or None when the cookie is stale: its login
+    session ended (logout, new password) or started before ``since``."""
+    if not user_id or not tenant_id or not session_key:
+        return None
+    if repository.live_session(session, user_id, token_digest(session_key), since) is None:
         return None
     user = session.get(User, user_id)
     tenant = session.get(Tenant, tenant_id)

@@ -1,4 +1,5 @@
-"""Tenants, users, memberships, departments, categories, API tokens, login attempts."""
+"""Tenants, users, memberships, departments, categories, API tokens, login attempts and
+sessions."""
 
 from __future__ import annotations
 
@@ -96,6 +97,20 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginSession(Base):
+    """A signed-in browser. The signed cookie carries a random key and only its SHA-256 is
+    stored: ending the row (logout, a new password) makes any copy of the cookie useless,
+    which a signed cookie alone cannot do."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, select
+from sqlalchemy import String, bindparam, cast, delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from ushiro.identity.models import (
     Category,
     Department,
     LoginAttempt,
+    LoginSession,
     MemberDepartment,
     Membership,
     Tenant,
@@ -180,3 +181,29 @@ def recent_failures_from(session: Session, ip: str, since: datetime) -> int:
     stmt = select(func.count()).select_from(LoginAttempt).where(
         LoginAttempt.ip == ip, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= since)
     return int(session.scalar(stmt) or 0)
+
+
+def live_session(session: Session, user_id: int, digest: str,
+                 since: datetime) -> LoginSession | None:
+    stmt = select(LoginSession).where(
+        LoginSession.digest == digest, LoginSession.user_id == user_id,
+        LoginSession.ended_at.is_(None), LoginSession.created_at >= since)
+    return session.scalars(stmt).first()
+
+
+def end_sessions(session: Session, user_id: int, at: datetime, *,
+                 digest: str | None = None) -> None:
+    """End the user's open sessions, or only the one with ``digest``."""
+    stmt = (update(LoginSession)
+            .where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+            .values(ended_at=at))
+    if digest is not None:
+        stmt = stmt.where(LoginSession.digest == digest)
+    session.execute(stmt)
+
+
+def forget_sessions(session: Session, user_id: int, before: datetime) -> None:
+    """Drop the user's ended sessions and those too old to be used."""
+    session.execute(delete(LoginSession).where(
+        LoginSession.user_id == user_id,
+        (LoginSession.ended_at.is_not(None)) | (LoginSession.created_at < before)))

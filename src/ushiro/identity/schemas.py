@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from ushiro.audit import Actor
 from ushiro.identity.choices import Role
+
+if TYPE_CHECKING:
+    from ushiro.identity.models import Tenant, User
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,13 @@ class CategoryOut(BaseModel):
     department_id: int
     department: str
     default_work_type: str | None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A successful login: who, the tenants they may work in (the first is opened), and the
+    key of the new login session, for the cookie only (the database keeps its digest)."""
+
+    user: User
+    tenants: list[Tenant]
+    session_key: str

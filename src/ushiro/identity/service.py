@@ -14,7 +14,13 @@ from ushiro.audit import Actor
 from ushiro.core.clock import now
 from ushiro.core.db import Database
 from ushiro.core.errors import ErrorCode, UshiroError, invalid
-from ushiro.core.security import hash_password, new_api_token, token_digest, verify_password
+from ushiro.core.security import (
+    hash_password,
+    new_api_token,
+    new_session_key,
+    token_digest,
+    verify_password,
+)
 from ushiro.core.settings import Settings
 from ushiro.core.text import one_line
 from ushiro.identity import repository
@@ -25,12 +31,13 @@ from ushiro.identity.models import (
     Category,
     Department,
     LoginAttempt,
+    LoginSession,
     MemberDepartment,
     Membership,
     Tenant,
     User,
 )
-from ushiro.identity.schemas import Principal, UserIn
+from ushiro.identity.schemas import Principal, SignedIn, UserIn
 
 IP_FACTOR = 4
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -155,6 +162,8 @@ def set_password(db: Database, actor: Actor, email: str, password: str) -> None:
         if user is None:
             raise UshiroError(ErrorCode.NOT_FOUND, f"ユーザー {email} が見つかりません。")
         user.password_hash = hash_password(password)
+        # Whoever knew the old password may have signed in with it: end those sessions.
+        repository.end_sessions(session, user.id, now())
         audit.record(session, tenant_id=None, actor=actor, action="user.password",
                      object_type="user", object_id=user.id)
 
@@ -189,8 +198,9 @@ def revoke_token(db: Database, principal: Principal, token_id: int) -> None:
 
 
 def login(db: Database, settings: Settings, email: str, password: str,
-          ip: str = "") -> tuple[User, list[Tenant]]:
-    """Check the password; too many recent failures lock the account for a while."""
+          ip: str = "") -> SignedIn:
+    """Check the password (too many recent failures lock the account for a while) and
+    open a login session."""
     email = email.strip().lower()
     since = now() - timedelta(seconds=settings.login_window_seconds)
     with db.transaction() as session:
@@ -214,7 +224,19 @@ def login(db: Database, settings: Settings, email: str, password: str,
         raise UshiroError(ErrorCode.AUTH_FAILED,
                           "このアカウントは現在利用できません(所属テナントがないか、無効化されています)。"
                           "管理者に連絡してください。")
-    return user, tenants
+    key = new_session_key()
+    with db.transaction() as session:
+        repository.forget_sessions(
+            session, user.id, now() - timedelta(seconds=settings.session_max_age_seconds))
+        session.add(LoginSession(user_id=user.id, digest=token_digest(key)))
+    return SignedIn(user, tenants, key)
+
+
+def logout(db: Database, user_id: int | None, session_key: str | None) -> None:
+    """End this browser's login session: a copy of its cookie no longer signs anyone in."""
+    if user_id and session_key:
+        with db.transaction() as session:
+            repository.end_sessions(session, user_id, now(), digest=token_digest(session_key))
 
 
 def principal(db: Database, user_id: int, tenant_id: int) -> Principal:

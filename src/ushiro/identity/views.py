@@ -38,18 +38,20 @@ def login(request: Request, rt: RuntimeDep, email: Annotated[str, Form()],
           password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
     ip = request.client.host if request.client else ""
     try:
-        user, tenants = service.login(rt.db, rt.settings, email, password, ip)
+        signed_in = service.login(rt.db, rt.settings, email, password, ip)
     except UshiroError as error:
         return render(request, "identity/login.html",
                       {"error": error, "email": email, "next": _safe_next(next)}, error.status)
     # A fresh session on login: nothing from before authentication carries over.
     request.session.clear()
-    request.session.update({"uid": user.id, "tid": tenants[0].id, "csrf": new_csrf_token()})
+    request.session.update({"uid": signed_in.user.id, "tid": signed_in.tenants[0].id,
+                            "key": signed_in.session_key, "csrf": new_csrf_token()})
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def logout(request: Request) -> Response:
+def logout(request: Request, rt: RuntimeDep) -> Response:
+    service.logout(rt.db, request.session.get("uid"), request.session.get("key"))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

@@ -157,7 +157,8 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     app.state.rt = rt
     app.add_middleware(SecurityHeaders)
     app.add_middleware(PageSessions, secret_key=rt.settings.resolved_secret_key(),
-                       session_cookie="ushiro_session", max_age=12 * 3600, same_site="lax",
+                       session_cookie="ushiro_session",
+                       max_age=rt.settings.session_max_age_seconds, same_site="lax",
                        https_only=rt.settings.cookie_secure)
     limit = rt.settings.max_attachment_bytes * 10 + 1024 * 1024
     app.add_middleware(BodyLimit, limit=limit)
