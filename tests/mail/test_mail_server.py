@@ -238,6 +238,48 @@ def test_poll_without_a_mail_account_says_how_to_configure_it(rt: Runtime, tenan
 
 # --------------------------------------------------------------------------- SMTP replies
 
+@pytest.mark.parametrize(("title", "subject"), [
+    ("出張旅費の件", "Re: [REQ-7] 出張旅費の件"),
+    ("Re: 出張旅費の件", "Re: [REQ-7] 出張旅費の件"),
+    ("RE: FW: 出張旅費の件", "Re: [REQ-7] 出張旅費の件"),
+    ("Fwd: Re[2]: 出張旅費の件", "Re: [REQ-7] 出張旅費の件"),
+    ("返信: 転送: 出張旅費の件", "Re: [REQ-7] 出張旅費の件"),
+    ("Re：[REQ-7] 出張旅費の件", "Re: [REQ-7] 出張旅費の件"),
+    ("Re: Re: ", "Re: [REQ-7] Re:"),  # nothing but prefixes: one is kept as the title
+    ("Regarding the invoice", "Re: [REQ-7] Regarding the invoice"),
+    ("返信期限について", "Re: [REQ-7] 返信期限について"),
+])
+def test_a_reply_subject_says_re_and_the_reference_once(title: str, subject: str) -> None:
+    """GIVEN a mail request titled with the subject it arrived with
+    WHEN the desk answers it
+    THEN the subject is "Re: [REQ-n] " and the title without the "Re:", "FW:", "返信:",
+    "転送:" and "[REQ-n]" the mail programs had put in front (words that only start like
+    them stay)."""
+    from ushiro.desk.mail import reply_subject
+
+    assert reply_subject("REQ-7", title) == subject
+
+
+def test_a_reply_to_a_forwarded_reply_has_a_clean_subject(
+        rt: Runtime, tenant: Tenant, operator: Principal, smtp: SmtpServer) -> None:
+    """GIVEN a request opened by a mail whose subject was "RE: 転送: 定期券の払い戻し"
+    WHEN an operator replies
+    THEN the mail sent says "Re: [REQ-n] 定期券の払い戻し", not "Re: [REQ-n] RE: 転送: …"."""
+    mail_service.save_account(rt, None, tenant.id, account(smtp=smtp))
+    incoming = EmailMessage()
+    incoming["From"] = REQUESTER
+    incoming["To"] = DESK
+    incoming["Subject"] = "RE: 転送: 定期券の払い戻し"
+    incoming["Message-ID"] = "<forwarded.1@example.co.jp>"
+    incoming.set_content("定期券の払い戻しはどうすればよいですか。")
+    request = mail_service.import_mail(rt, tenant.id, incoming.as_bytes())
+
+    desk_service.reply(rt, operator, request.request_id, ReplyCreate(body="窓口で手続きできます。"))
+
+    [(_from, _to, data)] = smtp.wait_for(1)
+    assert parsed(data)["Subject"] == f"Re: [REQ-{request.number}] 定期券の払い戻し"
+
+
 def test_operator_reply_is_sent_threaded_in_utf8(
         rt: Runtime, tenant: Tenant, operator: Principal, smtp: SmtpServer) -> None:
     """GIVEN a request opened by a mail

@@ -32,6 +32,18 @@ _CODECS: dict[str, tuple[str, ...]] = {
     "euc-jp": ("euc_jp", "euc_jis_2004"),
 }
 REFERENCE = re.compile(r"\[REQ-(\d+)\]")
+# What mail programs put before a subject they answer or forward (Outlook in Japanese
+# writes 返信: and 転送:), possibly several times, with the request's own reference.
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*(?:(?:re|fw|fwd|aw|返信|転送)\s*(?:\[\d+\])?\s*[:：]|\[REQ-\d+\])\s*", re.IGNORECASE)
+
+
+def reply_subject(reference: str, title: str) -> str:
+    """``Re: [REQ-n] title``, once: the title of a mail request is the subject it arrived
+    with, which may already say "Re:", "転送:" or "[REQ-n]"."""
+    while (match := _SUBJECT_PREFIX.match(title)) and match.end() < len(title):
+        title = title[match.end():]
+    return f"Re: [{reference}] {title.strip()}"
 
 
 class _Policy(Compat32):

@@ -16,7 +16,13 @@ from ushiro.core.errors import ErrorCode, UshiroError, invalid
 from ushiro.core.runtime import Runtime
 from ushiro.desk import mailbox, repository
 from ushiro.desk.choices import Channel, MailSecurity, MessageKind, Priority
-from ushiro.desk.mail import ParsedAttachment, ParsedMail, build_reply, parse_mail
+from ushiro.desk.mail import (
+    ParsedAttachment,
+    ParsedMail,
+    build_reply,
+    parse_mail,
+    reply_subject,
+)
 from ushiro.desk.models import MailAccount, Request
 from ushiro.desk.schemas import Upload
 from ushiro.desk.service import (
@@ -168,7 +174,7 @@ def send_reply(rt: Runtime, payload: dict[str, Any]) -> None:
         files = [ParsedAttachment(a.filename, a.content_type, rt.files.read(a.sha256))
                  for a in repository.attachments(session, request.id) if a.message_id == message.id]
         raw = build_reply(sender=account.address, to=request.requester_email,
-                          subject=f"Re: [{reference(request.number)}] {request.title}",
+                          subject=reply_subject(reference(request.number), request.title),
                           body=message.body, message_id=message.mail_message_id or "",
                           in_reply_to=inbound[-1] if inbound else request.mail_message_id, references=refs,
                           attachments=files)
