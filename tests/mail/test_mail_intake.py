@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from ushiro.audit.queries import tenant_log
-from ushiro.cli import app
 from ushiro.core.db import Database
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
@@ -469,22 +468,6 @@ def test_attachment_over_the_size_limit_rejects_the_whole_mail(
 
 
 # --------------------------------------------------------------------------- CLI import
-
-@pytest.fixture
-def cli(tmp_path: Path, db_url_factory: Any) -> Callable[..., Result]:
-    """`ushiro ARGS… --data-dir DIR` in-process, against its own fresh database."""
-    env = {"USHIRO_DATABASE_URL": db_url_factory.new_url(migrate=False),
-           "USHIRO_SECRET_KEY": "mail-cli-test"}
-    data_dir = str(tmp_path / "desk-data")
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None) -> Result:
-        return runner.invoke(app, [*args, "--data-dir", data_dir], input=input, env=env,
-                             catch_exceptions=False)
-
-    run.env = env  # type: ignore[attr-defined]
-    assert run("init", "--tenant", "sakura", "--name", "さくら精機株式会社").exit_code == 0
-    return run
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

@@ -11,14 +11,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 from servers.mail import ImapServer, SmtpServer, dovecot_available, openssl_available
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from ushiro.cli import app
 from ushiro.core.db import Database
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
@@ -430,22 +428,6 @@ def test_mail_round_trip_through_imap_and_smtp(
 
 
 # --------------------------------------------------------------------------- CLI
-
-@pytest.fixture
-def cli(tmp_path: Path, db_url_factory: Any) -> Callable[..., Result]:
-    """`ushiro ARGS… --data-dir DIR` in-process, against its own fresh database."""
-    env = {"USHIRO_DATABASE_URL": db_url_factory.new_url(migrate=False),
-           "USHIRO_SECRET_KEY": "mail-cli-test"}
-    data_dir = str(tmp_path / "desk-data")
-    runner = CliRunner()
-
-    def run(*args: str, input: str | None = None, **extra_env: str) -> Result:
-        return runner.invoke(app, [*args, "--data-dir", data_dir], input=input,
-                             env={**env, **extra_env}, catch_exceptions=False)
-
-    run.env = env  # type: ignore[attr-defined]
-    assert run("init", "--tenant", "sakura", "--name", "さくら精機株式会社").exit_code == 0
-    return run
 
 
 def configure(cli: Callable[..., Result], imap: ImapServer, folder: str, *, port: int,
