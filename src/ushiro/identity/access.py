@@ -8,11 +8,12 @@ decides who may see or change what.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError, forbidden
 from ushiro.core.security import token_digest
 from ushiro.identity import repository
@@ -65,31 +66,37 @@ def _principal(s: _Standing) -> Principal:
     )
 
 
-def principal_for(session: Session, user: User, tenant: Tenant) -> Principal:
+def _standing(session: Session, user: User, tenant: Tenant) -> _Standing:
     member = repository.membership(session, user.id, tenant.id)
     departments = frozenset(repository.department_ids_of(session, member.id)) if member else None
-    return _principal(_Standing(
+    return _Standing(
         user.id, user.email, user.name, user.locale, user.is_active, tenant.id, tenant.slug,
         tenant.name, member.id if member else None, member.role if member else None,
-        member.is_active if member else None, departments or frozenset()))
+        member.is_active if member else None, departments or frozenset())
+
+
+def principal_for(session: Session, user: User, tenant: Tenant) -> Principal:
+    return _principal(_standing(session, user, tenant))
 
 
 def principal_from_session(session: Session, user_id: int | None, tenant_id: int | None,
-                           session_key: str | None, since: datetime) -> Principal | None:
+                           session_key: str | None, max_age: timedelta) -> Principal | None:
     """The principal behind a login cookie, or None when the cookie is stale: its login
-    session ended (logout, new password) or started before ``since``."""
+    session ended (logout, new password) or is older than ``max_age``, or the account or
+    its membership was disabled since."""
     if not user_id or not tenant_id or not session_key:
         return None
+    since = now() - max_age
     if repository.live_session(session, user_id, token_digest(session_key), since) is None:
         return None
     user = session.get(User, user_id)
     tenant = session.get(Tenant, tenant_id)
-    if user is None or tenant is None or not user.is_active:
+    if user is None or tenant is None:
         return None
-    member = repository.membership(session, user.id, tenant.id)
-    if member is None or not member.is_active:
+    standing = _standing(session, user, tenant)
+    if not standing.user_active or standing.role is None or not standing.member_active:
         return None
-    return principal_for(session, user, tenant)
+    return _principal(standing)
 
 
 def principal_from_token(session: Session | Connection, token: str) -> Principal:

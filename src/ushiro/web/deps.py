@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ushiro.core import i18n
-from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.core.security import same_token
@@ -35,11 +34,11 @@ class LoginRequired(Exception):
 
 
 def page_principal(request: Request, rt: RuntimeDep) -> Principal:
-    since = now() - timedelta(seconds=rt.settings.session_max_age_seconds)
+    max_age = timedelta(seconds=rt.settings.session_max_age_seconds)
     with rt.db.reading() as session:
         principal = principal_from_session(session, request.session.get("uid"),
                                            request.session.get("tid"),
-                                           request.session.get("key"), since)
+                                           request.session.get("key"), max_age)
         if principal is not None:
             request.state.tenants = tenant_choices(session, principal)
     if principal is None:
