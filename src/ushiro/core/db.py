@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,17 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+_ON_COMMIT = "ushiro.on_commit"
+
+
+def on_commit(session: Session, callback: Callable[[], object], *, key: str | None = None) -> None:
+    """Run ``callback`` once the transaction of ``session`` has committed, never after a
+    rollback. Callbacks run in order, outside the SQLite writer lock, so they may open
+    transactions of their own; ``key`` registers a callback at most once per transaction."""
+    pending: dict[str, Callable[[], object]] = session.info.setdefault(_ON_COMMIT, {})
+    pending.setdefault(key or f"#{len(pending)}", callback)
 
 
 class Base(DeclarativeBase):
@@ -158,20 +169,29 @@ class Database:
         # SQLite has one writer at a time: writers queue here (see _SqliteWriters).
         self._writers = _SqliteWriters(_lock_path(url)) if self.is_sqlite else None
         self._bound: Connection | None = None
+        # Copied into every write session's info: lets lower layers find their runtime
+        # (jobs run inline after commit) without the database knowing what a runtime is.
+        self.session_info: dict[str, Any] = {}
 
     def session(self, *, write: bool = False) -> Session:
         return (self._write if write else self._read)()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A write unit of work: commits on success, rolls back on any error."""
+        """A write unit of work: commits on success, rolls back on any error. What was
+        registered with :func:`on_commit` runs after the commit, and only then."""
         with self._writers.hold() if self._writers is not None else nullcontext():
             session = self.session(write=True)
+            session.info.update(self.session_info)
             try:
                 with session.begin():
                     yield session
+                callbacks = list(session.info.pop(_ON_COMMIT, {}).values())
             finally:
+                session.info.pop(_ON_COMMIT, None)
                 session.close()
+        for callback in callbacks:
+            callback()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

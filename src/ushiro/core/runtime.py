@@ -17,6 +17,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.files = FileStore(self.settings.files_dir)
+        self.db.session_info["runtime"] = self
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

@@ -133,7 +133,6 @@ def import_mail(rt: Runtime, tenant_id: int, raw: bytes) -> ImportResult:
             if existing is None:
                 raise
             return ImportResult(existing.id, existing.number, created=False, duplicate=True)
-    jobs.after_commit(rt)  # work other domains queued for a new request
     return result
 
 

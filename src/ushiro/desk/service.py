@@ -182,7 +182,6 @@ def submit_request(rt: Runtime, principal: Principal, data: RequestCreate, *,
         if found is None:
             raise
         return Submitted(found, created=False)
-    jobs.after_commit(rt)  # work other domains queued for the new request (drafts)
     return Submitted(request, created=True, category=chosen[0].name if chosen else None,
                      department=chosen[1] if chosen else None, tags=tuple(tags))
 
@@ -230,7 +229,6 @@ def reply(rt: Runtime, principal: Principal, request_id: int, data: ReplyCreate,
         request = access_request_by_id(session, principal, request_id)
         message = _answer(rt, session, request, principal.actor, principal.name, body, data,
                           uploads, record_only=record_only)
-    jobs.after_commit(rt)
     return message
 
 
@@ -244,7 +242,6 @@ def system_reply(rt: Runtime, actor: Actor, tenant_id: int, request_id: int,
         if request is None:
             raise not_found("依頼")
         message = _answer(rt, session, request, actor, author_label, body, data, [])
-    jobs.after_commit(rt)
     return message
 
 
@@ -354,7 +351,6 @@ def change(rt: Runtime, principal: Principal, request_id: int, data: RequestChan
         if (request.work_type, request.category_id) != (before["work_type"],
                                                         before["category_id"]):
             events.request_classified(session, request)
-    jobs.after_commit(rt)  # work other domains queued for the new classification
     return request
 
 

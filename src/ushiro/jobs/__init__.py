@@ -1,5 +1,6 @@
 """Durable background work (mail sending, polling, indexing)."""
 
-from ushiro.jobs.service import after_commit, enqueue, handler, run_pending, start_worker_thread
+from ushiro.jobs.choices import JobStatus
+from ushiro.jobs.service import enqueue, handler, run_pending, start_worker_thread
 
-__all__ = ["after_commit", "enqueue", "handler", "run_pending", "start_worker_thread"]
+__all__ = ["JobStatus", "enqueue", "handler", "run_pending", "start_worker_thread"]

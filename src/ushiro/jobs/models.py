@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ushiro.core.clock import now
 from ushiro.core.db import Base, UTCDateTime
+from ushiro.jobs.choices import JobStatus
 
 
 class Job(Base):
@@ -19,7 +20,8 @@ class Job(Base):
     tenant_id: Mapped[int | None] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.PENDING.value,
+                                        index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     last_error: Mapped[str | None] = mapped_column(Text)

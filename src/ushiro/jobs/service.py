@@ -17,7 +17,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ushiro.core.clock import now
+from ushiro.core.db import on_commit
 from ushiro.core.runtime import Runtime
+from ushiro.jobs.choices import CLAIMABLE, JobStatus
 from ushiro.jobs.models import Job
 
 log = logging.getLogger(__name__)
@@ -38,9 +40,15 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any],
             tenant_id: int | None = None) -> Job:
+    """Store a job in the caller's transaction. When the runtime runs jobs inline, they run
+    once that transaction has committed (never after a rollback); otherwise a worker
+    takes them."""
     job = Job(kind=kind, payload=payload, tenant_id=tenant_id)
     session.add(job)
     session.flush()
+    rt = session.info.get("runtime")
+    if isinstance(rt, Runtime) and rt.settings.jobs_inline:
+        on_commit(session, lambda: run_pending(rt), key="jobs.run_pending")
     return job
 
 
@@ -48,15 +56,15 @@ def _claim(rt: Runtime, limit: int) -> list[int]:
     claimed: list[int] = []
     with rt.db.transaction() as session:
         due = now()
-        ids = session.scalars(select(Job.id).where(Job.status.in_(["pending", "running"]),
+        ids = session.scalars(select(Job.id).where(Job.status.in_(CLAIMABLE),
                                                    Job.run_after <= due)
                               .order_by(Job.id).limit(limit))
         for job_id in list(ids):
             # The guard on status and lease makes the claim safe when several workers race.
             result = session.execute(
-                update(Job).where(Job.id == job_id, Job.status.in_(["pending", "running"]),
+                update(Job).where(Job.id == job_id, Job.status.in_(CLAIMABLE),
                                   Job.run_after <= due)
-                .values(status="running", attempts=Job.attempts + 1, run_after=due + LEASE))
+                .values(status=JobStatus.RUNNING.value, attempts=Job.attempts + 1, run_after=due + LEASE))
             if getattr(result, "rowcount", 0) == 1:
                 claimed.append(job_id)
     return claimed
@@ -80,11 +88,11 @@ def _run_one(rt: Runtime, job_id: int) -> bool:
         job = session.get(Job, job_id)
         assert job is not None
         if error is None:
-            job.status, job.finished_at = "done", now()
+            job.status, job.finished_at = JobStatus.DONE.value, now()
         elif attempts >= MAX_ATTEMPTS:
-            job.status, job.last_error, job.finished_at = "failed", error, now()
+            job.status, job.last_error, job.finished_at = JobStatus.FAILED.value, error, now()
         else:
-            job.status, job.last_error = "pending", error
+            job.status, job.last_error = JobStatus.PENDING.value, error
             job.run_after = now() + timedelta(seconds=30 * 2 ** attempts)
     return error is None
 
@@ -98,12 +106,6 @@ def run_pending(rt: Runtime, limit: int = 50) -> tuple[int, int]:
         else:
             failed += 1
     return ok, failed
-
-
-def after_commit(rt: Runtime) -> None:
-    """Call after a transaction that enqueued jobs: runs them now when configured inline."""
-    if rt.settings.jobs_inline:
-        run_pending(rt)
 
 
 def start_worker_thread(rt: Runtime, interval: float = 2.0) -> threading.Event:
