@@ -43,7 +43,7 @@ LANGUAGES = ("ja", "en")
 # Only ja must be complete: en msgstr may stay empty (gettext falls back to the msgid).
 REQUIRED = "ja"
 
-KEYWORDS = {"_": None, "gettext_": None, "gettext": None}
+KEYWORDS = {"_": None, "gettext_": None, "gettext": None, "N_": None}
 JINJA_OPTIONS = {"newstyle_gettext": "true", "trim_blocks": "true", "lstrip_blocks": "true",
                  "silent": "false"}
 HEADER = ("# Ushiro UI messages, {language}. msgids are English.\n"

@@ -1,6 +1,9 @@
 """The tamper-evident audit log: every state change, who, what, when, before/after."""
 
+from ushiro.audit.actions import ACTIONS, AuditAction
+from ushiro.audit.actions import label as action_label
 from ushiro.audit.schemas import SYSTEM, Actor, VerifyReport
 from ushiro.audit.service import changes, record, verify
 
-__all__ = ["SYSTEM", "Actor", "VerifyReport", "changes", "record", "verify"]
+__all__ = ["ACTIONS", "SYSTEM", "Actor", "AuditAction", "VerifyReport", "action_label",
+           "changes", "record", "verify"]

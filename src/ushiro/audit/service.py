@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ushiro.audit import repository
+from ushiro.audit import actions, repository
 from ushiro.audit.models import AuditEvent
 from ushiro.audit.schemas import Actor, Problem, VerifyReport
 from ushiro.core.clock import as_utc, now
@@ -52,6 +52,7 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
+    actions.action(action)  # a closed vocabulary: an unregistered name is a bug, caught here
     chain = tenant_id or 0
     head = repository.lock_head(session, chain)
     if head is None:

@@ -52,6 +52,11 @@ def gettext_(message: str) -> str:
 _ = gettext_
 
 
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+    """Marks a msgid for the extractor where the text is translated later, when shown."""
+    return message
+
+
 def pick_language(preferred: str | None = None) -> str:
     """The user's own choice, else Japanese (the browser's Accept-Language is not used:
     an English-language browser on a Japanese desk still gets the Japanese UI)."""
