@@ -62,7 +62,7 @@ def question_of(facts: RequestFacts) -> str:
     off-topic. The title adds nothing when it is the start of the body (chat, mail without
     subject)."""
     # Imported here: recurrence loads numpy, which commands that never draft do not need.
-    from ushiro.knowledge.recurrence import request_text
+    from ushiro.recurrence import request_text
 
     title, _, body = request_text(facts.title, facts.body).partition("\n")
     if one_line(facts.body, len(facts.title)) == facts.title:

@@ -140,7 +140,7 @@ def portal_categories(rt: Runtime, principal: Principal) -> list[tuple[Departmen
                 for d in identity_repo.departments(session, principal.tenant_id)]
 
 
-# --- for indexes built by other domains (knowledge.recurrence) --------------------------
+# --- for indexes built by other domains (recurrence) --------------------------
 
 
 @dataclass(frozen=True)

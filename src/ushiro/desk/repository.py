@@ -196,7 +196,7 @@ def shift_times(session: Session, request: Request, delta: timedelta) -> None:
         message.created_at = message.created_at - delta
 
 
-# --- reads for indexes built by other domains (knowledge.recurrence) --------------------
+# --- reads for indexes built by other domains (recurrence) --------------------
 
 
 def last_request(session: Session, tenant_id: int) -> tuple[int, int] | None:

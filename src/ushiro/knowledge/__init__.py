@@ -1,6 +1,7 @@
 """Documents (rules, policies, FAQs), Japanese search over their passages, synonyms."""
 
 from ushiro.knowledge.choices import AddStatus, DocumentFormat
+from ushiro.knowledge.queries import passage_tokens, synonym_state
 from ushiro.knowledge.schemas import (
     AddResult,
     DocumentIn,
@@ -9,6 +10,7 @@ from ushiro.knowledge.schemas import (
     RetireResult,
     SearchHit,
 )
+from ushiro.knowledge.search import IndexCache
 from ushiro.knowledge.service import (
     add_document,
     add_files,
@@ -24,8 +26,11 @@ from ushiro.knowledge.service import (
     search_many,
     synonyms,
 )
+from ushiro.knowledge.synonyms import default_pairs
+from ushiro.knowledge.tokenize import Analyzer
 
 __all__ = [
+    "Analyzer", "IndexCache", "default_pairs", "passage_tokens", "synonym_state",
     "AddResult", "AddStatus", "DocumentFormat", "DocumentIn", "DocumentOut", "FileOutcome",
     "RetireResult", "SearchHit", "add_document", "add_files", "analyzer", "counts",
     "edit_synonyms", "embed_passages", "has_documents", "list_documents", "restrict_document", "retire_document",

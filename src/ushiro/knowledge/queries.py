@@ -17,6 +17,22 @@ _ADDED = ("knowledge.document.added", "knowledge.document.new_version")
 _RETIRED = "knowledge.document.retire"
 
 
+def synonym_state(rt: Runtime, tenant_id: int) -> tuple[str | None, list[tuple[str, str]] | None]:
+    """The tenant's knowledge stamp and synonym pairs, ``(None, None)`` before its first use
+    of knowledge (callers fall back to the shipped dictionary)."""
+    with rt.db.reading() as session:
+        stamp = repository.seeded_stamp(session, tenant_id)
+        pairs = repository.synonym_pairs(session, tenant_id) if stamp is not None else None
+    return stamp, pairs
+
+
+def passage_tokens(rt: Runtime, tenant_id: int, ids: list[int]) -> dict[int, list[str]]:
+    """The analysed words of these passages of the tenant (others' ids are left out)."""
+    with rt.db.reading() as session:
+        found = repository.passages_by_ids(session, tenant_id, ids)
+    return {pid: passage.tokens.split() for pid, passage in found.items()}
+
+
 def admin_overview(rt: Runtime, principal: Principal) -> KnowledgeOverview:
     """The tenant's current documents (administrators see every one), retired documents,
     the departments a restriction may name, and row counts."""

@@ -1,6 +1,4 @@
-"""Pages of the knowledge domain: FAQ candidates and the recurrence panel of the desk
-request page (registered with ``desk.panels`` when this module is imported), and the
-administrators' document pages (/admin/knowledge)."""
+"""The administrators' knowledge pages (/admin/knowledge): documents, versions, passages."""
 
 from __future__ import annotations
 
@@ -11,26 +9,13 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from ushiro.core.runtime import Runtime
-from ushiro.desk import panels
-from ushiro.desk.choices import Status
 from ushiro.identity import Principal, Role
-from ushiro.knowledge import queries, recurrence, service
+from ushiro.knowledge import queries, service
 from ushiro.knowledge.schemas import DocumentIn, FileOutcome
 from ushiro.web.deps import CsrfChecked, PagePrincipal, RuntimeDep
 from ushiro.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-panels.register(recurrence.panel)
-
-
-@router.get("/desk/faq-candidates")
-def faq_candidates(request: Request, principal: PagePrincipal, rt: RuntimeDep) -> Response:
-    items = recurrence.faq_candidates(rt, principal)
-    return render(request, "knowledge/faq_candidates.html",
-                  {"items": items, "statuses": Status, "min_count": recurrence.MIN_CLUSTER,
-                   "days": recurrence.RECENT_DAYS})
-
 
 def _documents_page(request: Request, rt: Runtime, principal: Principal,
                     outcomes: list[FileOutcome] | None = None) -> Response:

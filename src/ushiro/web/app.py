@@ -195,7 +195,8 @@ def _include_routers(app: FastAPI) -> None:
     from ushiro.desk import api as desk_api
     from ushiro.desk import views as desk_views
     from ushiro.identity import views as identity_views
-    from ushiro.knowledge import views as knowledge_views  # also adds the desk panel
+    from ushiro.knowledge import views as knowledge_views
+    from ushiro.recurrence import views as recurrence_views  # also adds the desk panel
 
     app.include_router(desk_api.router)
     app.include_router(identity_views.router)
@@ -204,6 +205,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(answers_api.router)
     app.include_router(answers_views.router)
     app.include_router(knowledge_views.router)
+    app.include_router(recurrence_views.router)
 
 
 def app_from_env() -> FastAPI:

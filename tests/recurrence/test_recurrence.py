@@ -16,6 +16,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
+from ushiro import recurrence
 from ushiro.audit import SYSTEM
 from ushiro.core import security
 from ushiro.core.runtime import Runtime
@@ -27,7 +28,7 @@ from ushiro.desk.models import Request
 from ushiro.desk.schemas import RequestCreate
 from ushiro.identity import Principal, Role, Tenant, User
 from ushiro.identity import service as identity_service
-from ushiro.knowledge import DocumentIn, add_document, recurrence
+from ushiro.knowledge import DocumentIn, add_document
 
 FAQ_DOC = """# 人事FAQ
 

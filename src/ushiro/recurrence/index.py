@@ -1,53 +1,5 @@
-"""Recurrence: the other requests and the FAQ entries a request resembles, how often its
-question came back in the last 30 days, and the questions that keep coming back without
-an FAQ entry (FAQ candidates).
-
-**Words of a request.** Title and body, without what every message says: the salutation
-(人事部 ご担当者様), お疲れさまです, self-introductions (営業部の石川です。),
-よろしくお願いします, closing lines and the signature block, and quoted mail (``>``). The
-rest is analysed by the tenant's knowledge analyser (Sudachi + synonyms), so 有給, 有休 and
-年休 are all 年次有給休暇.
-
-**Similarity.** The tenant's requests received in the last 90 days (from the start of the
-UTC day) form one BM25 index (bm25s, Lucene variant, k1=1.2, b=0.75). The similarity of B
-to A is A's words scored against B, as a share of A's words scored against A itself::
-
-    sim(A → B) = min(1, BM25(words of A, B) / BM25(words of A, A))
-
-Words that many requests use (確認, 申請) weigh little, the ones that make the question
-(残日数, 印刷) much; 0 is nothing in common, 1 is everything A says. B is *similar* to A
-when sim(A → B) ≥ ``SIMILAR`` (0.35). On the 200 requests of the sample company, 0.35
-keeps the rewordings of one question (有給の残日数 / 年休は何日残っている ≈ 0.45, 有休の残り /
-有給休暇の残日数について ≈ 0.4, repeats 0.6–0.9) while different questions stay below 0.3
-(有給の残日数 / 慶弔休暇の申請方法 0.29, 住所変更 / 振込口座の変更 0.24); the few pairs above it
-are neighbours (取引先の振込先変更 / 給与振込口座の変更 0.44). Lexical similarity cannot
-tell 有給の残日数 from 時間単位の有給 (0.47): both are listed as paid-leave questions.
-Word weights count at least ``MIN_DOCS`` requests, so a tenant's first requests compare
-sensibly too. The request page lists at most ``SHOWN`` similar requests (any date in the
-window, most similar first) that the viewer may see.
-**FAQ entries** are knowledge passages that are Q&A items (問1, Q2., Q:) or come from a
-document whose title says FAQ, Q&A or よくある質問. They are found with
-:func:`ushiro.knowledge.search` (so the viewer's document restrictions apply) and kept when
-sim(request → passage) ≥ ``FAQ_MATCH``, with the same formula and the request index's
-word weights.
-
-**Counts.** "Asked N times in the last 30 days": the request itself when it was received in
-the last 30 days, plus the similar requests received then that the viewer may see (desk
-access rules, never another tenant's).
-
-**FAQ candidates.** The requests of the last 30 days are grouped around the request with
-the most similar ones (either direction); a group is a candidate when the viewer sees at
-least ``MIN_CLUSTER`` (3) of its requests and no FAQ entry matches its central request.
-
-**Caching.** Each process keeps one index per tenant, checked on every lookup against the
-tenant's last request (number and id), the day and the knowledge stamp, so a new request
-appears at once. Titles and bodies never change after intake: new requests are analysed
-and scored one by one next to the bm25s part (up to ``MAX_EXTRA``), and a rebuild (next
-day, synonyms edited, too many new requests) re-analyses only what it has not seen. The
-first lookup in a process analyses the whole window (≈ 5–10 s for 10,000 requests);
-after that a lookup takes a few milliseconds (2-core development machine, 10,000
-requests in the window, SQLite: ≈ 7 ms CPU at the median, ≤ 15 ms at p99).
-"""
+"""The request index behind recurrence: the words of a request and one BM25 index of a
+tenant's recent requests per process (see the package docstring for the rules)."""
 
 from __future__ import annotations
 
@@ -56,24 +8,15 @@ import math
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from ushiro import desk as desk_queries
 from ushiro.core.clock import as_utc, now
 from ushiro.core.runtime import Runtime
-from ushiro.desk import queries as desk_queries
-from ushiro.desk.access import require_staff
-from ushiro.desk.queries import RequestBrief
-from ushiro.desk.schemas import RequestOut
-from ushiro.identity import Principal
-from ushiro.knowledge import repository
-from ushiro.knowledge.search import IndexCache
-from ushiro.knowledge.service import search_many
-from ushiro.knowledge.synonyms import default_pairs
-from ushiro.knowledge.tokenize import Analyzer
+from ushiro.knowledge import Analyzer, IndexCache, default_pairs, synonym_state
 
 SIMILAR = 0.35
 FAQ_MATCH = 0.35
@@ -278,7 +221,7 @@ def clear_cache() -> None:
         _latest.clear()
 
 
-def _window_start(at: datetime) -> datetime:
+def window_start(at: datetime) -> datetime:
     day = as_utc(at).replace(hour=0, minute=0, second=0, microsecond=0)
     return day - timedelta(days=WINDOW_DAYS)
 
@@ -286,10 +229,8 @@ def _window_start(at: datetime) -> datetime:
 def _synonyms(rt: Runtime, tenant_id: int) -> tuple[str | None, list[tuple[str, str]], str]:
     """The knowledge stamp, the tenant's synonyms (the shipped ones before its first use of
     knowledge) and their fingerprint."""
-    with rt.db.reading() as session:
-        stamp = repository.seeded_stamp(session, tenant_id)
-        pairs = repository.synonym_pairs(session, tenant_id) if stamp is not None else None
-    pairs = list(pairs if pairs is not None else default_pairs())
+    stamp, stored = synonym_state(rt, tenant_id)
+    pairs = list(stored if stored is not None else default_pairs())
     return stamp, pairs, hashlib.sha256(repr(pairs).encode()).hexdigest()
 
 
@@ -351,9 +292,8 @@ def _remember(key: tuple[str, int], index: RequestIndex) -> RequestIndex:
 def index_for(rt: Runtime, tenant_id: int, at: datetime | None = None) -> RequestIndex:
     """The tenant's warm index, extended when a request arrived, rebuilt when the window
     moved to another day, the synonyms changed or too many requests arrived since."""
-    since = _window_start(at or now())
-    with rt.db.reading() as session:
-        kb_stamp = repository.seeded_stamp(session, tenant_id)
+    since = window_start(at or now())
+    kb_stamp, _pairs = synonym_state(rt, tenant_id)
     number, last_id = desk_queries.last_request(rt, tenant_id)
     stamp = f"{since.date().isoformat()}|{number}:{last_id}|{kb_stamp or '-'}"
     return _indexes.get((rt.db.url, tenant_id), stamp,
@@ -361,152 +301,3 @@ def index_for(rt: Runtime, tenant_id: int, at: datetime | None = None) -> Reques
 
 
 # --- what the desk shows ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SimilarRequest:
-    id: int
-    reference: str
-    title: str
-    status: str
-    created_at: datetime
-    similarity: float
-
-
-@dataclass(frozen=True)
-class FaqMatch:
-    passage_id: int
-    document: str
-    section: str
-    text: str
-    similarity: float
-
-
-@dataclass(frozen=True)
-class Recurrence:
-    request_id: int
-    recent_count: int  # this request and the similar ones of the last 30 days
-    similar: list[SimilarRequest]
-    faq: list[FaqMatch]
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A question asked ``count`` times in the last 30 days without an FAQ entry."""
-
-    count: int
-    example: RequestBrief
-    requests: list[RequestBrief]  # newest first, the example among them
-
-
-def _tokens(index: RequestIndex, request_id: int, title: str, body: str) -> tuple[str, list[str]]:
-    position = index.position.get(request_id)
-    if position is not None:
-        return index.texts[position], index.tokens[position]
-    text = request_text(title, body)  # older than the window: analysed on the fly
-    return text, index.analyzer.index_tokens(text)
-
-
-def faq_matches(rt: Runtime, principal: Principal, index: RequestIndex, text: str,
-                tokens: Sequence[str]) -> list[FaqMatch]:
-    """The FAQ entries the principal may read that answer a request of these words."""
-    return faq_matches_many(rt, principal, index, [(text, tokens)])[0]
-
-
-def faq_matches_many(rt: Runtime, principal: Principal, index: RequestIndex,
-                     requests: Sequence[tuple[str, Sequence[str]]]) -> list[list[FaqMatch]]:
-    """:func:`faq_matches` for several requests, against one snapshot of the knowledge."""
-    own = [index.score(tokens, tokens) for _text, tokens in requests]
-    queries = [text.strip()[:2000] for text, _tokens in requests]
-    asked = [i for i, q in enumerate(queries) if q and own[i] > 0]
-    if not index.has_knowledge or not asked:
-        return [[] for _ in requests]  # no knowledge yet: no search (and no first-use write)
-    found = search_many(rt, principal.tenant_id, [queries[i] for i in asked], k=FAQ_K,
-                        principal=principal)
-    hits = {i: [h for h in found_hits if is_faq(h.document, h.section)]
-            for i, (_q, found_hits) in zip(asked, found, strict=True)}
-    with rt.db.reading() as session:
-        passages = repository.passages_by_ids(
-            session, principal.tenant_id, sorted({h.passage_id for hs in hits.values()
-                                                  for h in hs}))
-    out: list[list[FaqMatch]] = [[] for _ in requests]
-    for i, request_hits in hits.items():
-        for hit in request_hits:
-            passage = passages.get(hit.passage_id)
-            if passage is None:
-                continue
-            similarity = min(1.0, index.score(requests[i][1], passage.tokens.split()) / own[i])
-            if similarity >= FAQ_MATCH:
-                out[i].append(FaqMatch(hit.passage_id, hit.document, hit.section, hit.text,
-                                       similarity))
-        out[i].sort(key=lambda m: (-m.similarity, m.passage_id))
-    return out
-
-
-def for_request(rt: Runtime, principal: Principal, item: RequestOut,
-                at: datetime | None = None) -> Recurrence:
-    """Similar requests, the count of the last 30 days and matching FAQ entries for a
-    request the principal has already read through the desk."""
-    require_staff(principal)
-    at = at or now()
-    recent = at - timedelta(days=RECENT_DAYS)
-    index = index_for(rt, principal.tenant_id, at)
-    text, tokens = _tokens(index, item.id, item.title, item.body)
-    sims = index.similarities(tokens)
-    found = [int(p) for p in np.flatnonzero(sims >= SIMILAR) if int(index.ids[p]) != item.id]
-    found.sort(key=lambda p: (-sims[p], -int(index.ids[p])))
-    similarity = {int(index.ids[p]): float(sims[p]) for p in found[:MAX_CHECKED]}
-    # One read for both: the most similar (to list) and those that may be recent (to
-    # count). Dates in the index can only be later than the real ones (requests are moved
-    # back in time, never forward), so no recent one is missed; the database decides.
-    wanted = [int(index.ids[p]) for i, p in enumerate(found[:MAX_CHECKED])
-              if i < SHOWN * 3 or index.created[p] >= recent.timestamp()]
-    visible = desk_queries.briefs(rt, principal, wanted)
-    count = sum(1 for b in visible if b.created_at >= recent)
-    count += 1 if as_utc(item.created_at) >= recent else 0
-    shown = sorted(visible, key=lambda b: (-similarity[b.id], -b.id))[:SHOWN]
-    return Recurrence(
-        request_id=item.id, recent_count=count,
-        similar=[SimilarRequest(b.id, b.reference, b.title, b.status, b.created_at,
-                                similarity[b.id]) for b in shown],
-        faq=faq_matches(rt, principal, index, text, tokens))
-
-
-def for_request_id(rt: Runtime, principal: Principal, request_id: int) -> Recurrence:
-    require_staff(principal)
-    return for_request(rt, principal, desk_queries.get_request(rt, principal, request_id))
-
-
-def faq_candidates(rt: Runtime, principal: Principal,
-                   at: datetime | None = None) -> list[Candidate]:
-    """Questions of the last 30 days asked at least ``MIN_CLUSTER`` times (among the
-    requests the principal may see) that no FAQ entry answers, most asked first."""
-    require_staff(principal)
-    at = at or now()
-    recent = at - timedelta(days=RECENT_DAYS)
-    index = index_for(rt, principal.tenant_id, at)
-    # Grouped once per index (until the next request): from the start of the day 30 days ago.
-    groups = index.clusters((_window_start(at)
-                             + timedelta(days=WINDOW_DAYS - RECENT_DAYS)).timestamp())
-    visible = {b.id: b for b in desk_queries.recent_briefs(rt, principal, recent)}
-    asked = []
-    for members in groups:
-        seen = [visible[int(index.ids[p])] for p in members if int(index.ids[p]) in visible]
-        if len(seen) >= MIN_CLUSTER:
-            asked.append((members[0], seen))
-    answered = faq_matches_many(rt, principal, index,
-                                [(index.texts[c], index.tokens[c]) for c, _seen in asked])
-    out = []
-    for (centre, seen), faq in zip(asked, answered, strict=True):
-        if faq:
-            continue
-        example = visible.get(int(index.ids[centre])) or max(seen, key=lambda b: b.id)
-        seen.sort(key=lambda b: (b.created_at, b.id), reverse=True)
-        out.append(Candidate(len(seen), example, seen))
-    return sorted(out, key=lambda c: (-c.count, -c.requests[0].id))
-
-
-def panel(rt: Runtime, principal: Principal, item: RequestOut) -> dict[str, Any]:
-    """The desk request page's recurrence panel (registered in ``knowledge.views``)."""
-    return {"template": "knowledge/_recurrence.html",
-            "recurrence": for_request(rt, principal, item)}
