@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import Result
 
-from ushiro.audit.queries import tenant_log
+from ushiro.auditlog import tenant_log
 from ushiro.core.db import Database
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime

@@ -2,8 +2,10 @@
 
 from ushiro.audit.actions import ACTIONS, AuditAction
 from ushiro.audit.actions import label as action_label
+from ushiro.audit.models import AuditEvent
+from ushiro.audit.queries import recent_events
 from ushiro.audit.schemas import SYSTEM, Actor, VerifyReport
 from ushiro.audit.service import changes, record, verify
 
-__all__ = ["ACTIONS", "SYSTEM", "Actor", "AuditAction", "VerifyReport", "action_label",
-           "changes", "record", "verify"]
+__all__ = ["ACTIONS", "SYSTEM", "Actor", "AuditAction", "AuditEvent", "VerifyReport",
+           "action_label", "changes", "recent_events", "record", "verify"]

@@ -1,18 +1,15 @@
-"""Read use cases over the audit log (for the admin page)."""
+"""Reads of the audit log for the pages above it (the caller has checked who may read)."""
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from ushiro.audit import repository
 from ushiro.audit.models import AuditEvent
-from ushiro.audit.schemas import VerifyReport
-from ushiro.audit.service import verify
-from ushiro.core.runtime import Runtime
-from ushiro.identity import Principal, Role, require
 
 
-def tenant_log(rt: Runtime, principal: Principal) -> tuple[list[AuditEvent], VerifyReport]:
-    """The newest events of the admin's tenant and the verification of its chain."""
-    require(principal, Role.ADMIN)
-    with rt.db.reading() as session:
-        return (repository.recent(session, principal.tenant_id, 200),
-                verify(session, principal.tenant_id))
+def recent_events(session: Session, tenant_id: int, limit: int = 100,
+                  object_type: str | None = None,
+                  object_id: str | None = None) -> list[AuditEvent]:
+    """The newest events of a tenant's chain, optionally of one object, newest first."""
+    return repository.recent(session, tenant_id, limit, object_type, object_id)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ushiro.audit import repository as audit_repository
-from ushiro.audit.models import AuditEvent
+from ushiro.audit import AuditEvent, recent_events
 from ushiro.core.errors import not_found
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal
@@ -59,8 +58,7 @@ def document_detail(rt: Runtime, principal: Principal, document_id: int) -> Docu
         current = next((v for v in rows if v.is_current), None)
         passages = [] if current is None else repository.passages_of_version(
             session, current.id, MAX_PASSAGES_SHOWN)
-        events = audit_repository.recent(session, tenant_id, 1000, "kb_document",
-                                         str(document.id))
+        events = recent_events(session, tenant_id, 1000, "kb_document", str(document.id))
         names = repository.department_names(session, tenant_id)
         departments = sorted(names[i] for i in repository.department_ids(session, document.id)
                              if i in names)

@@ -191,7 +191,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
 def _include_routers(app: FastAPI) -> None:
     from ushiro.answers import api as answers_api
     from ushiro.answers import views as answers_views  # also adds the desk draft panel
-    from ushiro.audit import views as audit_views
+    from ushiro.auditlog import views as audit_views
     from ushiro.desk import api as desk_api
     from ushiro.desk import views as desk_views
     from ushiro.identity import views as identity_views

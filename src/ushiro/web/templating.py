@@ -13,7 +13,7 @@ from ushiro.core import i18n
 from ushiro.core.clock import format_local
 
 ROOT = Path(__file__).resolve().parent.parent
-_DOMAINS = ("web", "identity", "desk", "audit", "knowledge", "recurrence", "answers")
+_DOMAINS = ("web", "identity", "desk", "auditlog", "knowledge", "recurrence", "answers")
 
 
 def _env() -> Environment:

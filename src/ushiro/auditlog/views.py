@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ushiro.audit.actions import label as action_label
-from ushiro.audit.queries import tenant_log
+from ushiro.audit import action_label
+from ushiro.auditlog.queries import tenant_log
 from ushiro.web.deps import PagePrincipal, RuntimeDep
 from ushiro.web.templating import render
 
