@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ushiro import backup as backup_service
+from ushiro import identity
 from ushiro.answers.cli import answers_app
 from ushiro.answers.cli import draft as draft_command
 from ushiro.audit import SYSTEM
@@ -25,7 +26,6 @@ from ushiro.core.cli import (
 )
 from ushiro.core.runtime import Runtime
 from ushiro.desk.cli import mail_app
-from ushiro.identity import service as identity_service
 from ushiro.identity.cli import token_app, user_app
 from ushiro.knowledge.cli import kb_app
 from ushiro.migrations import upgrade
@@ -53,7 +53,7 @@ def _init(data_dir: Path | None, tenant: str | None, name: str | None) -> tuple[
     with rt.db.reading() as session:
         has_tenant = repository.first_tenant(session) is not None
     if not has_tenant and tenant:
-        identity_service.create_tenant(rt.db, SYSTEM, tenant, name or tenant)
+        identity.create_tenant(rt.db, SYSTEM, tenant, name or tenant)
     return rt, has_tenant
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from ushiro import identity
 from ushiro.answers import repository
 from ushiro.answers.models import Draft
 from ushiro.core.errors import not_found
 from ushiro.core.runtime import Runtime
-from ushiro.desk.queries import RequestFacts, request_facts
+from ushiro.desk import RequestFacts, request_facts
 from ushiro.identity import Category, Principal, Role, require
-from ushiro.identity import repository as identity_repo
 
 
 def require_reviewer(principal: Principal) -> None:
@@ -44,7 +44,7 @@ def draft_for(rt: Runtime, session: Session, principal: Principal, draft_id: int
 
 
 def category_for(session: Session, tenant_id: int, category_id: int) -> Category:
-    found = identity_repo.category(session, tenant_id, category_id)
+    found = identity.category(session, tenant_id, category_id)
     if found is None:
         raise not_found("カテゴリ")
     return found

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ushiro import identity
 from ushiro.answers import selfservice, service
 from ushiro.answers.choices import AutomationMode
 from ushiro.answers.schemas import AutomationOut
@@ -20,8 +21,7 @@ from ushiro.core.cli import (
     reporting_errors,
     runtime_for,
 )
-from ushiro.identity import service as identity_service
-from ushiro.knowledge.drafters import DraftResult
+from ushiro.knowledge import DraftResult
 
 CLI_ACTOR = Actor(None, "cli")
 answers_app = typer.Typer(help="回答の下書きと自動回答 (カテゴリごとのセルフサービス)",
@@ -41,7 +41,7 @@ def set_mode(category: Annotated[str, typer.Argument(help="カテゴリ名また
     """カテゴリの回答モードを設定する (suggest/auto_send は承認率の条件を満たすときだけ)。"""
     rt = runtime_for(data_dir)
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         category_id = selfservice.resolve_category(rt, t.id, category)
         row = selfservice.set_mode(rt, CLI_ACTOR, t.id, category_id, mode)
     if json_out:
@@ -56,7 +56,7 @@ def list_modes(data_dir: DataDir = None, tenant: TenantOpt = None,
     """カテゴリごとの回答モード、レビュー件数、承認率を表示する。"""
     rt = runtime_for(data_dir)
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         rows = selfservice.overview(rt, CLI_ACTOR, t.id)
     if json_out:
         emit_json({"categories": [r.model_dump(mode="json") for r in rows]})
@@ -83,7 +83,7 @@ def draft(question: Annotated[str | None, typer.Argument(help="質問文")] = No
         raise typer.Exit(2)
     rt = runtime_for(data_dir)
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         if questions is not None:
             asked = [line.strip() for line in questions.read_text("utf-8").splitlines()
                      if line.strip()]

@@ -21,17 +21,23 @@ from ushiro.answers import repository, service
 from ushiro.answers.choices import AutomationMode, DraftStatus
 from ushiro.answers.models import Draft
 from ushiro.core.runtime import Runtime
-from ushiro.desk import events
-from ushiro.desk.models import Request
-from ushiro.desk.queries import request_facts
+from ushiro.desk import (
+    InstantAnswer,
+    InstantCitation,
+    Request,
+    on_request_classified,
+    on_request_created,
+    provide_instant_answer,
+    request_facts,
+)
 from ushiro.identity import Principal, WorkType
 
 DRAFT_WORK_TYPES = frozenset({WorkType.JUDGMENT.value, WorkType.GUIDANCE.value})
 JOB = "answers.draft_request"
 
 
-@events.on_request_created
-@events.on_request_classified
+@on_request_created
+@on_request_classified
 def draft_new_request(session: Session, request: Request) -> None:
     """Also when a person sorts a request into 判断 or 案内 later (mail arrives without a
     category): the job leaves a request that has a draft alone."""
@@ -59,9 +65,9 @@ def _shown(draft: Draft | None) -> bool:
             and draft.status not in (DraftStatus.REJECTED.value, DraftStatus.SUPERSEDED.value))
 
 
-@events.provide_instant_answer
+@provide_instant_answer
 def instant_answer(rt: Runtime, principal: Principal, request_id: int,
-                   generate: bool) -> events.InstantAnswer | None:
+                   generate: bool) -> InstantAnswer | None:
     """The automatic draft of the request, for its requester. An abstention (or a draft a
     person rejected) shows nothing: the request simply waits for a person."""
     facts = request_facts(rt, principal, principal.tenant_id, request_id)  # own requests
@@ -75,8 +81,8 @@ def instant_answer(rt: Runtime, principal: Principal, request_id: int,
     if draft is None or not _shown(draft):
         return None
     by_system = draft.status == DraftStatus.SENT.value and draft.decided_by is None
-    citations = [events.InstantCitation(str(c["document"]), str(c["section"]),
+    citations = [InstantCitation(str(c["document"]), str(c["section"]),
                                         int(c["version"])) for c in draft.citations]
     # What the employee was shown is the generated text, even if a person edits it later.
-    return events.InstantAnswer(draft.generated, citations,
+    return InstantAnswer(draft.generated, citations,
                                 draft.message_id if by_system else None)

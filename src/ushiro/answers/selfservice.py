@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from ushiro import audit
+from ushiro import audit, identity
 from ushiro.answers import access, compare, repository
 from ushiro.answers.choices import AutomationMode, DraftStatus
 from ushiro.answers.models import CategoryAutomation
@@ -31,7 +31,6 @@ from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
 from ushiro.identity import Category, Principal, require_same_tenant
-from ushiro.identity import repository as identity_repo
 
 SYSTEM = Actor(None, "answers")
 # Japanese names for messages (labels follow the reader's language; errors are Japanese).
@@ -157,16 +156,16 @@ def overview(rt: Runtime, who: Principal | Actor, tenant_id: int) -> list[Automa
     _acting(who, tenant_id)
     with rt.db.reading() as session:
         rows = repository.automations(session, tenant_id)
-        departments = {d.id: d.name for d in identity_repo.departments(session, tenant_id)}
+        departments = {d.id: d.name for d in identity.departments(session, tenant_id)}
         return [_out(session, c, rows.get(c.id),
                      acceptance(session, rt.settings, tenant_id, c.id), departments)
-                for c in identity_repo.categories(session, tenant_id)]
+                for c in identity.categories(session, tenant_id)]
 
 
 def _out(session: Session, category: Category, row: CategoryAutomation | None,
          stats: Acceptance, departments: dict[int, str] | None = None) -> AutomationOut:
     if departments is None:
-        found = identity_repo.department(session, category.tenant_id, category.department_id)
+        found = identity.department(session, category.tenant_id, category.department_id)
         department = found.name if found else ""
     else:
         department = departments.get(category.department_id, "")
@@ -183,11 +182,11 @@ def resolve_category(rt: Runtime, tenant_id: int, name_or_id: str) -> int:
     """A category id from its id or its name (the command line takes either)."""
     with rt.db.reading() as session:
         if name_or_id.isdigit():
-            found = identity_repo.category(session, tenant_id, int(name_or_id))
+            found = identity.category(session, tenant_id, int(name_or_id))
         else:
-            found = identity_repo.category_by_name(session, tenant_id, name_or_id.strip())
+            found = identity.category_by_name(session, tenant_id, name_or_id.strip())
         if found is None:
-            names = "、".join(c.name for c in identity_repo.categories(session, tenant_id))
+            names = "、".join(c.name for c in identity.categories(session, tenant_id))
             raise UshiroError(ErrorCode.NOT_FOUND, f"カテゴリ「{name_or_id}」は存在しません。"
                               f"登録済みのカテゴリ: {names or 'なし'}", field="category")
         return found.id

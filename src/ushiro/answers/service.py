@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ushiro import audit, knowledge
+from ushiro import audit, desk, identity, knowledge
 from ushiro.answers import access, compare, repository, selfservice
 from ushiro.answers.choices import AutomationMode, DraftStatus, RevisionKind
 from ushiro.answers.models import Draft, DraftRevision, FaqPromotion
@@ -28,13 +28,9 @@ from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError, invalid
 from ushiro.core.runtime import Runtime
 from ushiro.core.text import clean, one_line
-from ushiro.desk import MessageKind, ReplyCreate, Status
-from ushiro.desk import service as desk_service
-from ushiro.desk.queries import RequestFacts, request_facts
+from ushiro.desk import MessageKind, ReplyCreate, RequestFacts, Status, request_facts
 from ushiro.identity import Principal, Tenant
-from ushiro.identity import repository as identity_repo
-from ushiro.identity import service as identity_service
-from ushiro.knowledge.drafters import DraftResult, TenantContext, drafter_for
+from ushiro.knowledge import DraftResult, TenantContext, drafter_for
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +106,7 @@ def _tenant_context(rt: Runtime, session: Session, tenant_id: int) -> TenantCont
     """The tenant's people and name (masking) and its analyser: the drafter compares the
     question with the passages through the same synonyms as search (ホームオフィス → 在宅勤務)."""
     tenant = session.get(Tenant, tenant_id)
-    names = [user.name for user, _member in identity_repo.members(session, tenant_id)]
+    names = [user.name for user, _member in identity.members(session, tenant_id)]
     return TenantContext(user_names=names, tenant_name=tenant.name if tenant else "",
                          analyzer=knowledge.analyzer(rt, tenant_id))
 
@@ -120,7 +116,7 @@ def _requester(rt: Runtime, facts: RequestFacts) -> Principal | None:
     if facts.requester_id is None:
         return None
     try:
-        return identity_service.principal(rt.db, facts.requester_id, facts.tenant_id)
+        return identity.principal(rt.db, facts.requester_id, facts.tenant_id)
     except UshiroError:
         return None
 
@@ -178,7 +174,7 @@ def _auto_send(rt: Runtime, draft: Draft) -> None:
     draft is kept, sent by the system. If sending fails, a person takes it as a draft."""
     data = ReplyCreate(body=draft.answer, kind=MessageKind.OUTBOUND, status=Status.RESOLVED)
     try:
-        message = desk_service.system_reply(rt, SYSTEM, draft.tenant_id, draft.request_id, data,
+        message = desk.system_reply(rt, SYSTEM, draft.tenant_id, draft.request_id, data,
                                             author_label=SYSTEM_LABEL)
     except UshiroError as error:
         log.warning("automatic answer to request %s not sent: %s", draft.request_id, error)
@@ -248,7 +244,7 @@ def approve(rt: Runtime, principal: Principal, draft_id: int, data: ApproveIn) -
                             "accepted": _accepted(draft), "reason": reason})
         selfservice.check_fallback(session, rt.settings, draft.tenant_id, draft.category_id)
     reply = ReplyCreate(body=text, kind=MessageKind.OUTBOUND, status=data.status)
-    message = desk_service.reply(rt, principal, draft.request_id, reply)
+    message = desk.reply(rt, principal, draft.request_id, reply)
     with rt.db.transaction() as session:
         found = repository.lock_draft(session, principal.tenant_id, draft_id)
         assert found is not None
@@ -353,7 +349,7 @@ def _outs(session: Session, tenant_id: int, drafts: list[Draft]) -> list[DraftOu
     ids = [d.id for d in drafts]
     revisions = repository.revisions(session, ids)
     promotions = repository.promotions(session, ids)
-    users = {u.id: u.name for u, _m in identity_repo.members(session, tenant_id)}
+    users = {u.id: u.name for u, _m in identity.members(session, tenant_id)}
     out = []
     for d in drafts:
         promoted = promotions.get(d.id)

@@ -48,6 +48,8 @@ _TABLE: tuple[AuditAction, ...] = (
     AuditAction("request.tags", N_("Tags changed"), "tags (old)", "tags (new)"),
     AuditAction("request.escalate", N_("Request escalated to a person"), "tags (old)",
                 "tags (new, with the escalation tag)"),
+    AuditAction("request.backdate", N_("Request moved to its real time (history)"),
+                "created_at (old)", "created_at (new)"),
     AuditAction("message.add", N_("Message added"), after="message_id, kind, length"),
     AuditAction("message.sent", N_("Mail sent")),
     AuditAction("message.failed", N_("Mail could not be sent"), after="error"),

@@ -11,17 +11,20 @@ from email.utils import make_msgid
 from importlib import resources
 from typing import Any
 
+from ushiro import desk, identity
 from ushiro.audit import Actor
 from ushiro.core.errors import UshiroError
 from ushiro.core.runtime import Runtime
-from ushiro.desk import mail_service, service
-from ushiro.desk import repository as desk_repo
-from ushiro.desk.choices import Channel, MessageKind, Priority, Status
-from ushiro.desk.models import Request
-from ushiro.desk.schemas import ReplyCreate, RequestChange, RequestCreate
+from ushiro.desk import (
+    Channel,
+    MessageKind,
+    Priority,
+    ReplyCreate,
+    RequestChange,
+    RequestCreate,
+    Status,
+)
 from ushiro.identity import Principal, Role, UserIn
-from ushiro.identity import repository as identity_repo
-from ushiro.identity import service as identity_service
 
 DEMO_PASSWORD = "ushiro-demo-2026"
 DEMO_ACTOR = Actor(None, "demo")
@@ -47,10 +50,10 @@ def _create(rt: Runtime, tenant_id: int, item: dict[str, Any],
             principals: dict[str, Principal]) -> int:
     requester = principals[item["requester"]]
     if item["channel"] == Channel.MAIL.value:
-        return mail_service.import_mail(rt, tenant_id, _mail(item, requester.name)).request_id
+        return desk.import_mail(rt, tenant_id, _mail(item, requester.name)).request_id
     data = RequestCreate(title=item["title"][:300], body=item["body"],
                          priority=Priority(item["priority"]), tags=item.get("tags", []))
-    return service.submit(rt, requester, data, channel=Channel(item["channel"])).id
+    return desk.submit(rt, requester, data, channel=Channel(item["channel"])).id
 
 
 def _work(rt: Runtime, request_id: int, item: dict[str, Any],
@@ -58,7 +61,7 @@ def _work(rt: Runtime, request_id: int, item: dict[str, Any],
     staff = next(p for p in principals.values() if p.role is Role.ADMIN)
     assignee = principals.get(item.get("assignee") or "")
     final = Status(item["status"])
-    service.change(rt, staff, request_id, RequestChange(
+    desk.change(rt, staff, request_id, RequestChange(
         category_id=categories[item["category"]], priority=Priority(item["priority"]),
         assignee_id=assignee.user_id if assignee else None, tags=item.get("tags", []),
         status=Status.NEW if final is Status.NEW else None))
@@ -66,33 +69,23 @@ def _work(rt: Runtime, request_id: int, item: dict[str, Any],
         # Sample history may have colleagues helping outside their departments.
         author = replace(principals[message["author"]], department_ids=frozenset())
         if message["kind"] == "inbound":
-            service.follow_up(rt, author, request_id, message["body"])
+            desk.follow_up(rt, author, request_id, message["body"])
         else:
-            service.reply(rt, author, request_id,
+            desk.reply(rt, author, request_id,
                           ReplyCreate(body=message["body"], kind=MessageKind(message["kind"])),
                           record_only=True)
-    if final.value != service_status(rt, request_id):
+    if final is not desk.status_of(rt, staff, request_id):
         try:
-            service.change(rt, staff, request_id, RequestChange(status=final))
+            desk.change(rt, staff, request_id, RequestChange(status=final))
         except UshiroError:
             pass  # the sample's history allows no such step; keep the reached status
-    with rt.db.transaction() as session:
-        request = session.get(Request, request_id)
-        assert request is not None
-        desk_repo.shift_times(session, request, timedelta(days=item["days_ago"], hours=3))
-
-
-def service_status(rt: Runtime, request_id: int) -> str:
-    with rt.db.reading() as session:
-        request = session.get(Request, request_id)
-        assert request is not None
-        return request.status
+    desk.backdate(rt, staff, request_id, timedelta(days=item["days_ago"], hours=3))
 
 
 def _people(rt: Runtime, data: dict[str, Any], tenants: dict[str, int]) -> None:
     for user in data["users"]:
         for slug in user["tenants"]:
-            identity_service.add_user(rt.db, DEMO_ACTOR, tenants[slug], UserIn(
+            identity.add_user(rt.db, DEMO_ACTOR, tenants[slug], UserIn(
                 email=user["email"], name=user["name"], role=Role(user["role"]),
                 password=DEMO_PASSWORD, departments=user.get("departments", [])))
 
@@ -100,17 +93,17 @@ def _people(rt: Runtime, data: dict[str, Any], tenants: dict[str, int]) -> None:
 def load_demo(rt: Runtime, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Create the sample tenants, users and requests. Returns what to print."""
     data = sample()
-    tenants = {t["slug"]: identity_service.create_tenant(rt.db, DEMO_ACTOR, t["slug"], t["name"]).id
+    tenants = {t["slug"]: identity.create_tenant(rt.db, DEMO_ACTOR, t["slug"], t["name"]).id
                for t in data["tenants"]}
     _people(rt, data, tenants)
     principals: dict[int, dict[str, Principal]] = {}
     categories: dict[int, dict[str, int]] = {}
     with rt.db.reading() as session:
         for tenant_id in tenants.values():
-            principals[tenant_id] = {u.email: identity_service.principal(rt.db, u.id, tenant_id)
-                                     for u, _m in identity_repo.members(session, tenant_id)}
+            principals[tenant_id] = {u.email: identity.principal(rt.db, u.id, tenant_id)
+                                     for u, _m in identity.members(session, tenant_id)}
             categories[tenant_id] = {c.name: c.id for c in
-                                     identity_repo.categories(session, tenant_id)}
+                                     identity.categories(session, tenant_id)}
     total = len(data["requests"])
     for done, item in enumerate(data["requests"], start=1):
         tenant_id = tenants[item["tenant"]]

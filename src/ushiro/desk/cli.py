@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
+from ushiro import identity
 from ushiro.core.cli import (
     DataDir,
     JsonOpt,
@@ -22,7 +23,6 @@ from ushiro.core.cli import (
 from ushiro.core.errors import UshiroError
 from ushiro.desk import mail_service
 from ushiro.desk.choices import MailSecurity
-from ushiro.identity import service as identity_service
 
 mail_app = typer.Typer(help="メール受付", no_args_is_help=True)
 
@@ -34,7 +34,7 @@ def mail_import(files: list[Path], data_dir: DataDir = None, tenant: TenantOpt =
     rt = runtime_for(data_dir)
     failed = 0
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
     with Progress(console=console, disable=json_out) as progress:
         task = progress.add_task("メールを取り込み中", total=len(files))
         for path in files:
@@ -64,7 +64,7 @@ def mail_poll(data_dir: DataDir = None, tenant: TenantOpt = None, json_out: Json
     """IMAP メールボックスの未読メールを取り込む。"""
     rt = runtime_for(data_dir)
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         while True:
             result = mail_service.poll(rt, t.id)
             summary = {"imported": sum(1 for r in result.imported if not r.duplicate),
@@ -102,7 +102,7 @@ def mail_configure(
     lines = sys.stdin.read().splitlines() if password_stdin else []
     rt = runtime_for(data_dir)
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         data = mail_service.MailAccountIn(
             address=address, imap_host=imap_host, imap_port=imap_port,
             imap_security=imap_security, imap_user=imap_user, imap_folder=imap_folder,

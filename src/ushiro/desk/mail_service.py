@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ushiro import audit, jobs
+from ushiro import audit, identity, jobs
 from ushiro.audit import Actor
 from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError, invalid
@@ -36,7 +36,6 @@ from ushiro.desk.service import (
     snapshot,
 )
 from ushiro.identity import Principal, Role, require
-from ushiro.identity import repository as identity_repo
 
 MAIL_ACTOR = Actor(None, "mail")
 
@@ -84,7 +83,7 @@ def _thread_target(session: Session, tenant_id: int, mail: ParsedMail) -> Reques
         return None
     if request.requester_email.lower() == mail.from_address:
         return request
-    staff = identity_repo.staff(session, tenant_id, ["operator", "approver", "admin"])
+    staff = identity.staff(session, tenant_id)
     return request if any(u.email == mail.from_address for u in staff) else None
 
 
@@ -102,8 +101,8 @@ def _store_mail(rt: Runtime, session: Session, tenant_id: int, mail: ParsedMail)
             _reopen_on_inbound(target)
         _audit_change(session, MAIL_ACTOR, target, before)
         return ImportResult(target.id, target.number, created=False)
-    user = identity_repo.user_by_email(session, mail.from_address)
-    member = user and identity_repo.membership(session, user.id, tenant_id)
+    user = identity.user_by_email(session, mail.from_address)
+    member = user and identity.membership(session, user.id, tenant_id)
     requester = (user.id if user and member else None, mail.from_address,
                  (user.name if user and member else mail.from_name) or mail.from_address)
     title = mail.subject or (mail.body.splitlines()[0][:60] if mail.body else "(件名なし)")

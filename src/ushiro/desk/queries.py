@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ushiro import identity
 from ushiro.core.errors import not_found
 from ushiro.core.runtime import Runtime
 from ushiro.desk import repository
@@ -23,7 +24,6 @@ from ushiro.desk.schemas import (
 )
 from ushiro.desk.service import Submitted, reference
 from ushiro.identity import Category, Department, Principal, User
-from ushiro.identity import repository as identity_repo
 
 
 @dataclass
@@ -39,9 +39,9 @@ class Names:
         # Only the users these requests name: a tenant may have thousands of members.
         user_ids = {r.assignee_id for r in requests if r.assignee_id}
         return cls(
-            {d.id: d for d in identity_repo.departments(session, tenant_id)},
-            {c.id: c for c in identity_repo.categories(session, tenant_id)},
-            {u.id: u for u in identity_repo.members_by_ids(session, tenant_id, user_ids)},
+            {d.id: d for d in identity.departments(session, tenant_id)},
+            {c.id: c for c in identity.categories(session, tenant_id)},
+            {u.id: u for u in identity.members_by_ids(session, tenant_id, user_ids)},
         )
 
     def user(self, user_id: int | None) -> str | None:
@@ -114,10 +114,9 @@ def queue_page(rt: Runtime, principal: Principal, f: QueueFilter) -> QueuePage:
     with rt.db.reading() as session:
         return QueuePage(
             requests=requests,
-            departments=identity_repo.departments(session, principal.tenant_id),
-            categories=identity_repo.categories(session, principal.tenant_id),
-            staff=identity_repo.staff(session, principal.tenant_id,
-                                      ["operator", "approver", "admin"]),
+            departments=identity.departments(session, principal.tenant_id),
+            categories=identity.categories(session, principal.tenant_id),
+            staff=identity.staff(session, principal.tenant_id),
             counts=repository.status_counts(session, scope_for(principal)),
         )
 
@@ -135,9 +134,9 @@ def attachment_for(rt: Runtime, principal: Principal, attachment_id: int) -> tup
 
 def portal_categories(rt: Runtime, principal: Principal) -> list[tuple[Department, list[Category]]]:
     with rt.db.reading() as session:
-        cats = identity_repo.categories(session, principal.tenant_id, active_only=True)
+        cats = identity.categories(session, principal.tenant_id, active_only=True)
         return [(d, [c for c in cats if c.department_id == d.id])
-                for d in identity_repo.departments(session, principal.tenant_id)]
+                for d in identity.departments(session, principal.tenant_id)]
 
 
 # --- for indexes built by other domains (recurrence) --------------------------

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ushiro import audit, jobs
+from ushiro import audit, identity, jobs
 from ushiro.audit import Actor
 from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError, invalid, not_found
@@ -26,7 +26,6 @@ from ushiro.desk.mail import new_message_id
 from ushiro.desk.models import Attachment, Message, Request
 from ushiro.desk.schemas import ReplyCreate, RequestChange, RequestCreate, Scope, Upload
 from ushiro.identity import Category, Principal
-from ushiro.identity import repository as identity_repo
 
 MAX_UPLOADS = 10
 ESCALATION_TAG = "エスカレーション"
@@ -85,10 +84,10 @@ def _category(session: Session, tenant_id: int,
     if name_or_id in (None, ""):
         return None
     if isinstance(name_or_id, int) or str(name_or_id).isdigit():
-        found = identity_repo.category_with_department(session, tenant_id,
+        found = identity.category_with_department(session, tenant_id,
                                                        category_id=int(name_or_id))
     else:
-        found = identity_repo.category_with_department(session, tenant_id,
+        found = identity.category_with_department(session, tenant_id,
                                                        name=str(name_or_id).strip())
     if found is None or not found[0].is_active:
         raise invalid("category", f"カテゴリ「{name_or_id}」は存在しません。一覧から選んでください。")
@@ -360,8 +359,7 @@ def _apply_assignee(session: Session, request: Request, data: RequestChange) -> 
         return
     if data.assignee_id is None:
         return
-    staff_ids = {u.id for u in identity_repo.staff(session, request.tenant_id,
-                                                   ["operator", "approver", "admin"])}
+    staff_ids = {u.id for u in identity.staff(session, request.tenant_id)}
     if data.assignee_id not in staff_ids:
         raise invalid("assignee_id", "担当者はこのテナントの担当者・承認者・管理者から選んでください。")
     request.assignee_id = data.assignee_id

@@ -1,4 +1,9 @@
-"""Tenants, users, roles, departments, the category taxonomy and access checks."""
+"""Tenants, users, roles, departments, the category taxonomy and access checks.
+
+Other packages use what is exported here and nothing else: the use cases (create a tenant,
+add a user, resolve a tenant by slug, a user's principal) and the named reads they run
+inside their own transactions (a tenant's categories, departments, members and staff).
+"""
 
 from ushiro.identity.access import (
     principal_for,
@@ -8,12 +13,29 @@ from ushiro.identity.access import (
     require_same_tenant,
     tenant_choices,
 )
-from ushiro.identity.choices import Role, WorkType
+from ushiro.identity.choices import STAFF_ROLES, Role, WorkType
 from ushiro.identity.models import Category, Department, Membership, Tenant, User
+from ushiro.identity.repository import (
+    categories,
+    category,
+    category_by_name,
+    category_with_department,
+    department,
+    departments,
+    members,
+    members_by_ids,
+    membership,
+    staff,
+    user_by_email,
+)
 from ushiro.identity.schemas import Principal, UserIn
+from ushiro.identity.service import add_user, create_tenant, principal, resolve_tenant
 
 __all__ = [
-    "Category", "Department", "Membership", "Principal", "Role", "Tenant", "User", "UserIn",
-    "WorkType", "principal_for", "principal_from_session", "principal_from_token", "require",
-    "require_same_tenant", "tenant_choices",
+    "STAFF_ROLES", "Category", "Department", "Membership", "Principal", "Role", "Tenant",
+    "User", "UserIn", "WorkType", "add_user", "categories", "category", "category_by_name",
+    "category_with_department", "create_tenant", "department", "departments", "members",
+    "members_by_ids", "membership", "principal", "principal_for", "principal_from_session",
+    "principal_from_token", "require", "require_same_tenant", "resolve_tenant", "staff",
+    "tenant_choices", "user_by_email",
 ]

@@ -27,6 +27,8 @@ class Role(Choice):
 
 # Each role can do everything the roles below it can (an approver also works the queue).
 ROLE_RANK = {Role.REQUESTER: 0, Role.OPERATOR: 1, Role.APPROVER: 2, Role.ADMIN: 3}
+# The roles that work the desk (assignable, answer requests); requesters only ask.
+STAFF_ROLES: tuple[Role, ...] = tuple(r for r in Role if r.at_least(Role.OPERATOR))
 
 
 @with_labels({

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from sqlalchemy import String, bindparam, cast, delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ushiro.identity.choices import STAFF_ROLES, Role
 from ushiro.identity.models import (
     ApiToken,
     Category,
@@ -75,9 +77,13 @@ def members_by_ids(session: Session, tenant_id: int, user_ids: set[int]) -> list
     return list(session.scalars(stmt))
 
 
-def staff(session: Session, tenant_id: int, roles: list[str]) -> list[User]:
+def staff(session: Session, tenant_id: int,
+          roles: Sequence[Role] = STAFF_ROLES) -> list[User]:
+    """The tenant's active members with one of ``roles`` (by default everyone who works
+    the desk), by name."""
     stmt = (select(User).join(Membership, Membership.user_id == User.id)
-            .where(Membership.tenant_id == tenant_id, Membership.role.in_(roles),
+            .where(Membership.tenant_id == tenant_id,
+                   Membership.role.in_([r.value for r in roles]),
                    Membership.is_active.is_(True), User.is_active.is_(True))
             .order_by(User.name))
     return list(session.scalars(stmt))

@@ -1,6 +1,7 @@
 """Documents (rules, policies, FAQs), Japanese search over their passages, synonyms."""
 
 from ushiro.knowledge.choices import AddStatus, DocumentFormat
+from ushiro.knowledge.drafters import Drafter, DraftResult, TenantContext, drafter_for
 from ushiro.knowledge.queries import passage_tokens, synonym_state
 from ushiro.knowledge.schemas import (
     AddResult,
@@ -30,6 +31,7 @@ from ushiro.knowledge.synonyms import default_pairs
 from ushiro.knowledge.tokenize import Analyzer
 
 __all__ = [
+    "DraftResult", "Drafter", "TenantContext", "drafter_for",
     "Analyzer", "IndexCache", "default_pairs", "passage_tokens", "synonym_state",
     "AddResult", "AddStatus", "DocumentFormat", "DocumentIn", "DocumentOut", "FileOutcome",
     "RetireResult", "SearchHit", "add_document", "add_files", "analyzer", "counts",

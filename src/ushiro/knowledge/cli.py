@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from ushiro import identity
 from ushiro.audit import Actor
 from ushiro.core.cli import (
     DataDir,
@@ -23,7 +24,6 @@ from ushiro.core.cli import (
 from ushiro.core.errors import UshiroError, invalid
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Role
-from ushiro.identity import service as identity_service
 from ushiro.knowledge import service
 from ushiro.knowledge.extract import check_size, decode_text
 from ushiro.knowledge.schemas import DocumentIn, SearchHit
@@ -72,7 +72,7 @@ def kb_add(
     with reporting_errors():
         if title and len(paths) > 1:
             raise invalid("title", "--title はファイルを 1 つだけ指定するときに使えます。")
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         template = DocumentIn("", b"", title=title, effective_date=_date(effective_date),
                               min_role=restrict_role, departments=restrict_department or None)
     rows = []
@@ -102,7 +102,7 @@ def kb_remove(name: Annotated[str, typer.Argument(help="文書の名前 (`ushiro
     """文書を検索対象から外す。版は残り、同じ名前で再登録すると次の版として戻る。"""
     rt = runtime_for(data_dir)
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         result = service.retire_document(rt, CLI_ACTOR, t.id, name=name)
     if json_out:
         emit_json(result.as_dict())
@@ -117,7 +117,7 @@ def kb_embed(data_dir: DataDir = None, tenant: TenantOpt = None,
     モデルを設定した後に一度実行すると、最初の検索で待たされない。"""
     rt = runtime_for(data_dir)
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       console=console, disable=json_out) as progress:
             task = progress.add_task("パッセージを埋め込み中", total=None)
@@ -163,7 +163,7 @@ def kb_search(
     with reporting_errors():
         if (query is None) == (queries is None):
             raise invalid("query", "検索語か --queries FILE のどちらか一方を指定してください。")
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         items = [query] if query is not None else _queries(queries)  # type: ignore[arg-type]
         for text, hits in service.search_many(rt, t.id, items, k=k):
             if json_out and queries is not None:
@@ -182,7 +182,7 @@ def kb_list(data_dir: DataDir = None, tenant: TenantOpt = None,
     """登録済みの文書 (現在の版) を一覧する。"""
     rt = runtime_for(data_dir)
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         documents = service.list_documents(rt, t.id)
     if json_out:
         emit_json({"documents": [d.as_dict() for d in documents]})
@@ -199,7 +199,7 @@ def kb_synonyms(data_dir: DataDir = None, tenant: TenantOpt = None,
     """テナントの同義語 (正規の語 ← 言い換え) を一覧する。"""
     rt = runtime_for(data_dir)
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         table = service.synonyms(rt, t.id)
     if json_out:
         emit_json({"synonyms": table})
@@ -212,7 +212,7 @@ def _edit(canonical: str, variants: list[str], remove: bool, data_dir: Path | No
           tenant: str | None) -> None:
     rt = runtime_for(data_dir)
     with reporting_errors():
-        t = identity_service.resolve_tenant(rt.db, tenant)
+        t = identity.resolve_tenant(rt.db, tenant)
         count = service.edit_synonyms(rt, CLI_ACTOR, t.id, canonical, variants, remove=remove)
     typer.echo(f"{count} 件の同義語を{'削除' if remove else '追加'}しました。")
 
