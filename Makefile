@@ -19,8 +19,9 @@ test-pg: setup-test
 	USHIRO_TEST_DB=postgres .venv/bin/python -m pytest -q
 
 lint:
-	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff check src tests bench scripts
 	.venv/bin/mypy src
+	.venv/bin/lint-imports
 
 bench:
 	.venv/bin/python bench/intake.py --mode load
