@@ -239,11 +239,14 @@ def _charsets(target: Target, results: Results, cat: str, h: str) -> tuple[list[
         admin = target.actor("s_admin")
         for i, (label, _real, _said) in enumerate(cases):
             items = _found(target, f"mcs{h}{i}")
-            # The flag may be in the API answer or only on the operator's page.
-            detail = (admin.call("GET", f"/api/v1/requests/{items[0]['id']}").text
-                      + admin.call("GET", f"/desk/requests/{items[0]['id']}").text
-                      if items else "")
-            flagged = any(w in detail for w in ("charset", "文字コード", "文字化け", "mojibake"))
+            # The flag may be in the API answer or only on the operator's page (whose
+            # <meta charset> does not count).
+            detail = admin.call("GET", f"/api/v1/requests/{items[0]['id']}").text \
+                if items else ""
+            page = admin.call("GET", f"/desk/requests/{items[0]['id']}").text \
+                if items else ""
+            flagged = any(w in detail for w in ("charset", "文字コード", "文字化け", "mojibake")) \
+                or any(w in page for w in ("文字コード", "文字化け", "mojibake"))
             ok = not items or PHRASE in detail or flagged
             results.add(cat, f"{label}: decoded correctly or flagged", ok,
                         "stored as: " + (items[0]["body"][:40].replace("\n", " ")
@@ -445,6 +448,27 @@ class Tamper:
         self.db.dispose()
 
 
+def _schema_of(url: str) -> str:
+    return url.rsplit("search_path%3D", 1)[1]
+
+
+def _copy_schema(source_url: str, target_url: str) -> None:
+    """Every table of one PostgreSQL schema copied into another (empty) one."""
+    import psycopg
+
+    src, dst = _schema_of(source_url), _schema_of(target_url)
+    with psycopg.connect(intake.PG_BASE.replace("postgresql+psycopg", "postgresql"),
+                         autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_type = 'BASE TABLE'", (src,)).fetchall()]
+        for table in tables:
+            conn.execute(f'CREATE TABLE "{dst}"."{table}" (LIKE "{src}"."{table}" '
+                         "INCLUDING ALL)".encode())
+            conn.execute(f'INSERT INTO "{dst}"."{table}" SELECT * FROM "{src}"."{table}"'
+                         .encode())
+
+
 FORMS = {"truncate": "deleting the newest events and setting audit_heads back",
          "drop-chain": "dropping a tenant's chain with its head",
          "rehash": "editing an event and recomputing every later hash",
@@ -463,16 +487,16 @@ def audit(target: Target, results: Results) -> None:
     sqlite = not target.server.schema
     places: dict[str, tuple[Path, dict[str, str]]] = {}
     for form in ("control", *FORMS):
-        if sqlite:
-            copy = target.tmp / f"audit-{form}"
-            shutil.copytree(fixture, copy)
-            places[form] = (copy, {**env, "USHIRO_DATA_DIR": str(copy)})
-        elif form == "control":
-            places[form] = (fixture, env)
-        else:
-            place, penv = target.fresh_place(f"audit-{form}")
-            target.load_demo(place, penv)
-            places[form] = (place, penv)
+        # A copy of the data directory (key and any checkpoint file included), and on
+        # PostgreSQL a copy of the schema.
+        copy = target.tmp / f"audit-{form}"
+        shutil.copytree(fixture, copy)
+        penv = {**env, "USHIRO_DATA_DIR": str(copy)}
+        if not sqlite:
+            penv = target.fresh_place(f"audit-{form}")[1]
+            penv["USHIRO_DATA_DIR"] = str(copy)
+            _copy_schema(env["USHIRO_DATABASE_URL"], penv["USHIRO_DATABASE_URL"])
+        places[form] = (copy, penv)
     control = places["control"]
     if checkpoint:
         for place, penv in places.values():
