@@ -127,11 +127,19 @@ class Actor:
         if api and self.token and "Authorization" not in sent:
             sent["Authorization"] = f"Bearer {self.token}"
         began = time.perf_counter()
-        try:
-            r = self.http.request(method, path, headers=sent, **kw)
-        except httpx.HTTPError as exc:
-            return Answer(0, "", httpx.Headers(), f"{type(exc).__name__}: {exc}",
-                          time.perf_counter() - began)
+        for attempt in (1, 2):
+            try:
+                r = self.http.request(method, path, headers=sent, **kw)
+                break
+            except httpx.TransportError as exc:
+                # After a server error the keep-alive connection may be closed under us:
+                # one more try on a new connection, so a check answers for its own request.
+                if attempt == 2 or "content" in kw and not isinstance(kw["content"], bytes):
+                    return Answer(0, "", httpx.Headers(), f"{type(exc).__name__}: {exc}",
+                                  time.perf_counter() - began)
+            except httpx.HTTPError as exc:
+                return Answer(0, "", httpx.Headers(), f"{type(exc).__name__}: {exc}",
+                              time.perf_counter() - began)
         return Answer(r.status_code, r.text, r.headers, seconds=time.perf_counter() - began)
 
     def form(self, path: str, data: dict[str, Any] | list[tuple[str, Any]] | None = None, *,
