@@ -30,6 +30,8 @@ from ushiro.desk.cli import mail_app
 from ushiro.identity import service as identity_service
 from ushiro.identity.cli import token_app, user_app
 from ushiro.knowledge.cli import kb_app
+from ushiro.maintenance.cli import doctor as doctor_command
+from ushiro.maintenance.cli import files_app
 from ushiro.migrations import upgrade
 
 app = typer.Typer(help="Ushiro — 総務・人事・経理の窓口", no_args_is_help=True,
@@ -41,6 +43,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(kb_app, name="kb")
 app.add_typer(answers_app, name="answers")
 app.command("draft")(draft_command)
+app.add_typer(files_app, name="files")
+app.command("doctor")(doctor_command)
 
 
 def _init(data_dir: Path | None, tenant: str | None, name: str | None) -> tuple[Runtime, bool]:

@@ -19,8 +19,11 @@ TMP_PREFIX = ".tmp-"
 
 
 def private_dir(path: Path) -> Path:
-    """``path`` and any missing parents created, ``path`` itself set to 0700."""
-    path.mkdir(parents=True, exist_ok=True)
+    """``path`` set to 0700, created with any missing parents (those 0700 too)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+        directory.chmod(DIR_MODE)
     path.chmod(DIR_MODE)
     return path
 
@@ -65,6 +68,9 @@ class FileStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if target.exists():
+            # Fresh again: `files gc` spares young files, so it cannot remove this one
+            # between now and the commit of the row that will name it.
+            os.utime(target)
             return digest
         if not self.root.exists():
             private_dir(self.root)
