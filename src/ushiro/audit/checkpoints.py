@@ -20,6 +20,7 @@ import atexit
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import threading
@@ -43,6 +44,7 @@ FILE = "audit-checkpoints.jsonl"
 EVERY = 200
 SECONDS = 5.0
 LEGACY, KEYED = 1, 2
+log = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=32)
@@ -62,6 +64,11 @@ def _key_at(data_dir: Path) -> bytes:
 
 def audit_key(settings: Settings) -> bytes:
     return _key_at(settings.data_dir)
+
+
+def forget_key() -> None:
+    """After a restore replaced ``audit.key``: read it again."""
+    _key_at.cache_clear()
 
 
 def session_settings(session: Session) -> Settings:
@@ -193,8 +200,8 @@ def committed(settings: Settings, heads: dict[int, tuple[int, str]]) -> None:
             writer = _writers.setdefault(settings.data_dir, _Writer(settings))
     try:
         writer.committed(heads)
-    except OSError:
-        pass  # the commit stands; `ushiro audit verify` / `doctor` report a stale file
+    except OSError as error:  # the commit stands; verify reports what the file lacks
+        log.warning("audit checkpoint not written to %s: %s", settings.data_dir / FILE, error)
 
 
 @atexit.register

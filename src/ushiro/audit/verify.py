@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from ushiro.audit import checkpoints, repository
 from ushiro.audit.checkpoints import KEYED, LEGACY, Checkpoint
+from ushiro.audit.models import AuditEvent
 from ushiro.audit.schemas import Problem, VerifyReport
 from ushiro.audit.service import GENESIS, keyed_digest, legacy_digest, stored
 from ushiro.core.runtime import Runtime
@@ -62,6 +63,29 @@ def _legacy_allowed(c: _Chain, seq: int) -> bool:
     return not c.keyed_seen and seq < c.first_keyed_point and seq <= limit
 
 
+def _check_event(key: bytes, c: _Chain, event: AuditEvent, problems: list[Problem]) -> None:
+    if event.seq != c.seq + 1:
+        problems.append(Problem(event.chain, event.seq, "missing",
+                                f"連番 {c.seq + 1}〜{event.seq - 1} のイベントが欠落しています"))
+    elif event.prev_hash != c.hash:
+        problems.append(Problem(event.chain, event.seq, "broken_link",
+                                "直前のイベントとの連結が一致しません(挿入または削除)"))
+    content = stored(event)
+    if keyed_digest(key, content) == event.hash:
+        c.keyed_seen = True
+    elif legacy_digest(content) != event.hash:
+        problems.append(Problem(event.chain, event.seq, "altered",
+                                "内容がハッシュと一致しません(改ざん)"))
+    elif not _legacy_allowed(c, event.seq):
+        problems.append(Problem(event.chain, event.seq, "unkeyed",
+                                "鍵なしのハッシュで書き直されています(監査鍵を知らない者による再計算)"))
+    expected = c.points.get(event.seq)
+    if expected is not None and expected != event.hash:
+        problems.append(Problem(event.chain, event.seq, "checkpoint_mismatch",
+                                "チェックポイントに記録したハッシュと一致しません(書き換え)"))
+    c.seq, c.hash = event.seq, event.hash
+
+
 def verify(session: Session, key: bytes, chain: int | None = None,
            points: list[Checkpoint] | None = None,
            bad_lines: list[tuple[int, str]] | None = None) -> VerifyReport:
@@ -70,38 +94,17 @@ def verify(session: Session, key: bytes, chain: int | None = None,
     report = VerifyReport()
     known = _chains(points or [], chain)
     seen: set[int] = set()
-    problems = report.problems
     for event in repository.iter_events(session, chain):
         report.events += 1
-        c = known[event.chain]
         seen.add(event.chain)
-        if event.seq != c.seq + 1:
-            problems.append(Problem(event.chain, event.seq, "missing",
-                                    f"連番 {c.seq + 1}〜{event.seq - 1} のイベントが欠落しています"))
-        elif event.prev_hash != c.hash:
-            problems.append(Problem(event.chain, event.seq, "broken_link",
-                                    "直前のイベントとの連結が一致しません(挿入または削除)"))
-        content = stored(event)
-        if keyed_digest(key, content) == event.hash:
-            c.keyed_seen = True
-        elif legacy_digest(content) != event.hash:
-            problems.append(Problem(event.chain, event.seq, "altered",
-                                    "内容がハッシュと一致しません(改ざん)"))
-        elif not _legacy_allowed(c, event.seq):
-            problems.append(Problem(event.chain, event.seq, "unkeyed",
-                                    "鍵なしのハッシュで書き直されています(監査鍵を知らない者による再計算)"))
-        expected = c.points.get(event.seq)
-        if expected is not None and expected != event.hash:
-            problems.append(Problem(event.chain, event.seq, "checkpoint_mismatch",
-                                    "チェックポイントに記録したハッシュと一致しません(書き換え)"))
-        c.seq, c.hash = event.seq, event.hash
+        _check_event(key, known[event.chain], event, report.problems)
     report.tails = {n: (c.seq, c.hash, KEYED if c.keyed_seen else LEGACY)
                     for n, c in known.items() if c.seq}
     _check_heads(session, chain, known, report)
     _check_points(known, seen, report)
     for number, reason in bad_lines or []:
-        problems.append(Problem(-1, number, "checkpoint_invalid",
-                                f"チェックポイントファイルの {number} 行目: {reason}"))
+        report.problems.append(Problem(-1, number, "checkpoint_invalid",
+                                       f"チェックポイントファイルの {number} 行目: {reason}"))
     return report
 
 

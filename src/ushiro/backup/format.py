@@ -81,6 +81,7 @@ def dump_table(conn: Connection, stmt: Select[Any], out: Any) -> tuple[int, str]
 
 def read_rows(table: Table, path: Path, name: str) -> Iterator[dict[str, Any]]:
     """The decoded rows of one table file; a broken line is reported with its number."""
+    columns = set(table.columns.keys())
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
@@ -88,8 +89,8 @@ def read_rows(table: Table, path: Path, name: str) -> Iterator[dict[str, Any]]:
             try:
                 obj = json.loads(raw.decode("utf-8"))
                 if not isinstance(obj, dict):
-                    raise ValueError("not an object")
-                unknown = set(obj) - set(table.columns.keys())
+                    raise ValueError("JSON のオブジェクトではありません")
+                unknown = set(obj) - columns
                 if unknown:
                     raise ValueError(f"未知の列 {', '.join(sorted(unknown))}")
                 yield decode_row(table, obj)

@@ -191,6 +191,7 @@ def _install_files(rt: Runtime, source: Path, manifest: dict[str, Any]) -> None:
         if name == "secret.key" and rt.settings.secret_key:
             continue  # the configured key wins; the copied file would never be read
         write_private(rt.settings.data_dir / name, (source / name).read_bytes())
+    checkpoints.forget_key()
 
 
 def restore(rt: Runtime, source: Path) -> dict[str, Any]:
