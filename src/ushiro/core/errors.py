@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported_format"
     SELF_SERVICE_NOT_EARNED = "self_service_not_earned"
     EMBEDDING_MODEL_UNAVAILABLE = "embedding_model_unavailable"
+    # A backup that cannot be restored as it is: missing or altered file, broken line.
+    BACKUP_DAMAGED = "backup_damaged"
 
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -61,6 +63,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.SELF_SERVICE_NOT_EARNED: 409,
     # The operator's setting names no usable model: search cannot run until it is fixed.
     ErrorCode.EMBEDDING_MODEL_UNAVAILABLE: 503,
+    ErrorCode.BACKUP_DAMAGED: 422,
 }
 
 

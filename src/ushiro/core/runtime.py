@@ -17,6 +17,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.files = FileStore(self.settings.files_dir)
+        self.db.info["settings"] = self.settings
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

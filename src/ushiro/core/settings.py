@@ -5,12 +5,15 @@ Admin-editable policy (mail accounts, taxonomy, …) lives in the database, not 
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ushiro.core.files import open_private, private_dir
 
 DEFAULT_DATA_DIR = Path("ushiro-data")
 
@@ -91,10 +94,10 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret.key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        with os.fdopen(open_private(path), "w") as out:
+            out.write(key)
         return key
 
 
