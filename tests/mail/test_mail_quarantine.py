@@ -135,7 +135,8 @@ def test_cli_import_quarantines_the_nested_mail_and_stores_the_others(
     """GIVEN a.eml, nested.eml (1,000 levels) and b.eml
     WHEN `ushiro mail import a.eml nested.eml b.eml` runs
     THEN a and b become REQ-1 and REQ-2, nested is reported as quarantined with its
-    reason, and the command exits 0 (every mail is kept) with a warning line."""
+    reason, and the command exits 0 (every mail is kept) with a warning line; importing
+    nested.eml again reports the same quarantine entry."""
     bad = tmp_path / "nested.eml"
     bad.write_bytes(nested(1000))
     files = [str(MAIL_DIR / "iso2022jp.eml"), str(bad), str(MAIL_DIR / "cp932.eml")]
@@ -148,7 +149,8 @@ def test_cli_import_quarantines_the_nested_mail_and_stores_the_others(
     assert [r.get("request") for r in rows] == ["REQ-1", None, "REQ-2"]
     assert rows[1]["quarantined"]["id"] >= 1 and "入れ子" in rows[1]["quarantined"]["reason"]
     assert text.exit_code == 0
-    assert "隔離" in text.stdout.replace("\n", "")
+    assert "隔離 1 件" in text.stdout.replace("\n", "")
+    assert f"(#{rows[1]['quarantined']['id']})" in text.stderr.replace("\n", "")  # held once
 
 
 def test_the_admin_mail_page_lists_quarantined_mail_with_download_and_delete(

@@ -163,6 +163,49 @@ def test_a_mail_that_cannot_be_decoded_does_not_block_the_mailbox(
     assert imap.unseen_count(folder) == 0
 
 
+# The stdlib raises TypeError on a name given both as RFC 2231 "name*=" and "name*0="
+# (email.utils.collapse_rfc2231_value sorts None with int): an unexpected exception.
+STDLIB_CRASH = (b"From: kenta.tanaka@example.co.jp\r\nSubject: crash\r\n"
+                b"Message-ID: <crash.1@example.co.jp>\r\nMIME-Version: 1.0\r\n"
+                b"Content-Type: application/pdf; name*=utf-8''%E3%81%82; name*0=x\r\n"
+                b"\r\nzz\r\n")
+
+
+@pytest.mark.mailserver
+@pytest.mark.parametrize("bad", ["nested", "stdlib_crash"])
+def test_a_mail_that_crashes_the_parser_is_quarantined_and_the_poll_goes_on(
+        rt: Runtime, tenant: Tenant, operator: Principal, imap: ImapServer, folder: str,
+        bad: str) -> None:
+    """GIVEN a mailbox where a mail that makes the parser fail (1,000 nested multiparts:
+    RecursionError; a doubled RFC 2231 name: TypeError in the stdlib) sits between two
+    valid mails
+    WHEN the desk polls, twice
+    THEN both valid mails become requests, the bad one is quarantined (kept, seen and
+    flagged $UshiroQuarantined), and the second poll finds nothing left."""
+    depth = 1000
+    body = b"Content-Type: text/plain\r\n\r\nhello\r\n"
+    for level in range(depth):
+        b = b"b%d" % level
+        body = (b'Content-Type: multipart/mixed; boundary="' + b + b'"\r\n\r\n--' + b
+                + b"\r\n" + body + b"\r\n--" + b + b"--\r\n")
+    nested = b"From: kenta.tanaka@example.co.jp\r\nMessage-ID: <nest.1@example.co.jp>\r\n" + body
+    imap.append(raw("iso2022jp.eml"), folder=folder)
+    imap.append(nested if bad == "nested" else STDLIB_CRASH, folder=folder)
+    imap.append(raw("cp932.eml"), folder=folder)
+    mail_service.save_account(rt, None, tenant.id, account(imap=imap, folder=folder))
+
+    first = mail_service.poll(rt, tenant.id)
+    second = mail_service.poll(rt, tenant.id)
+
+    assert [r.created for r in first.imported] == [True, True]
+    [held] = first.quarantined
+    assert held.code == ("mail_limit_exceeded" if bad == "nested" else "internal_error")
+    assert imap.unseen_count(folder) == 0
+    middle = imap.uids(folder)[1]
+    assert "$UshiroQuarantined" in imap.flags(folder)[middle]
+    assert second.imported == [] and second.quarantined == []
+
+
 @pytest.mark.mailserver
 def test_poll_a_folder_with_a_japanese_name(
         rt: Runtime, tenant: Tenant, imap: ImapServer) -> None:

@@ -168,8 +168,10 @@ def _parts(msg: Message, limits: MailLimits) -> list[Message]:
         part, depth = stack.pop()
         if depth > limits.max_depth:
             raise _limit_error(f"MIME の入れ子が深すぎます(上限 {limits.max_depth} 段)。")
-        payload = part.get_payload()
-        if part.is_multipart() and isinstance(payload, list):
+        # get_payload() of a leaf decodes it with its charset parameter (and raises on an
+        # RFC 2231 one): only containers are asked for their children.
+        payload = part.get_payload() if part.is_multipart() else None
+        if isinstance(payload, list):
             stack.extend((child, depth + 1) for child in reversed(payload)
                          if isinstance(child, Message))
         else:

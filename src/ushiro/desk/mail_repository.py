@@ -36,3 +36,9 @@ def quarantined(session: Session, tenant_id: int) -> list[MailQuarantine]:
 def quarantined_one(session: Session, tenant_id: int, quarantine_id: int) -> MailQuarantine | None:
     found = session.get(MailQuarantine, quarantine_id)
     return found if found is not None and found.tenant_id == tenant_id else None
+
+
+def quarantined_by_digest(session: Session, tenant_id: int, sha256: str) -> MailQuarantine | None:
+    stmt = select(MailQuarantine).where(MailQuarantine.tenant_id == tenant_id,
+                                        MailQuarantine.sha256 == sha256)
+    return session.scalars(stmt.limit(1)).first()

@@ -3,6 +3,7 @@ bounded time and memory."""
 
 from __future__ import annotations
 
+import codecs
 import re
 from html.parser import HTMLParser
 
@@ -17,7 +18,7 @@ _CODECS: dict[str, tuple[str, ...]] = {
 }
 # What Japanese mail really is when its label is wrong, in the order tried.
 _LIKELY = ("iso2022_jp", "utf-8", "cp932", "euc_jp")
-_SAMPLE = 20_000  # characters scored per candidate: enough to tell text from mojibake
+_SAMPLE_BYTES = 64 * 1024  # scored per candidate: enough to tell text from mojibake
 # Kana and common kanji are what Japanese text is made of; mojibake of it is made of
 # half-width katakana, Latin-1 symbols, C1 controls, private-use and replacement characters.
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff\u3000-\u303f\uff01-\uff5e]")
@@ -41,9 +42,15 @@ def _strict(data: bytes, codec: str) -> str | None:
         return None
 
 
-def _score(text: str) -> int:
-    sample = text[:_SAMPLE]
-    return len(_JAPANESE.findall(sample)) - 2 * len(_JUNK.findall(sample))
+def _sample_score(data: bytes, codec: str) -> int | None:
+    """How Japanese the start of ``data`` reads in ``codec`` (None: it does not decode).
+    Only a sample is decoded, so ranking the candidates costs little on a large part."""
+    sample = data[:_SAMPLE_BYTES]
+    try:
+        text = codecs.getincrementaldecoder(codec)().decode(sample, final=sample == data)
+    except (LookupError, UnicodeDecodeError):
+        return None
+    return len(_JAPANESE.findall(text)) - 2 * len(_JUNK.findall(text))
 
 
 def decode_checked(data: bytes, charset: str | None) -> tuple[str, str | None]:
@@ -51,26 +58,28 @@ def decode_checked(data: bytes, charset: str | None) -> tuple[str, str | None]:
     Japanese warning for the operator. The declared charset wins when it decodes strictly
     and reads at least as well as the likely Japanese charsets; otherwise the best of those
     is used, and if none decodes the bytes, the replacement character marks the damage."""
+    charset = charset if charset and charset.strip().strip('"') else None
     declared = _codecs(charset)
     if data.isascii() and b"\x1b" not in data:
         return data.decode("ascii"), None
-    own = next((t for t in (_strict(data, c) for c in declared) if t is not None), None)
-    best: tuple[int, str, str] | None = None
-    for codec in _LIKELY:
-        if codec in declared:
-            continue
+    ranked: list[tuple[int, int, str]] = []  # (score, declared first, codec)
+    for order, codec in enumerate(declared + tuple(c for c in _LIKELY if c not in declared)):
+        score = _sample_score(data, codec)
+        if score is not None:
+            ranked.append((score, -order if codec in declared else -100 - order, codec))
+    for score, _, codec in sorted(ranked, reverse=True):
         text = _strict(data, codec)
-        if text is not None and (best is None or _score(text) > best[0]):
-            best = (_score(text), codec, text)
-    if own is not None and (best is None or _score(own) >= best[0]):
-        return own, None
-    label = (charset or "").strip().strip('"')
-    if best is not None:
+        if text is None:
+            continue
+        if codec in declared or (charset is None and score >= 0):
+            return text, None  # as declared, or nothing declared and it reads as text
         if charset is None:
-            return best[2], None  # nothing was declared, so nothing is mislabelled
-        return best[2], (f"本文の文字コードは「{label}」と表示されていましたが、その文字コードでは"
-                         f"正しく読めないため {best[1]} として読み取りました。文字化けがないか"
-                         "元のメールで確認してください。")
+            break  # nothing declared and no charset reads it as text
+        label = charset.strip().strip('"')
+        return text, (f"本文の文字コードは「{label}」と表示されていましたが、その文字コードでは"
+                      f"正しく読めないため {codec} として読み取りました。文字化けがないか"
+                      "元のメールで確認してください。")
+    label = (charset or "").strip().strip('"')
     fallback = declared[0] if declared and _known(declared[0]) else "utf-8"
     return data.decode(fallback, errors="replace"), (
         f"本文に文字コード「{label or fallback}」として読めないバイトがあり、文字化けしている"
@@ -79,7 +88,7 @@ def decode_checked(data: bytes, charset: str | None) -> tuple[str, str | None]:
 
 def _known(codec: str) -> bool:
     try:
-        b"".decode(codec)
+        codecs.lookup(codec)
     except LookupError:
         return False
     return True

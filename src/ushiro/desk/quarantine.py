@@ -58,9 +58,15 @@ def _headers(raw: bytes) -> tuple[str, str]:
 
 def hold(rt: Runtime, tenant_id: int, raw: bytes, *, code: str, reason: str,
          source: str, actor: Actor) -> Quarantined:
+    """Keep ``raw`` with the reason. The same mail held again (an import run twice) is
+    the entry already there, with the newer reason."""
     digest = rt.files.put(raw)
     sender, subject = _headers(raw)
     with rt.db.transaction() as session:
+        existing = mail_repository.quarantined_by_digest(session, tenant_id, digest)
+        if existing is not None:
+            existing.code, existing.reason = code, reason
+            return Quarantined(existing.id, code, reason)
         row = MailQuarantine(tenant_id=tenant_id, sha256=digest, size=len(raw), sender=sender,
                              subject=subject, reason=reason, code=code, source=source)
         session.add(row)
