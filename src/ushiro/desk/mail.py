@@ -228,7 +228,8 @@ def _set_body(mail: ParsedMail, plain: list[str], html: list[str], limits: MailL
 
 def _sender(msg: Message) -> tuple[str, str]:
     senders = [(decode_header_value(n), a) for n, a in getaddresses(msg.get_all("From", []))]
-    senders = [(n, a.strip()) for n, a in senders if "@" in a and " " not in a.strip()]
+    senders = [(n, a.strip()) for n, a in senders
+               if "@" in a and " " not in a.strip() and len(a.strip()) <= 254]  # RFC 5321
     if not senders:
         raise UshiroError(ErrorCode.MAIL_MALFORMED,
                           "差出人(From)のメールアドレスを読み取れません。メールの形式を確認してください。",

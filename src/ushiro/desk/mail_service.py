@@ -150,11 +150,11 @@ def _store_mail(rt: Runtime, session: Session, tenant_id: int, mail: ParsedMail,
     refusal = _refusal(session, target, mail) if target is not None else None
     if refusal:
         mail.warnings.append(refusal)
-    body = mail.body or "(本文なし)"
     if target is not None and refusal is None:
         before = snapshot(target)
         message = _add_message(session, target, kind=MessageKind.INBOUND, actor=MAIL_ACTOR,
-                               author_label=mail.from_name or mail.from_address, body=body,
+                               author_label=mail.from_name or mail.from_address,
+                               body=mail.body or "(本文なし)",
                                mail_message_id=mail.message_id)
         _store_uploads(rt, session, target, message.id, uploads)
         if not mail.automatic:  # an out-of-office reply is no answer from the requester
@@ -162,16 +162,24 @@ def _store_mail(rt: Runtime, session: Session, tenant_id: int, mail: ParsedMail,
         _receipt(session, target, message.id, mail)
         _audit_change(session, MAIL_ACTOR, target, before)
         return ImportResult(target.id, target.number, created=False)
+    return _open_mail_request(rt, session, tenant_id, mail, uploads, refused=bool(refusal))
+
+
+def _open_mail_request(rt: Runtime, session: Session, tenant_id: int, mail: ParsedMail,
+                       uploads: list[Upload], *, refused: bool) -> ImportResult:
+    """A new request from the mail; tagged when it named a request it may not join, or
+    when authentication failed, so the queue shows it."""
     user = identity_repo.user_by_email(session, mail.from_address)
     member = user and identity_repo.membership(session, user.id, tenant_id)
     requester = (user.id if user and member else None, mail.from_address,
                  (user.name if user and member else mail.from_name) or mail.from_address)
     title = mail.subject or (mail.body.splitlines()[0][:60] if mail.body else "(件名なし)")
-    tags = ([UNVERIFIED_TAG] if refusal and not mail.authentication_failed else []) + (
-        [AUTH_FAILED_TAG] if mail.authentication_failed else [])
-    request = _open_request(session, tenant_id=tenant_id, title=title, body=body,
-                            channel=Channel.MAIL, category=None, priority=Priority.NORMAL,
-                            actor=MAIL_ACTOR, requester=requester, tags=tags)
+    tags = ([AUTH_FAILED_TAG] if mail.authentication_failed
+            else [UNVERIFIED_TAG] if refused else [])
+    request = _open_request(session, tenant_id=tenant_id, title=title,
+                            body=mail.body or "(本文なし)", channel=Channel.MAIL, category=None,
+                            priority=Priority.NORMAL, actor=MAIL_ACTOR, requester=requester,
+                            tags=tags)
     request.mail_message_id = mail.message_id
     session.flush()
     _store_uploads(rt, session, request, None, uploads)
