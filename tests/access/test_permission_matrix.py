@@ -40,7 +40,7 @@ from ushiro.answers.schemas import ApproveIn
 from ushiro.audit import SYSTEM
 from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
-from ushiro.desk import queries, quarantine
+from ushiro.desk import quarantine, queries
 from ushiro.desk import service as desk_service
 from ushiro.desk.choices import Channel
 from ushiro.desk.models import Attachment, Message, Request
