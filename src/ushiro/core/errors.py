@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     EMBEDDING_MODEL_UNAVAILABLE = "embedding_model_unavailable"
     # A backup that cannot be restored as it is: missing or altered file, broken line.
     BACKUP_DAMAGED = "backup_damaged"
+    MAIL_LIMIT = "mail_limit_exceeded"
 
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -64,6 +65,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     # The operator's setting names no usable model: search cannot run until it is fixed.
     ErrorCode.EMBEDDING_MODEL_UNAVAILABLE: 503,
     ErrorCode.BACKUP_DAMAGED: 422,
+    ErrorCode.MAIL_LIMIT: 422,
 }
 
 

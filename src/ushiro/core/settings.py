@@ -66,6 +66,20 @@ class Settings(BaseSettings):
         default=None, description="Put before passages; the model's own document prompt if unset")
     embedding_threads: int = Field(
         default=1, ge=1, description="CPU threads torch uses per process for embeddings")
+    mail_max_mime_depth: int = Field(
+        default=20, ge=1, description="Deepest MIME nesting accepted; deeper mail is quarantined")
+    mail_max_parts: int = Field(
+        default=200, ge=1, description="Most MIME parts in one mail; more is quarantined")
+    mail_max_decoded_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1,
+        description="Most bytes all parts of one mail may decode to; more is quarantined")
+    mail_max_html_chars: int = Field(
+        default=2_000_000, ge=1,
+        description="HTML converted to text per mail; the rest stays in the original mail")
+    mail_authserv_id: str | None = Field(
+        default=None,
+        description="authserv-id of our receiving server's Authentication-Results header; "
+                    "the topmost header is trusted if unset")
 
     @field_validator("embedding_model_dir", mode="before")
     @classmethod

@@ -8,9 +8,9 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from ushiro.desk import events, mail_service, panels, queries, service
+from ushiro.desk import events, mail_views, panels, queries, service
 from ushiro.desk.access import as_requester, require_staff
-from ushiro.desk.choices import Channel, MailSecurity, MessageKind, Priority, Status
+from ushiro.desk.choices import Channel, MessageKind, Priority, Status
 from ushiro.desk.schemas import (
     QueueFilter,
     ReplyCreate,
@@ -194,19 +194,5 @@ def chat_escalate(request: Request, principal: PagePrincipal, rt: RuntimeDep,
     return RedirectResponse(f"/portal/chat?request_id={request_id}", status_code=303)
 
 
-@router.get("/admin/mail")
-def mail_settings(request: Request, principal: PagePrincipal, rt: RuntimeDep,
-                  saved: str = "") -> Response:
-    account = mail_service.get_account(rt, principal)
-    return render(request, "desk/admin_mail.html",
-                  {"account": account, "securities": MailSecurity, "saved": saved})
-
-
-@router.post("/admin/mail", dependencies=[CsrfChecked])
-async def save_mail_settings(request: Request, principal: PagePrincipal,
-                             rt: RuntimeDep) -> Response:
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
-    data = mail_service.MailAccountIn.model_validate(fields)
-    mail_service.save_account(rt, principal, principal.tenant_id, data)
-    return RedirectResponse("/admin/mail?saved=1", status_code=303)
+# The admin mail pages (settings, quarantine) and the request page's mail panel.
+router.include_router(mail_views.router)
