@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, union
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from ushiro.desk.models import Attachment
+from ushiro.desk.models import Attachment, MailQuarantine
 from ushiro.knowledge.models import DocumentVersion
 
 # Every column that holds the SHA-256 of a file in the content-addressed store. A new one
@@ -13,6 +13,7 @@ from ushiro.knowledge.models import DocumentVersion
 FILE_COLUMNS: tuple[InstrumentedAttribute[str], ...] = (
     Attachment.sha256,
     DocumentVersion.sha256,
+    MailQuarantine.sha256,  # the raw bytes of a quarantined mail
 )
 
 
