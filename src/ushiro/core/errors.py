@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported_format"
     SELF_SERVICE_NOT_EARNED = "self_service_not_earned"
     EMBEDDING_MODEL_UNAVAILABLE = "embedding_model_unavailable"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -61,6 +62,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.SELF_SERVICE_NOT_EARNED: 409,
     # The operator's setting names no usable model: search cannot run until it is fixed.
     ErrorCode.EMBEDDING_MODEL_UNAVAILABLE: 503,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
 }
 
 
