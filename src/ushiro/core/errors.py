@@ -35,6 +35,7 @@ class ErrorCode(StrEnum):
     SELF_SERVICE_NOT_EARNED = "self_service_not_earned"
     EMBEDDING_MODEL_UNAVAILABLE = "embedding_model_unavailable"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
 
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -63,6 +64,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     # The operator's setting names no usable model: search cannot run until it is fixed.
     ErrorCode.EMBEDDING_MODEL_UNAVAILABLE: 503,
     ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
 }
 
 

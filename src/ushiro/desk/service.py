@@ -18,6 +18,7 @@ from ushiro import audit, jobs
 from ushiro.audit import Actor
 from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError, invalid, not_found
+from ushiro.core.limits import parse_id
 from ushiro.core.runtime import Runtime
 from ushiro.core.text import clean, one_line
 from ushiro.desk import events, repository
@@ -85,9 +86,12 @@ def _category(session: Session, tenant_id: int,
     """The chosen category and its department's name (None: no category chosen)."""
     if name_or_id in (None, ""):
         return None
-    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
-        found = identity_repo.category_with_department(session, tenant_id,
-                                                       category_id=int(name_or_id))
+    text = str(name_or_id).strip()
+    if isinstance(name_or_id, int) or (text.isascii() and text.isdigit()):
+        # An id beyond what the column holds names no category (the driver would fail).
+        category_id = parse_id(text)
+        found = None if category_id is None else identity_repo.category_with_department(
+            session, tenant_id, category_id=category_id)
     else:
         found = identity_repo.category_with_department(session, tenant_id,
                                                        name=str(name_or_id).strip())
