@@ -16,9 +16,11 @@ from ushiro.answers.schemas import (
 )
 from ushiro.core.limits import Id
 from ushiro.web.deps import ApiPrincipal, RuntimeDep
+from ushiro.web.openapi import ERROR_RESPONSES
 from ushiro.web.strict_json import ApiRoute
 
-router = APIRouter(prefix="/api/v1", tags=["answers"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["answers"],
+                   route_class=ApiRoute, responses=ERROR_RESPONSES)
 
 
 @router.get("/requests/{request_id}/drafts", response_model=list[DraftOut])

@@ -23,9 +23,11 @@ from ushiro.desk.schemas import (
 )
 from ushiro.identity import WorkType
 from ushiro.web.deps import ApiPrincipal, RuntimeDep
+from ushiro.web.openapi import ERROR_RESPONSES
 from ushiro.web.strict_json import ApiRoute
 
-router = APIRouter(prefix="/api/v1", tags=["requests"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["requests"],
+                   route_class=ApiRoute, responses=ERROR_RESPONSES)
 
 
 class FollowUpCreate(BaseModel):
