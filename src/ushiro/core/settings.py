@@ -5,6 +5,7 @@ Admin-editable policy (mail accounts, taxonomy, …) lives in the database, not 
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("ushiro-data")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
@@ -63,6 +65,25 @@ class Settings(BaseSettings):
         default=None, description="Put before passages; the model's own document prompt if unset")
     embedding_threads: int = Field(
         default=1, ge=1, description="CPU threads torch uses per process for embeddings")
+    trusted_proxies: str = Field(
+        default="", description="Reverse proxies (addresses or networks, comma-separated) "
+                                "whose X-Forwarded-For is believed; none if unset")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for item in value.split(","):
+            try:
+                ipaddress.ip_network(item.strip(), strict=False) if item.strip() else None
+            except ValueError:
+                raise ValueError(f"USHIRO_TRUSTED_PROXIES: 「{item.strip()}」は IP アドレスでも"
+                                 "ネットワーク(例: 10.0.0.0/8)でもありません") from None
+        return value
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return tuple(ipaddress.ip_network(item.strip(), strict=False)
+                     for item in self.trusted_proxies.split(",") if item.strip())
 
     @field_validator("embedding_model_dir", mode="before")
     @classmethod

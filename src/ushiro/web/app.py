@@ -18,6 +18,7 @@ from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
 from ushiro.web.deps import LoginRequired
+from ushiro.web.proxies import TrustedProxies
 from ushiro.web.strict_json import BodyRefused
 from ushiro.web.templating import render
 from ushiro.web.validation import japanese_validation_error
@@ -90,6 +91,7 @@ _SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
 ]
+_NO_STORE = (b"cache-control", b"no-store")
 _CSP = (b"content-security-policy",
         b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
 
@@ -112,6 +114,10 @@ class SecurityHeaders:
         wanted = list(_SECURITY_HEADERS)
         if not scope["path"].startswith(("/docs", "/redoc")):
             wanted.append(_CSP)
+        if not scope["path"].startswith("/static/"):
+            # Pages behind the login, the API and even error answers name people and their
+            # requests: no browser cache or shared proxy keeps a copy. Static files are public.
+            wanted.append(_NO_STORE)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -182,6 +188,8 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
                        https_only=rt.settings.cookie_secure)
     limit = rt.settings.max_attachment_bytes * 10 + 1024 * 1024
     app.add_middleware(BodyLimit, limit=limit)
+    if rt.settings.trusted_proxy_networks:
+        app.add_middleware(TrustedProxies, networks=rt.settings.trusted_proxy_networks)
 
     @app.exception_handler(UshiroError)
     async def _ushiro_error(request: Request, exc: UshiroError) -> Response:
