@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from ushiro.core.errors import UshiroError
 from ushiro.core.limits import Id
 from ushiro.core.security import new_csrf_token
-from ushiro.identity import service
+from ushiro.identity import invitations, service
 from ushiro.identity.access import require
 from ushiro.identity.choices import Role, WorkType
 from ushiro.identity.queries import admin_overview
@@ -86,8 +86,9 @@ def add_user(request: Request, principal: PagePrincipal, rt: RuntimeDep,
     require(principal, Role.ADMIN)
     data = UserIn(email=email.strip(), name=name, role=role, password=password or None,
                   departments=departments or [])
-    service.add_user(rt.db, principal.actor, principal.tenant_id, data)
-    return RedirectResponse("/admin/users?notice=added", status_code=303)
+    added = service.add_member(rt.db, principal.actor, principal.tenant_id, data)
+    notice = "invited" if added.invited else "added"
+    return RedirectResponse(f"/admin/users?notice={notice}", status_code=303)
 
 
 @router.post("/admin/users/{user_id}", dependencies=[CsrfChecked])
@@ -147,3 +148,23 @@ def create_token(request: Request, principal: PagePrincipal, rt: RuntimeDep,
 def revoke_token(principal: PagePrincipal, rt: RuntimeDep, token_id: Id) -> Response:
     service.revoke_token(rt.db, principal, token_id)
     return RedirectResponse("/admin/tokens", status_code=303)
+
+
+@router.get("/invitations")
+def invitations_page(request: Request, principal: PagePrincipal, rt: RuntimeDep) -> Response:
+    """The signed-in user's own pending invitations to other tenants."""
+    return render(request, "identity/invitations.html",
+                  {"invitations": invitations.pending_for(rt.db, principal)})
+
+
+@router.post("/invitations/{invitation_id}/accept", dependencies=[CsrfChecked])
+def accept_invitation(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                      invitation_id: Id) -> Response:
+    request.session["tid"] = invitations.accept(rt.db, principal, invitation_id)
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/invitations/{invitation_id}/decline", dependencies=[CsrfChecked])
+def decline_invitation(principal: PagePrincipal, rt: RuntimeDep, invitation_id: Id) -> Response:
+    invitations.decline(rt.db, principal, invitation_id)
+    return RedirectResponse("/invitations", status_code=303)

@@ -1,4 +1,5 @@
-"""idempotency keys: digests of the whole key and of the payload, unique per user
+"""idempotency keys: digests of the whole key and of the payload, unique per user;
+invitations of existing accounts to another tenant
 
 Keys were stored cut to 200 characters and unique per tenant. They are now SHA-256 hex
 digests of the whole key, unique per (tenant, requester), beside a digest of the payload.
@@ -13,6 +14,7 @@ import hashlib
 
 from alembic import op
 import sqlalchemy as sa
+import ushiro.core.db
 
 
 revision = '0008'
@@ -35,6 +37,22 @@ def _digest_stored_keys() -> None:
 
 
 def upgrade() -> None:
+    op.create_table('invitations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('departments', sa.Text(), nullable=False),
+    sa.Column('invited_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', ushiro.core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['invited_by'], ['users.id'], name=op.f('fk_invitations_invited_by_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_invitations_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_invitations_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_invitations')),
+    sa.UniqueConstraint('tenant_id', 'user_id', name=op.f('uq_invitations_tenant_id_user_id'))
+    )
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_invitations_user_id'), ['user_id'], unique=False)
     with op.batch_alter_table('requests', schema=None) as batch_op:
         batch_op.drop_constraint('uq_requests_tenant_id_idempotency_key', type_='unique')
     _digest_stored_keys()
@@ -49,6 +67,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_invitations_user_id'))
+    op.drop_table('invitations')
     # The original keys cannot be recovered from their digests: the digests stay as keys.
     with op.batch_alter_table('requests', schema=None) as batch_op:
         batch_op.drop_constraint('uq_requests_tenant_id_requester_id_idempotency_key',
