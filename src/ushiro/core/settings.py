@@ -80,8 +80,9 @@ class Settings(BaseSettings):
                                  "ネットワーク(例: 10.0.0.0/8)でもありません") from None
         return value
 
-    @cached_property
+    @property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        # Read once, when the app is built (a property: model_copy would keep a cached one).
         return tuple(ipaddress.ip_network(item.strip(), strict=False)
                      for item in self.trusted_proxies.split(",") if item.strip())
 
