@@ -124,11 +124,14 @@ def _serve(rt: Runtime, host: str, port: int, workers: int) -> None:
 
         os.environ["USHIRO_DATA_DIR"] = str(rt.settings.data_dir)
         uvicorn.run("ushiro.web.app:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning")
+                    workers=workers, log_level="warning", proxy_headers=False)
         return
     if rt.settings.worker_in_process:
         jobs.start_worker_thread(rt)
-    uvicorn.run(create_app(rt=rt), host=host, port=port, log_level="warning")
+    # proxy_headers=False: uvicorn would believe X-Forwarded-For from loopback; the app
+    # believes it only from USHIRO_TRUSTED_PROXIES (web/proxies.py).
+    uvicorn.run(create_app(rt=rt), host=host, port=port, log_level="warning",
+                proxy_headers=False)
 
 
 @app.command()

@@ -45,7 +45,7 @@ from ushiro.desk import service as desk_service
 from ushiro.desk.choices import Channel
 from ushiro.desk.models import Attachment, Message, Request
 from ushiro.desk.schemas import RequestCreate, Upload
-from ushiro.identity import Role, Tenant, User
+from ushiro.identity import Role, Tenant, User, UserIn
 from ushiro.identity import repository as identity_repo
 from ushiro.identity import service as identity_service
 from ushiro.knowledge import DocumentIn, add_document
@@ -72,6 +72,7 @@ class World:
     draft_id: int  # an answer draft of R awaiting review
     sent_draft_id: int  # an earlier draft of R, approved and sent
     document_id: int  # a knowledge document of tenant A
+    invitation_id: int  # tenant A's invitation of a user of tenant B (none of the callers)
     quarantine_id: int = 0  # a quarantined (valid, so releasable) mail of tenant A
 
 
@@ -298,6 +299,18 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/portal/chat/escalate"): Row(
         lambda w: {"url": "/portal/chat/escalate", "data": {"request_id": str(w.request_id)}},
         (LOGIN, 404, 303, 404, 404, 404, 404)),
+
+    # Everyone signed in sees their own invitations; only the addressee (none of these
+    # callers) may accept or decline one.
+    ("GET", "/invitations"): Row(
+        lambda w: {"url": "/invitations"},
+        (LOGIN, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/invitations/{invitation_id}/accept"): Row(
+        lambda w: {"url": f"/invitations/{w.invitation_id}/accept", "data": {}},
+        (LOGIN, 404, 404, 404, 404, 404, 404)),
+    ("POST", "/invitations/{invitation_id}/decline"): Row(
+        lambda w: {"url": f"/invitations/{w.invitation_id}/decline", "data": {}},
+        (LOGIN, 404, 404, 404, 404, 404, 404)),
 }
 
 
@@ -351,13 +364,21 @@ def world(rt: Runtime, tenant: Tenant, make_tenant: Callable[..., Tenant],
     proposed = answers_service.generate_draft(rt, reviewer, request.id)
     assert proposed is not None
     document = add_document(rt, SYSTEM, tenant.id, DocumentIn("旅費規程.md", KB_FILE[1]))
+    tenant_b = make_tenant("kaede", "かえで商事株式会社")
+    invitee = make_user(Role.OPERATOR, tenant_obj=tenant_b)
+    assert identity_service.add_member(rt.db, SYSTEM, tenant.id, UserIn(
+        email=invitee.email, name="招待 太郎", role=Role.OPERATOR)).invited
+    with rt.db.reading() as session:
+        invitation = identity_repo.invitation_for(session, tenant.id, invitee.id)
+        assert invitation is not None
     held = quarantine.hold(rt, tenant.id, QUARANTINED_MAIL, code="test", reason="テスト",
                            source="import", actor=SYSTEM)
-    return World(tenant_a=tenant, tenant_b=make_tenant("kaede", "かえで商事株式会社"),
+    return World(tenant_a=tenant, tenant_b=tenant_b,
                  owner=owner, request_id=request.id, attachment_id=attachment_id,
                  category_id=category.id, department_id=department.id, token_id=token_id,
                  draft_id=proposed.id, sent_draft_id=sent.id,
-                 document_id=document.document_id, quarantine_id=held.id)
+                 document_id=document.document_id, invitation_id=invitation.id,
+                 quarantine_id=held.id)
 
 
 def _actor(role: str, world: World, make_user: Callable[..., User]) -> tuple[User, Tenant]:

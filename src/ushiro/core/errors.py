@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     # A backup that cannot be restored as it is: missing or altered file, broken line.
     BACKUP_DAMAGED = "backup_damaged"
     MAIL_LIMIT = "mail_limit_exceeded"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
 
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -66,6 +68,8 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.EMBEDDING_MODEL_UNAVAILABLE: 503,
     ErrorCode.BACKUP_DAMAGED: 422,
     ErrorCode.MAIL_LIMIT: 422,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
 }
 
 

@@ -5,6 +5,7 @@ Admin-editable policy (mail accounts, taxonomy, …) lives in the database, not 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import cached_property
@@ -16,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ushiro.core.files import open_private, private_dir
 
 DEFAULT_DATA_DIR = Path("ushiro-data")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
@@ -80,6 +82,26 @@ class Settings(BaseSettings):
         default=None,
         description="authserv-id of our receiving server's Authentication-Results header; "
                     "the topmost header is trusted if unset")
+    trusted_proxies: str = Field(
+        default="", description="Reverse proxies (addresses or networks, comma-separated) "
+                                "whose X-Forwarded-For is believed; none if unset")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for item in value.split(","):
+            try:
+                ipaddress.ip_network(item.strip(), strict=False) if item.strip() else None
+            except ValueError:
+                raise ValueError(f"USHIRO_TRUSTED_PROXIES: 「{item.strip()}」は IP アドレスでも"
+                                 "ネットワーク(例: 10.0.0.0/8)でもありません") from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        # Read once, when the app is built (a property: model_copy would keep a cached one).
+        return tuple(ipaddress.ip_network(item.strip(), strict=False)
+                     for item in self.trusted_proxies.split(",") if item.strip())
 
     @field_validator("embedding_model_dir", mode="before")
     @classmethod

@@ -17,7 +17,8 @@ class Request(Base):
     __tablename__ = "requests"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
-        UniqueConstraint("tenant_id", "idempotency_key"),
+        # A key belongs to the user who sent it: another user's same key is their own.
+        UniqueConstraint("tenant_id", "requester_id", "idempotency_key"),
         UniqueConstraint("tenant_id", "mail_message_id"),
         Index("ix_requests_queue", "tenant_id", "status", "department_id"),
     )
@@ -38,7 +39,10 @@ class Request(Base):
     priority: Mapped[str] = mapped_column(String(16), default="normal")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # SHA-256 hex digests of the client's whole Idempotency-Key and of the payload it came
+    # with (a replay with another payload is refused; NULL for keys stored before 0008).
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    idempotency_payload: Mapped[str | None] = mapped_column(String(64))
     mail_message_id: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
