@@ -182,7 +182,7 @@ def _prepare(rt: Runtime, tenant_id: int, name: str, title: str,
                           "中身のあるファイルを指定してください。", field="file")
     digest = hashlib.sha256(doc.data).hexdigest()
     with rt.db.reading() as session:
-        # A tenant's first document seeds the shipped synonyms in its own transaction.
+        # Not seeded yet: the write transaction will copy in the shipped list first.
         seeded = repository.seeded_stamp(session, tenant_id) is not None
         synonyms = repository.synonym_pairs(session, tenant_id) if seeded else list(default_pairs())
         _department_ids(session, tenant_id, doc.departments)  # refuse before the slow part
