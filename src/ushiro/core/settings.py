@@ -86,6 +86,21 @@ class Settings(BaseSettings):
         default="", description="Reverse proxies (addresses or networks, comma-separated) "
                                 "whose X-Forwarded-For is believed; none if unset")
 
+    # Bounds on the work one knowledge document may cause (docs/knowledge.md "Limits").
+    max_document_inflated_bytes: int = Field(
+        default=40 * 1024 * 1024, ge=1,
+        description="Most bytes a docx may inflate to, all members, counted while inflating")
+    max_document_zip_members: int = Field(
+        default=2_000, ge=1, description="Most members (parts) in a docx")
+    max_document_pages: int = Field(default=1_000, ge=1, description="Most pages of a PDF")
+    max_document_chars: int = Field(
+        default=3_000_000, ge=1, description="Most characters of text one document may yield")
+    max_document_html_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1, description="Largest HTML document parsed (bytes)")
+    max_document_seconds: float = Field(
+        default=120.0, gt=0, description="Longest text extraction of one document (checked "
+                                         "between PDF pages)")
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxy_networks(cls, value: str) -> str:
