@@ -15,6 +15,7 @@ from ushiro.answers.cli import answers_app
 from ushiro.answers.cli import draft as draft_command
 from ushiro.audit import SYSTEM
 from ushiro.audit.cli import audit_app
+from ushiro.audit.verify import checkpoint as audit_checkpoint
 from ushiro.core.cli import (
     DataDir,
     JsonOpt,
@@ -24,10 +25,13 @@ from ushiro.core.cli import (
     runtime_for,
     settings_for,
 )
+from ushiro.core.files import private_dir
 from ushiro.core.runtime import Runtime
 from ushiro.desk.cli import mail_app
 from ushiro.identity.cli import token_app, user_app
 from ushiro.knowledge.cli import kb_app
+from ushiro.maintenance.cli import doctor as doctor_command
+from ushiro.maintenance.cli import files_app
 from ushiro.migrations import upgrade
 
 app = typer.Typer(help="Ushiro — 総務・人事・経理の窓口", no_args_is_help=True,
@@ -39,15 +43,20 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(kb_app, name="kb")
 app.add_typer(answers_app, name="answers")
 app.command("draft")(draft_command)
+app.add_typer(files_app, name="files")
+app.command("doctor")(doctor_command)
 
 
 def _init(data_dir: Path | None, tenant: str | None, name: str | None) -> tuple[Runtime, bool]:
     settings = settings_for(data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.files_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
+    private_dir(settings.files_dir)
     upgrade(settings.resolved_database_url)
     settings.resolved_secret_key()
     rt = Runtime.from_settings(settings)
+    # Chains from before audit keys get their first checkpoint now, which fixes how far
+    # their unkeyed events may reach (audit/verify.py).
+    audit_checkpoint(rt, new_chains_only=True)
     from ushiro.identity import repository
 
     with rt.db.reading() as session:
@@ -115,11 +124,14 @@ def _serve(rt: Runtime, host: str, port: int, workers: int) -> None:
 
         os.environ["USHIRO_DATA_DIR"] = str(rt.settings.data_dir)
         uvicorn.run("ushiro.web.app:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning")
+                    workers=workers, log_level="warning", proxy_headers=False)
         return
     if rt.settings.worker_in_process:
         jobs.start_worker_thread(rt)
-    uvicorn.run(create_app(rt=rt), host=host, port=port, log_level="warning")
+    # proxy_headers=False: uvicorn would believe X-Forwarded-For from loopback; the app
+    # believes it only from USHIRO_TRUSTED_PROXIES (web/proxies.py).
+    uvicorn.run(create_app(rt=rt), host=host, port=port, log_level="warning",
+                proxy_headers=False)
 
 
 @app.command()
@@ -148,17 +160,50 @@ def worker(data_dir: DataDir = None,
         time.sleep(2)
 
 
+VerifyOpt = Annotated[bool, typer.Option(
+    "--verify", help="作成後、一時的な場所に復元して行数とチェックサムを照合する")]
+
+
 @app.command()
-def backup(target: Path, data_dir: DataDir = None, json_out: JsonOpt = False) -> None:
+def backup(target: Path, data_dir: DataDir = None, verify: VerifyOpt = False,
+           json_out: JsonOpt = False) -> None:
     """稼働中でも一貫したバックアップ (データベースと添付ファイル) を TARGET に作る。"""
     rt = runtime_for(data_dir)
     with reporting_errors():
         manifest = backup_service.backup(rt, target)
+        checked = backup_service.verify_backup(target) if verify else None
     if json_out:
-        emit_json(manifest)
+        emit_json({**manifest, "verify": checked} if checked else manifest)
     else:
         rows = sum(manifest["tables"].values())
         typer.echo(f"{target} にバックアップしました({rows} 行、ファイル {manifest['files']} 件)。")
+        if checked:
+            _print_verified(target, checked)
+    if checked and not checked["ok"]:
+        raise typer.Exit(1)
+
+
+def _print_verified(source: Path, checked: dict[str, object]) -> None:
+    if checked["ok"]:
+        typer.echo(f"{source} は復元できることを確認しました({checked['rows']} 行、"
+                   f"ファイル {checked['files']} 件、チェックサム一致)。")
+        return
+    typer.echo(f"{source} を復元すると内容が一致しません:")
+    for problem in checked["problems"]:  # type: ignore[attr-defined]
+        typer.echo(f"  {problem}")
+
+
+@app.command("verify-backup")
+def verify_backup(source: Path, json_out: JsonOpt = False) -> None:
+    """SOURCE のバックアップを一時的な場所に復元し、行数とチェックサムを照合する (何も変更しない)。"""
+    with reporting_errors():
+        checked = backup_service.verify_backup(source)
+    if json_out:
+        emit_json(checked)
+    else:
+        _print_verified(source, checked)
+    if not checked["ok"]:
+        raise typer.Exit(1)
 
 
 @app.command()

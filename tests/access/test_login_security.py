@@ -442,7 +442,7 @@ def test_token_works_only_in_its_tenant(client: TestClient, rt: Runtime, user: U
     THEN it is filed in tenant B, and tenant A's requests are out of its reach."""
     other = make_tenant()
     identity_service.add_user(rt.db, SYSTEM, other.id, UserIn(
-        email=user.email, name=user.name, role=Role.REQUESTER))
+        email=user.email, name=user.name, role=Role.REQUESTER), join_existing=True)
     in_a = client.post("/api/v1/requests", headers=api_headers(user),
                        json={"title": "A", "body": "A"}).json()
     b_headers = api_headers(user, other)
@@ -498,7 +498,7 @@ def test_switching_between_own_tenants(client: TestClient, rt: Runtime, user: Us
                                        login: Callable[[str], str]) -> None:
     other = make_tenant(name="かえで商事株式会社")
     identity_service.add_user(rt.db, SYSTEM, other.id, UserIn(
-        email=user.email, name=user.name, role=Role.REQUESTER))
+        email=user.email, name=user.name, role=Role.REQUESTER), join_existing=True)
     csrf = login(user.email)
     response = client.post("/switch-tenant", data={"tenant_id": str(other.id),
                                                    "csrf_token": csrf},
@@ -534,7 +534,7 @@ def test_disabling_in_one_tenant_does_not_lock_out_another(rt, make_tenant, make
     tenant_b = make_tenant("tenant-b", "B社")
     shared = make_user(Role.OPERATOR, email="shared@bpaas.example")
     identity_service.add_user(rt.db, SYSTEM, tenant_b.id, UserIn(
-        email=shared.email, name="共有 担当", role=Role.OPERATOR))
+        email=shared.email, name="共有 担当", role=Role.OPERATOR), join_existing=True)
     admin_b = make_user(Role.ADMIN, email="admin-b@example.co.jp", tenant_obj=tenant_b)
     admin_b_principal = identity_service.principal(rt.db, admin_b.id, tenant_b.id)
     identity_service.update_member(rt.db, admin_b_principal, shared.id, active=False)

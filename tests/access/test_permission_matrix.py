@@ -40,17 +40,19 @@ from ushiro.answers.schemas import ApproveIn
 from ushiro.audit import SYSTEM
 from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
-from ushiro.desk import queries
+from ushiro.desk import quarantine, queries
 from ushiro.desk import service as desk_service
 from ushiro.desk.choices import Channel
 from ushiro.desk.models import Attachment, Message, Request
 from ushiro.desk.schemas import RequestCreate, Upload
-from ushiro.identity import Role, Tenant, User
+from ushiro.identity import Role, Tenant, User, UserIn
 from ushiro.identity import repository as identity_repo
 from ushiro.identity import service as identity_service
 from ushiro.knowledge import DocumentIn, add_document
 
 LOGIN = "login"
+QUARANTINED_MAIL = (b"From: kenta.tanaka@example.co.jp\r\nSubject: test\r\n"
+                    b"Message-ID: <matrix.1@example.co.jp>\r\n\r\nhello\r\n")
 ROLES = ("anonymous", "requester", "owner", "operator", "approver", "admin", "foreign")
 IGNORED_PATHS = {"/docs", "/docs/oauth2-redirect", "/api/v1/openapi.json"}
 ERROR_CODES = {401: "auth_required", 403: "forbidden", 404: "not_found",
@@ -70,6 +72,8 @@ class World:
     draft_id: int  # an answer draft of R awaiting review
     sent_draft_id: int  # an earlier draft of R, approved and sent
     document_id: int  # a knowledge document of tenant A
+    invitation_id: int  # tenant A's invitation of a user of tenant B (none of the callers)
+    quarantine_id: int = 0  # a quarantined (valid, so releasable) mail of tenant A
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,15 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w: {"url": "/admin/mail", "data": {"address": "desk@example.co.jp",
                                                   "smtp_host": "smtp.example.co.jp"}},
         (LOGIN, 403, 403, 403, 403, 303, 303)),
+    ("GET", "/admin/mail/quarantine/{quarantine_id}/raw"): Row(
+        lambda w: {"url": f"/admin/mail/quarantine/{w.quarantine_id}/raw"},
+        (LOGIN, 403, 403, 403, 403, 200, 404)),
+    ("POST", "/admin/mail/quarantine/{quarantine_id}/release"): Row(
+        lambda w: {"url": f"/admin/mail/quarantine/{w.quarantine_id}/release", "data": {}},
+        (LOGIN, 403, 403, 403, 403, 303, 404)),
+    ("POST", "/admin/mail/quarantine/{quarantine_id}/delete"): Row(
+        lambda w: {"url": f"/admin/mail/quarantine/{w.quarantine_id}/delete", "data": {}},
+        (LOGIN, 403, 403, 403, 403, 303, 404)),
     ("GET", "/admin/audit"): Row(
         lambda w: {"url": "/admin/audit"},
         (LOGIN, 403, 403, 403, 403, 200, 200)),
@@ -286,6 +299,18 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/portal/chat/escalate"): Row(
         lambda w: {"url": "/portal/chat/escalate", "data": {"request_id": str(w.request_id)}},
         (LOGIN, 404, 303, 404, 404, 404, 404)),
+
+    # Everyone signed in sees their own invitations; only the addressee (none of these
+    # callers) may accept or decline one.
+    ("GET", "/invitations"): Row(
+        lambda w: {"url": "/invitations"},
+        (LOGIN, 200, 200, 200, 200, 200, 200)),
+    ("POST", "/invitations/{invitation_id}/accept"): Row(
+        lambda w: {"url": f"/invitations/{w.invitation_id}/accept", "data": {}},
+        (LOGIN, 404, 404, 404, 404, 404, 404)),
+    ("POST", "/invitations/{invitation_id}/decline"): Row(
+        lambda w: {"url": f"/invitations/{w.invitation_id}/decline", "data": {}},
+        (LOGIN, 404, 404, 404, 404, 404, 404)),
 }
 
 
@@ -339,11 +364,21 @@ def world(rt: Runtime, tenant: Tenant, make_tenant: Callable[..., Tenant],
     proposed = answers_service.generate_draft(rt, reviewer, request.id)
     assert proposed is not None
     document = add_document(rt, SYSTEM, tenant.id, DocumentIn("旅費規程.md", KB_FILE[1]))
-    return World(tenant_a=tenant, tenant_b=make_tenant("kaede", "かえで商事株式会社"),
+    tenant_b = make_tenant("kaede", "かえで商事株式会社")
+    invitee = make_user(Role.OPERATOR, tenant_obj=tenant_b)
+    assert identity_service.add_member(rt.db, SYSTEM, tenant.id, UserIn(
+        email=invitee.email, name="招待 太郎", role=Role.OPERATOR)).invited
+    with rt.db.reading() as session:
+        invitation = identity_repo.invitation_for(session, tenant.id, invitee.id)
+        assert invitation is not None
+    held = quarantine.hold(rt, tenant.id, QUARANTINED_MAIL, code="test", reason="テスト",
+                           source="import", actor=SYSTEM)
+    return World(tenant_a=tenant, tenant_b=tenant_b,
                  owner=owner, request_id=request.id, attachment_id=attachment_id,
                  category_id=category.id, department_id=department.id, token_id=token_id,
                  draft_id=proposed.id, sent_draft_id=sent.id,
-                 document_id=document.document_id)
+                 document_id=document.document_id, invitation_id=invitation.id,
+                 quarantine_id=held.id)
 
 
 def _actor(role: str, world: World, make_user: Callable[..., User]) -> tuple[User, Tenant]:

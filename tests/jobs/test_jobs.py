@@ -24,7 +24,7 @@ def queued(rt: Runtime) -> Iterator[Runtime]:
     try:
         yield runtime
     finally:
-        rt.db.session_info["runtime"] = rt
+        rt.db.info.update(runtime=rt, settings=rt.settings)
 
 
 @jobs.handler("test.record")

@@ -91,6 +91,7 @@ def test_a_writer_in_another_process_waits_its_turn(db_url: str) -> None:
     finally:
         db.dispose()
         assert holder.wait(timeout=30) == 0
+        holder.stdout.close()
 
 
 BUSY_WRITER = textwrap.dedent("""
@@ -139,5 +140,6 @@ def test_a_process_that_writes_without_pause_does_not_starve_another(db_url: str
         db.dispose()
         busy.kill()
         busy.wait(timeout=30)
+        busy.stdout.close()
     assert sum(overtaken) >= 15, overtaken  # the other process really kept writing meanwhile
     assert max(overtaken) <= 2, overtaken

@@ -14,19 +14,23 @@ from ushiro.answers.schemas import (
     PromotionOut,
     RejectIn,
 )
+from ushiro.core.limits import Id
 from ushiro.web.deps import ApiPrincipal, RuntimeDep
+from ushiro.web.openapi import ERROR_RESPONSES
+from ushiro.web.strict_json import ApiRoute
 
-router = APIRouter(prefix="/api/v1", tags=["answers"])
+router = APIRouter(prefix="/api/v1", tags=["answers"],
+                   route_class=ApiRoute, responses=ERROR_RESPONSES)
 
 
 @router.get("/requests/{request_id}/drafts", response_model=list[DraftOut])
-def list_drafts(request_id: int, principal: ApiPrincipal, rt: RuntimeDep) -> list[DraftOut]:
+def list_drafts(request_id: Id, principal: ApiPrincipal, rt: RuntimeDep) -> list[DraftOut]:
     """Staff: the request's answer drafts, newest first, with their revisions."""
     return service.drafts_for_request(rt, principal, request_id)
 
 
 @router.post("/requests/{request_id}/drafts", status_code=201, response_model=DraftOut)
-def generate(request_id: int, principal: ApiPrincipal, rt: RuntimeDep) -> DraftOut:
+def generate(request_id: Id, principal: ApiPrincipal, rt: RuntimeDep) -> DraftOut:
     """Staff: draft an answer from the knowledge base now (earlier open drafts are
     superseded). An abstention (`abstained: true`, no citations) means a person answers."""
     draft = service.generate_draft(rt, principal, request_id)
@@ -35,7 +39,7 @@ def generate(request_id: int, principal: ApiPrincipal, rt: RuntimeDep) -> DraftO
 
 
 @router.post("/drafts/{draft_id}/approve", response_model=DraftOut)
-def approve(draft_id: int, data: ApproveIn, principal: ApiPrincipal,
+def approve(draft_id: Id, data: ApproveIn, principal: ApiPrincipal,
             rt: RuntimeDep) -> DraftOut:
     """Staff: approve with the final text (edits are stored as a revision) and send it."""
     service.approve(rt, principal, draft_id, data)
@@ -43,7 +47,7 @@ def approve(draft_id: int, data: ApproveIn, principal: ApiPrincipal,
 
 
 @router.post("/drafts/{draft_id}/reject", response_model=DraftOut)
-def reject(draft_id: int, data: RejectIn, principal: ApiPrincipal,
+def reject(draft_id: Id, data: RejectIn, principal: ApiPrincipal,
            rt: RuntimeDep) -> DraftOut:
     """Staff: reject with a reason; nothing is sent."""
     service.reject(rt, principal, draft_id, data.reason)
@@ -51,7 +55,7 @@ def reject(draft_id: int, data: RejectIn, principal: ApiPrincipal,
 
 
 @router.post("/drafts/{draft_id}/promote", status_code=201, response_model=PromotionOut)
-def promote(draft_id: int, principal: ApiPrincipal, rt: RuntimeDep,
+def promote(draft_id: Id, principal: ApiPrincipal, rt: RuntimeDep,
             data: PromoteIn | None = None) -> PromotionOut:
     """Staff: make the approved answer an FAQ item in the knowledge base (`faq-REQ-n`)."""
     draft, added = service.promote_to_faq(rt, principal, draft_id, data or PromoteIn())
@@ -60,13 +64,13 @@ def promote(draft_id: int, principal: ApiPrincipal, rt: RuntimeDep,
 
 
 @router.get("/categories/{category_id}/automation", response_model=AutomationOut)
-def get_automation(category_id: int, principal: ApiPrincipal, rt: RuntimeDep) -> AutomationOut:
+def get_automation(category_id: Id, principal: ApiPrincipal, rt: RuntimeDep) -> AutomationOut:
     """Admin: the category's self-service mode and the review numbers that decide it."""
     return selfservice.get_mode(rt, principal, category_id)
 
 
 @router.put("/categories/{category_id}/automation", response_model=AutomationOut)
-def set_automation(category_id: int, data: AutomationIn, principal: ApiPrincipal,
+def set_automation(category_id: Id, data: AutomationIn, principal: ApiPrincipal,
                    rt: RuntimeDep) -> AutomationOut:
     """Admin: set draft_only, suggest or auto_send. suggest/auto_send are refused (409
     `self_service_not_earned`) until the category's last N reviewed drafts were accepted

@@ -13,6 +13,7 @@ from ushiro.answers import compare, selfservice, service
 from ushiro.answers.choices import AutomationMode, DraftStatus
 from ushiro.answers.schemas import ApproveIn, CitationOut, DraftOut, PromoteIn
 from ushiro.core.errors import ErrorCode, UshiroError
+from ushiro.core.limits import Id
 from ushiro.core.runtime import Runtime
 from ushiro.desk import RequestOut, Status, register_panel
 from ushiro.identity import Principal, WorkType
@@ -45,19 +46,19 @@ def draft_panel(rt: Runtime, principal: Principal, request: RequestOut) -> dict[
             "draft_statuses": Status, "accepted_below": compare.ACCEPTED_BELOW}
 
 
-def _back(request_id: int) -> Response:
+def _back(request_id: Id) -> Response:
     return RedirectResponse(f"/desk/requests/{request_id}#draft-panel", status_code=303)
 
 
 @router.post("/desk/requests/{request_id}/drafts", dependencies=[CsrfChecked])
-def generate(principal: PagePrincipal, rt: RuntimeDep, request_id: int) -> Response:
+def generate(principal: PagePrincipal, rt: RuntimeDep, request_id: Id) -> Response:
     """再作成: a new draft from the knowledge base (the open one is superseded)."""
     service.generate_draft(rt, principal, request_id)
     return _back(request_id)
 
 
 @router.post("/desk/drafts/{draft_id}/approve", dependencies=[CsrfChecked])
-def approve(principal: PagePrincipal, rt: RuntimeDep, draft_id: int,
+def approve(principal: PagePrincipal, rt: RuntimeDep, draft_id: Id,
             text: Annotated[str, Form()], reason: Annotated[str, Form()] = "",
             status: Annotated[Status | None, Form()] = None) -> Response:
     data = ApproveIn(text=text, reason=reason or None, status=status)
@@ -66,14 +67,14 @@ def approve(principal: PagePrincipal, rt: RuntimeDep, draft_id: int,
 
 
 @router.post("/desk/drafts/{draft_id}/reject", dependencies=[CsrfChecked])
-def reject(principal: PagePrincipal, rt: RuntimeDep, draft_id: int,
+def reject(principal: PagePrincipal, rt: RuntimeDep, draft_id: Id,
            reason: Annotated[str, Form()] = "") -> Response:
     draft = service.reject(rt, principal, draft_id, reason)
     return _back(draft.request_id)
 
 
 @router.post("/desk/drafts/{draft_id}/promote", dependencies=[CsrfChecked])
-def promote(principal: PagePrincipal, rt: RuntimeDep, draft_id: int,
+def promote(principal: PagePrincipal, rt: RuntimeDep, draft_id: Id,
             question: Annotated[str, Form()] = "",
             answer: Annotated[str, Form()] = "") -> Response:
     data = PromoteIn(question=question or None, answer=answer or None)
@@ -92,7 +93,7 @@ def automation_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
 
 @router.post("/admin/automation", dependencies=[CsrfChecked])
 def set_automation(request: Request, principal: PagePrincipal, rt: RuntimeDep,
-                   category_id: Annotated[int, Form()],
+                   category_id: Annotated[Id, Form()],
                    mode: Annotated[AutomationMode, Form()]) -> Response:
     try:
         selfservice.set_mode(rt, principal, principal.tenant_id, category_id, mode)

@@ -1,11 +1,16 @@
-"""The tamper-evident audit log: every state change, who, what, when, before/after."""
+"""The tamper-evident audit log: every state change, who, what, when, before/after.
+
+A leaf: it imports only core, so that every domain can record into it. Pages that read it
+with the access layer live above identity (``ushiro.auditlog``).
+"""
 
 from ushiro.audit.actions import ACTIONS, AuditAction
 from ushiro.audit.actions import label as action_label
 from ushiro.audit.models import AuditEvent
 from ushiro.audit.queries import recent_events
 from ushiro.audit.schemas import SYSTEM, Actor, VerifyReport
-from ushiro.audit.service import changes, record, verify
+from ushiro.audit.service import changes, record
+from ushiro.audit.verify import verify_instance
 
 __all__ = ["ACTIONS", "SYSTEM", "Actor", "AuditAction", "AuditEvent", "VerifyReport",
-           "action_label", "changes", "recent_events", "record", "verify"]
+           "action_label", "changes", "recent_events", "record", "verify_instance"]

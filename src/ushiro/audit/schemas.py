@@ -21,7 +21,7 @@ SYSTEM = Actor(None, "system")
 class Problem:
     chain: int
     seq: int
-    kind: str  # altered | broken_link | missing | head_mismatch
+    kind: str  # see audit/verify.py
     message: str
 
 
@@ -30,6 +30,8 @@ class VerifyReport:
     events: int = 0
     chains: int = 0
     problems: list[Problem] = field(default_factory=list)
+    # chain → (last seq, its hash, hash version), as verified; not part of the report
+    tails: dict[int, tuple[int, str, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -1,38 +1,51 @@
-"""Writing and verifying the audit chain.
+"""Writing the audit chain.
 
 ``record`` is called by every domain service inside its own transaction, so the event
-commits or rolls back together with the change it describes.
+commits or rolls back together with the change it describes. An event's hash is the
+HMAC-SHA256, under the audit key kept outside the database (audit/checkpoints.py), of its
+content and the previous hash; events written before keys existed carry a plain SHA-256
+of the same content and still verify (see verify.py for the rules).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
-from ushiro.audit import actions, repository
+from ushiro.audit import actions, checkpoints, repository
 from ushiro.audit.models import AuditEvent
-from ushiro.audit.schemas import Actor, Problem, VerifyReport
+from ushiro.audit.schemas import Actor
 from ushiro.core.clock import as_utc, now
 
 GENESIS = "0" * 64
-
+_PENDING = "audit_pending_heads"
 
 _HASHED = ("chain", "seq", "at", "actor_id", "actor", "action", "object_type", "object_id",
            "before", "after", "prev_hash")
 
 
-def _digest(event: dict[str, Any]) -> str:
+def _canonical(event: dict[str, Any]) -> bytes:
     payload = {name: event[name] for name in _HASHED if name not in ("at", "prev_hash")}
     payload["at"] = as_utc(event["at"]).isoformat(timespec="microseconds")
     payload["prev"] = event["prev_hash"]
-    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str).encode()
 
 
-def _stored(event: AuditEvent) -> dict[str, Any]:
+def legacy_digest(event: dict[str, Any]) -> str:
+    """The unkeyed hash of events written before the audit key (hash version 1)."""
+    return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+def keyed_digest(key: bytes, event: dict[str, Any]) -> str:
+    return hmac.new(key, _canonical(event), hashlib.sha256).hexdigest()
+
+
+def stored(event: AuditEvent) -> dict[str, Any]:
     return {name: getattr(event, name) for name in _HASHED}
 
 
@@ -53,6 +66,7 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> None:
     actions.action(action)  # a closed vocabulary: an unregistered name is a bug, caught here
+    settings = checkpoints.session_settings(session)
     chain = tenant_id or 0
     head = repository.lock_head(session, chain)
     if head is None:
@@ -64,41 +78,24 @@ def record(
         "object_id": str(object_id), "before": _jsonable(before), "after": _jsonable(after),
         "prev_hash": head[1],
     }
-    event["hash"] = _digest(event)
+    event["hash"] = keyed_digest(checkpoints.audit_key(settings), event)
     repository.append(session, event)
+    session.info.setdefault(_PENDING, {})[chain] = (event["seq"], event["hash"])
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    heads = session.info.pop(_PENDING, None)
+    if heads:
+        checkpoints.committed(checkpoints.session_settings(session), heads)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Only the keys whose value differs, for compact before/after records."""
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
-
-
-def verify(session: Session, chain: int | None = None) -> VerifyReport:
-    """Recompute every chain, or only ``chain`` (a tenant's, for its admin: other tenants'
-    event counts and problems are none of their business); report altered, inserted,
-    reordered or deleted events."""
-    report = VerifyReport()
-    last: dict[int, tuple[int, str]] = {}
-    for event in repository.iter_events(session, chain):
-        report.events += 1
-        seq, prev = last.get(event.chain, (0, GENESIS))
-        if event.seq != seq + 1:
-            report.problems.append(Problem(event.chain, event.seq, "missing",
-                                           f"連番 {seq + 1}〜{event.seq - 1} のイベントが欠落しています"))
-        elif event.prev_hash != prev:
-            report.problems.append(Problem(event.chain, event.seq, "broken_link",
-                                           "直前のイベントとの連結が一致しません(挿入または削除)"))
-        if _digest(_stored(event)) != event.hash:
-            report.problems.append(Problem(event.chain, event.seq, "altered",
-                                           "内容がハッシュと一致しません(改ざん)"))
-        last[event.chain] = (event.seq, event.hash)
-    heads = repository.heads(session, chain)
-    report.chains = len(heads)
-    for chain, head in heads.items():
-        seq, digest = last.get(chain, (0, GENESIS))
-        if (head.seq, head.hash) != (seq, digest):
-            report.problems.append(Problem(chain, head.seq, "head_mismatch",
-                                           f"末尾のイベント(連番 {seq + 1}〜{head.seq})が削除されています"))
-    return report
-

@@ -1,5 +1,5 @@
 """Consistent backup and restore of the database and the attachment files."""
 
-from ushiro.backup.service import backup, restore
+from ushiro.backup.service import backup, restore, verify_backup
 
-__all__ = ["backup", "restore"]
+__all__ = ["backup", "restore", "verify_backup"]

@@ -85,12 +85,26 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        _make_private(url)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _make_private(url: str) -> None:
+    """The database file 0600 whatever the umask (SQLite creates it 0644 & ~umask); the
+    -wal and -shm files SQLite creates later copy the database file's mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.chmod(database + suffix, 0o600)
+        except OSError:  # not there (yet), or not ours to change
+            pass
 
 
 class _SqliteWriters:
@@ -164,14 +178,14 @@ class Database:
             self.engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size,
                                         pool_pre_ping=True)
             self.write_engine = self.engine
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        # Copied into every session's ``info``: the runtime puts its settings here, so code
+        # that is handed only a session (the audit log) can find the data directory.
+        self.info: dict[str, Any] = {}
+        self._read = sessionmaker(self.engine, expire_on_commit=False, info=self.info)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False, info=self.info)
         # SQLite has one writer at a time: writers queue here (see _SqliteWriters).
         self._writers = _SqliteWriters(_lock_path(url)) if self.is_sqlite else None
         self._bound: Connection | None = None
-        # Copied into every write session's info: lets lower layers find their runtime
-        # (jobs run inline after commit) without the database knowing what a runtime is.
-        self.session_info: dict[str, Any] = {}
 
     def session(self, *, write: bool = False) -> Session:
         return (self._write if write else self._read)()
@@ -182,7 +196,6 @@ class Database:
         registered with :func:`on_commit` runs after the commit, and only then."""
         with self._writers.hold() if self._writers is not None else nullcontext():
             session = self.session(write=True)
-            session.info.update(self.session_info)
             try:
                 with session.begin():
                     yield session
@@ -215,7 +228,7 @@ class Database:
 
     def bind_to_connection(self, conn: Connection) -> None:
         """Tests: every session joins ``conn``'s outer transaction through savepoints."""
-        maker = sessionmaker(bind=conn, expire_on_commit=False,
+        maker = sessionmaker(bind=conn, expire_on_commit=False, info=self.info,
                              join_transaction_mode="create_savepoint")
         self._read = maker
         self._write = maker
@@ -223,8 +236,8 @@ class Database:
 
     def unbind(self) -> None:
         self._bound = None
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read = sessionmaker(self.engine, expire_on_commit=False, info=self.info)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False, info=self.info)
 
     def dispose(self) -> None:
         self.engine.dispose()

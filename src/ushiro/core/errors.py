@@ -34,6 +34,11 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported_format"
     SELF_SERVICE_NOT_EARNED = "self_service_not_earned"
     EMBEDDING_MODEL_UNAVAILABLE = "embedding_model_unavailable"
+    # A backup that cannot be restored as it is: missing or altered file, broken line.
+    BACKUP_DAMAGED = "backup_damaged"
+    MAIL_LIMIT = "mail_limit_exceeded"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
 
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -61,6 +66,10 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.SELF_SERVICE_NOT_EARNED: 409,
     # The operator's setting names no usable model: search cannot run until it is fixed.
     ErrorCode.EMBEDDING_MODEL_UNAVAILABLE: 503,
+    ErrorCode.BACKUP_DAMAGED: 422,
+    ErrorCode.MAIL_LIMIT: 422,
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
 }
 
 

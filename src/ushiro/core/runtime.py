@@ -17,7 +17,8 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.files = FileStore(self.settings.files_dir)
-        self.db.session_info["runtime"] = self
+        self.db.info["settings"] = self.settings
+        self.db.info["runtime"] = self
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

@@ -5,6 +5,8 @@ Admin-editable policy (mail accounts, taxonomy, …) lives in the database, not 
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -12,7 +14,10 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ushiro.core.files import open_private, private_dir
+
 DEFAULT_DATA_DIR = Path("ushiro-data")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
@@ -63,6 +68,55 @@ class Settings(BaseSettings):
         default=None, description="Put before passages; the model's own document prompt if unset")
     embedding_threads: int = Field(
         default=1, ge=1, description="CPU threads torch uses per process for embeddings")
+    mail_max_mime_depth: int = Field(
+        default=20, ge=1, description="Deepest MIME nesting accepted; deeper mail is quarantined")
+    mail_max_parts: int = Field(
+        default=200, ge=1, description="Most MIME parts in one mail; more is quarantined")
+    mail_max_decoded_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1,
+        description="Most bytes all parts of one mail may decode to; more is quarantined")
+    mail_max_html_chars: int = Field(
+        default=2_000_000, ge=1,
+        description="HTML converted to text per mail; the rest stays in the original mail")
+    mail_authserv_id: str | None = Field(
+        default=None,
+        description="authserv-id of our receiving server's Authentication-Results header; "
+                    "the topmost header is trusted if unset")
+    trusted_proxies: str = Field(
+        default="", description="Reverse proxies (addresses or networks, comma-separated) "
+                                "whose X-Forwarded-For is believed; none if unset")
+
+    # Bounds on the work one knowledge document may cause (docs/knowledge.md "Limits").
+    max_document_inflated_bytes: int = Field(
+        default=40 * 1024 * 1024, ge=1,
+        description="Most bytes a docx may inflate to, all members, counted while inflating")
+    max_document_zip_members: int = Field(
+        default=2_000, ge=1, description="Most members (parts) in a docx")
+    max_document_pages: int = Field(default=1_000, ge=1, description="Most pages of a PDF")
+    max_document_chars: int = Field(
+        default=3_000_000, ge=1, description="Most characters of text one document may yield")
+    max_document_html_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1, description="Largest HTML document parsed (bytes)")
+    max_document_seconds: float = Field(
+        default=120.0, gt=0, description="Longest text extraction of one document (checked "
+                                         "between PDF pages)")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for item in value.split(","):
+            try:
+                ipaddress.ip_network(item.strip(), strict=False) if item.strip() else None
+            except ValueError:
+                raise ValueError(f"USHIRO_TRUSTED_PROXIES: 「{item.strip()}」は IP アドレスでも"
+                                 "ネットワーク(例: 10.0.0.0/8)でもありません") from None
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        # Read once, when the app is built (a property: model_copy would keep a cached one).
+        return tuple(ipaddress.ip_network(item.strip(), strict=False)
+                     for item in self.trusted_proxies.split(",") if item.strip())
 
     @field_validator("embedding_model_dir", mode="before")
     @classmethod
@@ -91,10 +145,10 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret.key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        with os.fdopen(open_private(path), "w") as out:
+            out.write(key)
         return key
 
 

@@ -87,7 +87,8 @@ def _people(rt: Runtime, data: dict[str, Any], tenants: dict[str, int]) -> None:
         for slug in user["tenants"]:
             identity.add_user(rt.db, DEMO_ACTOR, tenants[slug], UserIn(
                 email=user["email"], name=user["name"], role=Role(user["role"]),
-                password=DEMO_PASSWORD, departments=user.get("departments", [])))
+                password=DEMO_PASSWORD, departments=user.get("departments", [])),
+                join_existing=True)  # the sample people work for both companies
 
 
 def load_demo(rt: Runtime, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ushiro.core.limits import Id, PageNumber
 from ushiro.desk import queries, service
 from ushiro.desk.access import as_requester
 from ushiro.desk.choices import Channel, Status
@@ -22,8 +23,11 @@ from ushiro.desk.schemas import (
 )
 from ushiro.identity import WorkType
 from ushiro.web.deps import ApiPrincipal, RuntimeDep
+from ushiro.web.openapi import ERROR_RESPONSES
+from ushiro.web.strict_json import ApiRoute
 
-router = APIRouter(prefix="/api/v1", tags=["requests"])
+router = APIRouter(prefix="/api/v1", tags=["requests"],
+                   route_class=ApiRoute, responses=ERROR_RESPONSES)
 
 
 class FollowUpCreate(BaseModel):
@@ -46,10 +50,11 @@ def create_request(data: RequestCreate, principal: ApiPrincipal, rt: RuntimeDep,
 
 @router.get("/requests", response_model=RequestList)
 def list_requests(principal: ApiPrincipal, rt: RuntimeDep,
-                  status: Status | None = None, q: str = "", department_id: int | None = None,
-                  category_id: int | None = None, work_type: WorkType | None = None,
-                  assignee_id: int | None = None,
-                  page: Annotated[int, Query(ge=1)] = 1,
+                  status: Status | None = None, q: Annotated[str, Query(max_length=500)] = "",
+                  department_id: Id | None = None,
+                  category_id: Id | None = None, work_type: WorkType | None = None,
+                  assignee_id: Id | None = None,
+                  page: Annotated[PageNumber, Query()] = 1,
                   per_page: Annotated[int, Query(ge=1, le=200)] = 50) -> RequestList:
     """Requests visible to the caller (their own for requesters; the queue for staff)."""
     f = QueueFilter(status=status.value if status else None, text=q, department_id=department_id,
@@ -59,13 +64,13 @@ def list_requests(principal: ApiPrincipal, rt: RuntimeDep,
 
 
 @router.get("/requests/{request_id}", response_model=RequestOut)
-def get_request(request_id: int, principal: ApiPrincipal, rt: RuntimeDep) -> RequestOut:
+def get_request(request_id: Id, principal: ApiPrincipal, rt: RuntimeDep) -> RequestOut:
     """One request with its messages and attachments."""
     return queries.get_request(rt, principal, request_id)
 
 
 @router.patch("/requests/{request_id}", response_model=RequestOut)
-def update_request(request_id: int, data: RequestChange, principal: ApiPrincipal,
+def update_request(request_id: Id, data: RequestChange, principal: ApiPrincipal,
                    rt: RuntimeDep) -> RequestOut:
     """Staff: change status, category, work type, priority, assignee, due date or tags."""
     service.change(rt, principal, request_id, data)
@@ -73,7 +78,7 @@ def update_request(request_id: int, data: RequestChange, principal: ApiPrincipal
 
 
 @router.post("/requests/{request_id}/replies", status_code=201, response_model=MessageOut)
-def reply(request_id: int, data: ReplyCreate, principal: ApiPrincipal,
+def reply(request_id: Id, data: ReplyCreate, principal: ApiPrincipal,
           rt: RuntimeDep) -> MessageOut:
     """Staff: reply to the requester (by mail for mail requests) or add an internal note."""
     message = service.reply(rt, principal, request_id, data)
@@ -83,7 +88,7 @@ def reply(request_id: int, data: ReplyCreate, principal: ApiPrincipal,
 
 
 @router.post("/requests/{request_id}/follow-ups", status_code=201, response_model=MessageOut)
-def follow_up(request_id: int, data: FollowUpCreate, principal: ApiPrincipal,
+def follow_up(request_id: Id, data: FollowUpCreate, principal: ApiPrincipal,
               rt: RuntimeDep) -> MessageOut:
     """The requester adds information to their own request."""
     # Own requests only, staff included (as in the portal): a follow-up is recorded as a

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress
@@ -20,41 +20,58 @@ from ushiro.core.cli import (
     reporting_errors,
     runtime_for,
 )
-from ushiro.core.errors import UshiroError
+from ushiro.core.runtime import Runtime
 from ushiro.desk import mail_service
 from ushiro.desk.choices import MailSecurity
+from ushiro.desk.quarantine import Quarantined
 
 mail_app = typer.Typer(help="メール受付", no_args_is_help=True)
+
+
+def _import_row(rt: Runtime, tenant_id: int, path: Path) -> tuple[dict[str, Any], str]:
+    """One file's JSON row and its outcome: imported, quarantined or failed."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return {"file": str(path), "error": {"code": "io_error", "message": str(exc)}}, "failed"
+    result = mail_service.receive(rt, tenant_id, data)
+    if isinstance(result, Quarantined):
+        return {"file": str(path), "quarantined": {"id": result.id, "code": result.code,
+                                                  "reason": result.reason}}, "quarantined"
+    return {"file": str(path), "request": f"REQ-{result.number}",
+            "request_id": result.request_id, "created": result.created,
+            "duplicate": result.duplicate}, "imported"
 
 
 @mail_app.command("import")
 def mail_import(files: list[Path], data_dir: DataDir = None, tenant: TenantOpt = None,
                 json_out: JsonOpt = False) -> None:
-    """.eml ファイルを依頼として取り込む (同じ Message-ID は一度だけ)。"""
+    """.eml ファイルを依頼として取り込む (同じ Message-ID は一度だけ)。
+
+    取り込めないメールは隔離して (管理画面「メール設定」に一覧) 残りを取り込む。
+    終了コード: 0 = 全件を取り込みまたは隔離した、1 = 読めないファイルがあった。"""
     rt = runtime_for(data_dir)
-    failed = 0
+    counts = {"imported": 0, "quarantined": 0, "failed": 0}
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
     with Progress(console=console, disable=json_out) as progress:
         task = progress.add_task("メールを取り込み中", total=len(files))
         for path in files:
-            try:
-                result = mail_service.import_mail(rt, t.id, path.read_bytes())
-                row = {"file": str(path), "request": f"REQ-{result.number}",
-                       "request_id": result.request_id, "created": result.created,
-                       "duplicate": result.duplicate}
-            except (UshiroError, OSError) as exc:
-                failed += 1
-                message = exc.message if isinstance(exc, UshiroError) else str(exc)
-                code = str(exc.code) if isinstance(exc, UshiroError) else "io_error"
-                row = {"file": str(path), "error": {"code": code, "message": message}}
-                console.print(f"[red]{path}: {message}[/red] ({code})")
+            with reporting_errors():  # the desk's own failure (database down) stops the batch
+                row, outcome = _import_row(rt, t.id, path)
+            counts[outcome] += 1
+            if outcome == "quarantined":
+                console.print(f"[yellow]{path}: 隔離しました (#{row['quarantined']['id']}): "
+                              f"{row['quarantined']['reason']}[/yellow]")
+            elif outcome == "failed":
+                console.print(f"[red]{path}: {row['error']['message']}[/red] (io_error)")
             if json_out:
                 emit_json(row)
             progress.advance(task)
     if not json_out:
-        typer.echo(f"{len(files) - failed} 件を取り込みました。失敗 {failed} 件。")
-    if failed:
+        typer.echo(f"{counts['imported']} 件を取り込みました。隔離 {counts['quarantined']} 件、"
+                   f"失敗 {counts['failed']} 件。")
+    if counts["failed"]:
         raise typer.Exit(1)
 
 
@@ -69,12 +86,14 @@ def mail_poll(data_dir: DataDir = None, tenant: TenantOpt = None, json_out: Json
             result = mail_service.poll(rt, t.id)
             summary = {"imported": sum(1 for r in result.imported if not r.duplicate),
                        "duplicates": sum(1 for r in result.imported if r.duplicate),
+                       "quarantined": [{"id": q.id, "code": q.code, "reason": q.reason}
+                                       for q in result.quarantined],
                        "errors": result.errors}
             if json_out:
                 emit_json(summary)
             else:
                 typer.echo(f"取り込み {summary['imported']} 件、重複 {summary['duplicates']} 件、"
-                           f"エラー {len(result.errors)} 件")
+                           f"隔離 {len(result.quarantined)} 件")
                 for line in result.errors:
                     console.print(f"[yellow]{line}[/yellow]")
             if not loop:

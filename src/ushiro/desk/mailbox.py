@@ -22,7 +22,9 @@ def _context(cafile: str | None = None) -> ssl.SSLContext:
 
 
 @contextmanager
-def imap_session(account: MailAccount, cafile: str | None = None) -> Iterator[imaplib.IMAP4]:
+def imap_session(account: MailAccount, password: str,
+                 cafile: str | None = None) -> Iterator[imaplib.IMAP4]:
+    """A logged-in IMAP connection; ``password`` is the decrypted one (desk/mail_secrets)."""
     if not account.imap_host:
         raise UshiroError(ErrorCode.MAIL_NOT_CONFIGURED,
                           "IMAP サーバーが設定されていません。管理画面の「メール設定」で設定してください。")
@@ -35,7 +37,7 @@ def imap_session(account: MailAccount, cafile: str | None = None) -> Iterator[im
             client = imaplib.IMAP4(account.imap_host, account.imap_port, timeout=TIMEOUT)
             if account.imap_security == MailSecurity.STARTTLS:
                 client.starttls(_context(cafile))
-        client.login(account.imap_user, account.imap_password)
+        client.login(account.imap_user, password)
     except (OSError, imaplib.IMAP4.error) as exc:
         raise UshiroError(ErrorCode.MAIL_CONNECTION,
                           f"IMAP サーバー {account.imap_host}:{account.imap_port} に接続できません: {exc}"
@@ -86,7 +88,18 @@ def mark_seen(client: imaplib.IMAP4, uid: bytes) -> None:
     client.uid("STORE", uid.decode(), "+FLAGS", "(\\Seen)")
 
 
-def send(account: MailAccount, sender: str, recipients: list[str], raw: bytes,
+QUARANTINE_KEYWORD = "$UshiroQuarantined"
+
+
+def mark_quarantined(client: imaplib.IMAP4, uid: bytes) -> None:
+    """Seen (so it is not fetched again) and a keyword saying why, for people reading the
+    mailbox; a server that refuses keywords still gets \\Seen."""
+    status, _ = client.uid("STORE", uid.decode(), "+FLAGS", f"(\\Seen {QUARANTINE_KEYWORD})")
+    if status != "OK":
+        mark_seen(client, uid)
+
+
+def send(account: MailAccount, password: str, sender: str, recipients: list[str], raw: bytes,
          cafile: str | None = None) -> None:
     if not account.smtp_host:
         raise UshiroError(ErrorCode.MAIL_NOT_CONFIGURED,
@@ -102,7 +115,7 @@ def send(account: MailAccount, sender: str, recipients: list[str], raw: bytes,
                 smtp.starttls(context=_context(cafile))
         with smtp:
             if account.smtp_user:
-                smtp.login(account.smtp_user, account.smtp_password)
+                smtp.login(account.smtp_user, password)
             smtp.sendmail(sender, recipients, raw)
     except (OSError, smtplib.SMTPException) as exc:
         raise UshiroError(ErrorCode.MAIL_CONNECTION,

@@ -17,7 +17,8 @@ class Request(Base):
     __tablename__ = "requests"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number"),
-        UniqueConstraint("tenant_id", "idempotency_key"),
+        # A key belongs to the user who sent it: another user's same key is their own.
+        UniqueConstraint("tenant_id", "requester_id", "idempotency_key"),
         UniqueConstraint("tenant_id", "mail_message_id"),
         Index("ix_requests_queue", "tenant_id", "status", "department_id"),
     )
@@ -38,7 +39,10 @@ class Request(Base):
     priority: Mapped[str] = mapped_column(String(16), default="normal")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # SHA-256 hex digests of the client's whole Idempotency-Key and of the payload it came
+    # with (a replay with another payload is refused; NULL for keys stored before 0008).
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    idempotency_payload: Mapped[str | None] = mapped_column(String(64))
     mail_message_id: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
@@ -114,11 +118,49 @@ class MailAccount(Base):
     imap_port: Mapped[int] = mapped_column(Integer, default=993)
     imap_security: Mapped[str] = mapped_column(String(16), default="ssl")
     imap_user: Mapped[str] = mapped_column(String(254), default="")
-    imap_password: Mapped[str] = mapped_column(String(500), default="")
+    imap_password: Mapped[str] = mapped_column(String(1000), default="")  # core.secretbox
     imap_folder: Mapped[str] = mapped_column(String(200), default="INBOX")
     smtp_host: Mapped[str] = mapped_column(String(200), default="")
     smtp_port: Mapped[int] = mapped_column(Integer, default=587)
     smtp_security: Mapped[str] = mapped_column(String(16), default="starttls")
     smtp_user: Mapped[str] = mapped_column(String(254), default="")
-    smtp_password: Mapped[str] = mapped_column(String(500), default="")
+    smtp_password: Mapped[str] = mapped_column(String(1000), default="")  # core.secretbox
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class MailReceipt(Base):
+    """What intake learnt about one imported mail: the receiving server's verdict
+    (Authentication-Results) and the warnings an operator must see (mislabelled charset,
+    cut body, a sender refused as not a participant of the thread it named)."""
+
+    __tablename__ = "mail_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"),
+                                            index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    from_address: Mapped[str] = mapped_column(String(254))
+    authentication: Mapped[str | None] = mapped_column(Text)
+    authentication_failed: Mapped[bool] = mapped_column(default=False)
+    warnings: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of Japanese texts
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class MailQuarantine(Base):
+    """A mail that could not become a request, kept whole (raw bytes in the file store)
+    with the reason, until an admin releases or deletes it."""
+
+    __tablename__ = "mail_quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"),
+                                           index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(254), default="")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    reason: Mapped[str] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(String(50))
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

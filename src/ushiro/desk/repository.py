@@ -26,6 +26,7 @@ _BUMP_NUMBER = (update(RequestCounter).where(RequestCounter.tenant_id == bindpar
                 .values(last_number=RequestCounter.last_number + 1)
                 .returning(RequestCounter.last_number))
 _BY_IDEMPOTENCY_KEY = select(Request).where(Request.tenant_id == bindparam("tenant_id"),
+                                            Request.requester_id == bindparam("requester_id"),
                                             Request.idempotency_key == bindparam("key"))
 
 
@@ -71,8 +72,11 @@ def request_by_number(session: Session, tenant_id: int, number: int) -> Request 
     return session.scalars(stmt).first()
 
 
-def request_by_idempotency_key(session: Session, tenant_id: int, key: str) -> Request | None:
-    return session.scalars(_BY_IDEMPOTENCY_KEY, {"tenant_id": tenant_id, "key": key}).first()
+def request_by_idempotency_key(session: Session, tenant_id: int, requester_id: int | None,
+                               key: str) -> Request | None:
+    """``key``: the digest of the client's key, as stored."""
+    params = {"tenant_id": tenant_id, "requester_id": requester_id, "key": key}
+    return session.scalars(_BY_IDEMPOTENCY_KEY, params).first()
 
 
 def _filtered(stmt: Select[Request], f: QueueFilter) -> Select[Request]:

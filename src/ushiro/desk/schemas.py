@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ushiro.core.limits import Id, PlausibleDatetime
 from ushiro.desk.choices import Channel, MessageKind, Priority, Status
 from ushiro.identity import WorkType
 
@@ -35,12 +36,12 @@ class RequestChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: Status | None = None
-    category_id: int | None = None
+    category_id: Id | None = None
     work_type: WorkType | None = None
     priority: Priority | None = None
-    assignee_id: int | None = None
+    assignee_id: Id | None = None
     unassign: bool = False
-    due_at: datetime | None = None
+    due_at: PlausibleDatetime | None = None
     tags: list[str] | None = None
 
 

@@ -6,6 +6,7 @@ Each public function owns its transaction, writes the audit event, and runs side
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from ushiro import audit, identity, jobs
 from ushiro.audit import Actor
 from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError, invalid, not_found
+from ushiro.core.limits import parse_id
 from ushiro.core.runtime import Runtime
 from ushiro.core.text import clean, one_line
 from ushiro.desk import events, repository
@@ -83,9 +85,12 @@ def _category(session: Session, tenant_id: int,
     """The chosen category and its department's name (None: no category chosen)."""
     if name_or_id in (None, ""):
         return None
-    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
-        found = identity.category_with_department(session, tenant_id,
-                                                       category_id=int(name_or_id))
+    text = str(name_or_id).strip()
+    if isinstance(name_or_id, int) or (text.isascii() and text.isdigit()):
+        # An id beyond what the column holds names no category (the driver would fail).
+        category_id = parse_id(text)
+        found = None if category_id is None else identity.category_with_department(
+            session, tenant_id, category_id=category_id)
     else:
         found = identity.category_with_department(session, tenant_id,
                                                        name=str(name_or_id).strip())
@@ -97,8 +102,9 @@ def _category(session: Session, tenant_id: int,
 def _open_request(session: Session, *, tenant_id: int, title: str, body: str, channel: Channel,
                   category: Category | None, priority: Priority, actor: Actor,
                   requester: tuple[int | None, str, str], tags: list[str],
-                  idempotency_key: str | None = None) -> Request:
-    """``tags`` already cleaned (:func:`_clean_tags`)."""
+                  idempotency: tuple[str, str] | None = None) -> Request:
+    """``tags`` already cleaned (:func:`_clean_tags`); ``idempotency``: the digests of the
+    key and of the payload (:func:`_idempotency`)."""
     number = repository.next_number(session, tenant_id)
     request = Request(
         tenant_id=tenant_id, number=number, title=title, body=body, channel=channel.value,
@@ -106,7 +112,9 @@ def _open_request(session: Session, *, tenant_id: int, title: str, body: str, ch
         category_id=category.id if category else None,
         department_id=category.department_id if category else None,
         work_type=category.default_work_type if category else None,
-        status=Status.NEW.value, priority=priority.value, idempotency_key=idempotency_key,
+        status=Status.NEW.value, priority=priority.value,
+        idempotency_key=idempotency[0] if idempotency else None,
+        idempotency_payload=idempotency[1] if idempotency else None,
         due_at=now() + DUE_AFTER[priority],
     )
     session.add(request)
@@ -143,6 +151,42 @@ class Submitted:
     tags: tuple[str, ...] = ()
 
 
+MAX_IDEMPOTENCY_KEY = 1000
+_KEY_FIELD = "Idempotency-Key"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _idempotency(key: str | None, data: RequestCreate) -> tuple[str, str] | None:
+    """Digests of the whole key and of the payload it came with: any length of key is
+    stored in 64 characters, and no two keys share a stored value by a common prefix."""
+    if key is None:
+        return None
+    key = key.strip()
+    if not key:
+        raise invalid(_KEY_FIELD, "Idempotency-Key ヘッダーが空です。"
+                                  "再送を安全にする一意の文字列を指定するか、ヘッダーを省いてください。")
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        raise invalid(_KEY_FIELD, f"Idempotency-Key ヘッダーが長すぎます({len(key):,} 文字)。"
+                                  f"{MAX_IDEMPOTENCY_KEY:,} 文字以内にしてください。")
+    return _digest(key), _digest(data.model_dump_json())
+
+
+def _replayed(rt: Runtime, principal: Principal, idem: tuple[str, str]) -> Request | None:
+    """The request this user stored under the key; refused when the key came with another
+    payload then (answering the first request would lose the second)."""
+    with rt.db.reading() as session:
+        found = repository.request_by_idempotency_key(session, principal.tenant_id,
+                                                      principal.user_id, idem[0])
+    if found is not None and found.idempotency_payload not in (None, idem[1]):
+        raise UshiroError(ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                          f"この Idempotency-Key は別の内容の申請(REQ-{found.number})に使われています。"
+                          "新しい申請には新しいキーを指定してください。", field=_KEY_FIELD)
+    return found
+
+
 def submit(rt: Runtime, principal: Principal, data: RequestCreate, *, channel: Channel,
            uploads: list[Upload] | None = None, idempotency_key: str | None = None) -> Request:
     """A signed-in user (portal, chat, API) opens a request. A repeated idempotency key
@@ -158,7 +202,7 @@ def submit_request(rt: Runtime, principal: Principal, data: RequestCreate, *,
     uploads = uploads or []
     title, body = _clean_text(rt, data.title, data.body)
     _check_uploads(rt, uploads)
-    key = one_line(idempotency_key, 200) if idempotency_key else None
+    idem = _idempotency(idempotency_key, data)
     try:
         # No look-up of the key first: the unique (tenant, key) constraint refuses a replay,
         # and a replay is rare, a first delivery the rule (one query less per request).
@@ -170,14 +214,13 @@ def submit_request(rt: Runtime, principal: Principal, data: RequestCreate, *,
                 category=chosen[0] if chosen else None, priority=data.priority,
                 actor=principal.actor, requester=(principal.user_id, principal.email,
                                                   principal.name),
-                tags=tags, idempotency_key=key)
+                tags=tags, idempotency=idem)
             _store_uploads(rt, session, request, None, uploads)
     except IntegrityError:
-        if not key:
+        if idem is None:
             raise
         # A replay, or two deliveries of the same key raced: the stored one is the answer.
-        with rt.db.reading() as session:
-            found = repository.request_by_idempotency_key(session, principal.tenant_id, key)
+        found = _replayed(rt, principal, idem)
         if found is None:
             raise
         return Submitted(found, created=False)

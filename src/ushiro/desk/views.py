@@ -8,9 +8,11 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from ushiro.desk import events, mail_service, panels, queries, service
+from ushiro.core.errors import invalid
+from ushiro.core.limits import MAX_ID, Id, PageNumber, parse_id
+from ushiro.desk import events, mail_views, panels, queries, service
 from ushiro.desk.access import as_requester, require_staff
-from ushiro.desk.choices import Channel, MailSecurity, MessageKind, Priority, Status
+from ushiro.desk.choices import Channel, MessageKind, Priority, Status
 from ushiro.desk.schemas import (
     QueueFilter,
     ReplyCreate,
@@ -37,18 +39,29 @@ async def _uploads(files: list[UploadFile] | None) -> list[Upload]:
     return result
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+def _filter_id(value: str) -> int | None:
+    """A queue filter's id: anything that is no id (a word, "²", out of range) filters
+    nothing, as an unknown choice would."""
+    return parse_id(value)
+
+
+def _form_id(value: str, field: str) -> int | None:
+    if not value:
+        return None
+    found = parse_id(value)
+    if found is None:
+        raise invalid(field, f"{field} は 1 から {MAX_ID} までの整数で指定してください。")
+    return found
 
 
 @router.get("/desk")
 def queue(request: Request, principal: PagePrincipal, rt: RuntimeDep, q: str = "",
           status: str = "", department_id: str = "", category_id: str = "",
-          work_type: str = "", assignee: str = "", page: int = 1) -> Response:
+          work_type: str = "", assignee: str = "", page: PageNumber = 1) -> Response:
     require_staff(principal)
-    f = QueueFilter(text=q, status=status or None, department_id=_int(department_id),
-                    category_id=_int(category_id), work_type=work_type or None,
-                    assignee_id=principal.user_id if assignee == "me" else _int(assignee),
+    f = QueueFilter(text=q, status=status or None, department_id=_filter_id(department_id),
+                    category_id=_filter_id(category_id), work_type=work_type or None,
+                    assignee_id=principal.user_id if assignee == "me" else _filter_id(assignee),
                     unassigned=assignee == "none", open_only=not status, page=max(page, 1))
     data = queries.queue_page(rt, principal, f)
     params = {"q": q, "status": status, "department_id": department_id,
@@ -61,7 +74,7 @@ def queue(request: Request, principal: PagePrincipal, rt: RuntimeDep, q: str = "
 
 @router.get("/desk/requests/{request_id}")
 def request_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
-                 request_id: int) -> Response:
+                 request_id: Id) -> Response:
     require_staff(principal)
     item = queries.get_request(rt, principal, request_id)
     data = queries.queue_page(rt, principal, QueueFilter(per_page=1))
@@ -70,7 +83,7 @@ def request_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
 
 
 @router.post("/desk/requests/{request_id}/reply", dependencies=[CsrfChecked])
-async def reply(request: Request, principal: PagePrincipal, rt: RuntimeDep, request_id: int,
+async def reply(request: Request, principal: PagePrincipal, rt: RuntimeDep, request_id: Id,
                 body: Annotated[str, Form()], kind: Annotated[MessageKind, Form()],
                 status: Annotated[Status | None, Form()] = None,
                 files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
@@ -80,7 +93,7 @@ async def reply(request: Request, principal: PagePrincipal, rt: RuntimeDep, requ
 
 
 @router.post("/desk/requests/{request_id}/update", dependencies=[CsrfChecked])
-def update(principal: PagePrincipal, rt: RuntimeDep, request_id: int,
+def update(principal: PagePrincipal, rt: RuntimeDep, request_id: Id,
            status: Annotated[Status | None, Form()] = None,
            category_id: Annotated[str, Form()] = "",
            work_type: Annotated[WorkType | None, Form()] = None,
@@ -89,15 +102,16 @@ def update(principal: PagePrincipal, rt: RuntimeDep, request_id: int,
            tags: Annotated[str | None, Form()] = None) -> Response:
     # Enum form fields are typed so that an unknown value is a 422, not a server error.
     change = RequestChange(
-        status=status, category_id=_int(category_id), work_type=work_type, priority=priority,
-        assignee_id=_int(assignee_id), unassign=assignee_id == "none",
+        status=status, category_id=_form_id(category_id, "category_id"), work_type=work_type,
+        priority=priority, unassign=assignee_id == "none",
+        assignee_id=None if assignee_id == "none" else _form_id(assignee_id, "assignee_id"),
         tags=None if tags is None else tags.replace("、", ",").split(","))
     service.change(rt, principal, request_id, change)
     return RedirectResponse(f"/desk/requests/{request_id}", status_code=303)
 
 
 @router.get("/attachments/{attachment_id}")
-def download(principal: PagePrincipal, rt: RuntimeDep, attachment_id: int) -> Response:
+def download(principal: PagePrincipal, rt: RuntimeDep, attachment_id: Id) -> Response:
     found, data = queries.attachment_for(rt, principal, attachment_id)
     # Always a download, never rendered inline: an uploaded HTML file must not run here.
     disposition = f"attachment; filename*=UTF-8''{quote(found.filename)}"
@@ -134,7 +148,7 @@ async def new_request(request: Request, principal: PagePrincipal, rt: RuntimeDep
 
 @router.get("/portal/requests/{request_id}")
 def portal_request(request: Request, principal: PagePrincipal, rt: RuntimeDep,
-                   request_id: int, created: str = "") -> Response:
+                   request_id: Id, created: str = "") -> Response:
     own = as_requester(principal)
     item = queries.get_request(rt, own, request_id)
     return render(request, "desk/portal_request.html", {"item": item, "created": created,
@@ -142,7 +156,7 @@ def portal_request(request: Request, principal: PagePrincipal, rt: RuntimeDep,
 
 
 @router.post("/portal/requests/{request_id}/follow-up", dependencies=[CsrfChecked])
-async def follow_up(principal: PagePrincipal, rt: RuntimeDep, request_id: int,
+async def follow_up(principal: PagePrincipal, rt: RuntimeDep, request_id: Id,
                     body: Annotated[str, Form()],
                     files: Annotated[list[UploadFile] | None, File()] = None) -> Response:
     own = as_requester(principal)
@@ -152,7 +166,7 @@ async def follow_up(principal: PagePrincipal, rt: RuntimeDep, request_id: int,
 
 @router.get("/portal/chat")
 def chat_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
-              request_id: int | None = None) -> Response:
+              request_id: Id | None = None) -> Response:
     own = as_requester(principal)
     item = queries.get_request(rt, own, request_id) if request_id else None
     return _chat(request, rt, own, item, generate=False, full=True)
@@ -173,7 +187,7 @@ def chat_send(request: Request, principal: PagePrincipal, rt: RuntimeDep,
               request_id: Annotated[str, Form()] = "",
               category: Annotated[str, Form()] = "") -> Response:
     own = as_requester(principal)
-    created = service.chat_send(rt, own, _int(request_id), message, category or None)
+    created = service.chat_send(rt, own, _form_id(request_id, "request_id"), message, category or None)
     if request.headers.get("HX-Request") == "true":
         item = queries.get_request(rt, own, created.id)
         return _chat(request, rt, own, item, generate=not request_id, full=False)
@@ -184,7 +198,7 @@ def chat_send(request: Request, principal: PagePrincipal, rt: RuntimeDep,
 
 @router.post("/portal/chat/escalate", dependencies=[CsrfChecked])
 def chat_escalate(request: Request, principal: PagePrincipal, rt: RuntimeDep,
-                  request_id: Annotated[int, Form()]) -> Response:
+                  request_id: Annotated[Id, Form()]) -> Response:
     """「担当者に確認する」: the employee wants a person, not only the automatic answer."""
     own = as_requester(principal)
     service.escalate(rt, own, request_id)
@@ -194,19 +208,5 @@ def chat_escalate(request: Request, principal: PagePrincipal, rt: RuntimeDep,
     return RedirectResponse(f"/portal/chat?request_id={request_id}", status_code=303)
 
 
-@router.get("/admin/mail")
-def mail_settings(request: Request, principal: PagePrincipal, rt: RuntimeDep,
-                  saved: str = "") -> Response:
-    account = mail_service.get_account(rt, principal)
-    return render(request, "desk/admin_mail.html",
-                  {"account": account, "securities": MailSecurity, "saved": saved})
-
-
-@router.post("/admin/mail", dependencies=[CsrfChecked])
-async def save_mail_settings(request: Request, principal: PagePrincipal,
-                             rt: RuntimeDep) -> Response:
-    form = await request.form()
-    fields = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
-    data = mail_service.MailAccountIn.model_validate(fields)
-    mail_service.save_account(rt, principal, principal.tenant_id, data)
-    return RedirectResponse("/admin/mail?saved=1", status_code=303)
+# The admin mail pages (settings, quarantine) and the request page's mail panel.
+router.include_router(mail_views.router)

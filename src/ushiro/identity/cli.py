@@ -30,7 +30,7 @@ def user_add(
                                                          help="担当部門 (複数可)")] = None,
     data_dir: DataDir = None, tenant: TenantOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """ユーザーを追加する (既存ユーザーなら、このテナントに所属を追加する)。"""
+    """ユーザーを追加する (既存のアカウントなら、このテナントへの招待を作る)。"""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     rt = runtime_for(data_dir)
     with reporting_errors():
@@ -39,9 +39,14 @@ def user_add(
                                       departments=department or [])
         if password is not None and len(password) < 8:
             raise invalid("password", "パスワードは8文字以上にしてください。")
-        user = service.add_user(rt.db, CLI_ACTOR, t.id, data)
+        added = service.add_member(rt.db, CLI_ACTOR, t.id, data)
+    user = added.user
     if json_out:
-        emit_json({"id": user.id, "email": user.email, "role": role.value, "tenant": t.slug})
+        emit_json({"id": user.id, "email": user.email, "role": role.value, "tenant": t.slug,
+                   "invited": added.invited})
+    elif added.invited:
+        typer.echo(f"{user.email} には既にアカウントがあるため、{t.name} への招待を作成しました。"
+                   "本人がログインして「招待」画面で承諾すると所属が追加されます。")
     else:
         typer.echo(f"ユーザー {user.email} ({role.value}) を {t.name} に追加しました。")
 

@@ -21,8 +21,11 @@ def admin_overview(rt: Runtime, principal: Principal) -> dict[str, Any]:
             ids = repository.department_ids_of(session, member.id)
             members.append({"user": user, "role": Role(member.role), "active": member.is_active,
                             "departments": [dept_names[i] for i in ids if i in dept_names]})
+        invited = [{"email": email, "role": Role(i.role), "created_at": i.created_at}
+                   for i, email in repository.invitations_of_tenant(session, principal.tenant_id)]
         return {
             "members": members,
+            "invitations": invited,
             "departments": departments,
             "categories": repository.categories(session, principal.tenant_id),
             "tokens": repository.tokens(session, principal.tenant_id),

@@ -15,6 +15,7 @@ from ushiro.identity.models import (
     ApiToken,
     Category,
     Department,
+    Invitation,
     LoginAttempt,
     LoginSession,
     MemberDepartment,
@@ -213,3 +214,32 @@ def forget_sessions(session: Session, user_id: int, before: datetime) -> None:
     session.execute(delete(LoginSession).where(
         LoginSession.user_id == user_id,
         (LoginSession.ended_at.is_not(None)) | (LoginSession.created_at < before)))
+
+
+# --- invitations ------------------------------------------------------------------------
+
+
+def invitation_for(session: Session, tenant_id: int, user_id: int) -> Invitation | None:
+    stmt = select(Invitation).where(Invitation.tenant_id == tenant_id,
+                                    Invitation.user_id == user_id)
+    return session.scalars(stmt).first()
+
+
+def own_invitation(session: Session, user_id: int, invitation_id: int) -> Invitation | None:
+    """The invitation only when it is addressed to this user (anyone else's: None)."""
+    stmt = select(Invitation).where(Invitation.id == invitation_id,
+                                    Invitation.user_id == user_id)
+    return session.scalars(stmt).first()
+
+
+def invitations_of_user(session: Session, user_id: int) -> list[tuple[Invitation, Tenant]]:
+    stmt = (select(Invitation, Tenant).join(Tenant, Tenant.id == Invitation.tenant_id)
+            .where(Invitation.user_id == user_id).order_by(Invitation.id))
+    return [(i, t) for i, t in session.execute(stmt)]
+
+
+def invitations_of_tenant(session: Session, tenant_id: int) -> list[tuple[Invitation, str]]:
+    """Pending invitations with the address only: not the invitee's name."""
+    stmt = (select(Invitation, User.email).join(User, User.id == Invitation.user_id)
+            .where(Invitation.tenant_id == tenant_id).order_by(Invitation.id))
+    return [(i, e) for i, e in session.execute(stmt)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
 
@@ -23,7 +24,7 @@ from ushiro.core.security import (
 )
 from ushiro.core.settings import Settings
 from ushiro.core.text import one_line
-from ushiro.identity import repository
+from ushiro.identity import invitations, repository
 from ushiro.identity.access import principal_for, require
 from ushiro.identity.choices import Role, WorkType
 from ushiro.identity.models import (
@@ -97,11 +98,31 @@ def _validate_user(data: UserIn) -> None:
         raise invalid("email", "メールアドレスの形式が正しくありません(例: taro@example.co.jp)。")
 
 
-def add_user(db: Database, actor: Actor, tenant_id: int, data: UserIn) -> User:
-    """Create the user, or add an existing user (e.g. a BPaaS operator) to this tenant."""
+@dataclass(frozen=True)
+class Added:
+    """What adding a user did: created the account and its membership, or (an account
+    that exists already) only invited it."""
+
+    user: User
+    invited: bool
+
+
+def add_user(db: Database, actor: Actor, tenant_id: int, data: UserIn, *,
+             join_existing: bool = False) -> User:
+    """:func:`add_member`, returning the user."""
+    return add_member(db, actor, tenant_id, data, join_existing=join_existing).user
+
+
+def add_member(db: Database, actor: Actor, tenant_id: int, data: UserIn, *,
+               join_existing: bool = False) -> Added:
+    """Create the user with a membership; an address that already has an account (e.g. a
+    BPaaS operator of another tenant) gets an invitation to accept instead: no admin can
+    join someone to their tenant, or learn their name, by typing the address.
+    ``join_existing``: a membership at once (the demo loader, which owns its sample people)."""
     _validate_user(data)
     with db.transaction() as session:
         user = repository.user_by_email(session, data.email)
+        existing = user is not None
         if user is None:
             user = User(email=data.email.lower(), name=one_line(data.name),
                         password_hash=hash_password(data.password) if data.password else None)
@@ -113,19 +134,22 @@ def add_user(db: Database, actor: Actor, tenant_id: int, data: UserIn) -> User:
         if repository.membership(session, user.id, tenant_id):
             raise UshiroError(ErrorCode.CONFLICT,
                               f"{data.email} は既にこのテナントに登録されています。", field="email")
+        if existing and not join_existing:
+            invitations.invite(session, actor, tenant_id, user, data)
+            return Added(user, invited=True)
         member = Membership(user_id=user.id, tenant_id=tenant_id, role=data.role.value)
         session.add(member)
         session.flush()
-        _set_departments(session, tenant_id, member, data.departments)
+        set_departments(session, tenant_id, member, data.departments)
         audit.record(session, tenant_id=tenant_id, actor=actor, action="user.add",
                      object_type="user", object_id=user.id,
                      after={"email": user.email, "name": user.name, "role": data.role.value,
                             "departments": data.departments})
-    return user
+    return Added(user, invited=False)
 
 
-def _set_departments(session: Session, tenant_id: int, member: Membership,
-                     names: list[str]) -> None:
+def set_departments(session: Session, tenant_id: int, member: Membership,
+                    names: list[str]) -> None:
     for name in names:
         dept = repository.department_by_name(session, tenant_id, name)
         if dept is None:

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ushiro.core.errors import UshiroError
+from ushiro.core.limits import Id
 from ushiro.core.security import new_csrf_token
-from ushiro.identity import service
+from ushiro.identity import invitations, service
 from ushiro.identity.access import require
 from ushiro.identity.choices import Role, WorkType
 from ushiro.identity.queries import admin_overview
@@ -58,7 +59,7 @@ def logout(request: Request, rt: RuntimeDep) -> Response:
 
 @router.post("/switch-tenant", dependencies=[CsrfChecked])
 def switch_tenant(request: Request, principal: PagePrincipal, rt: RuntimeDep,
-                  tenant_id: Annotated[int, Form()]) -> Response:
+                  tenant_id: Annotated[Id, Form()]) -> Response:
     service.principal(rt.db, principal.user_id, tenant_id)  # raises unless a member
     request.session["tid"] = tenant_id
     return RedirectResponse("/", status_code=303)
@@ -85,12 +86,13 @@ def add_user(request: Request, principal: PagePrincipal, rt: RuntimeDep,
     require(principal, Role.ADMIN)
     data = UserIn(email=email.strip(), name=name, role=role, password=password or None,
                   departments=departments or [])
-    service.add_user(rt.db, principal.actor, principal.tenant_id, data)
-    return RedirectResponse("/admin/users?notice=added", status_code=303)
+    added = service.add_member(rt.db, principal.actor, principal.tenant_id, data)
+    notice = "invited" if added.invited else "added"
+    return RedirectResponse(f"/admin/users?notice={notice}", status_code=303)
 
 
 @router.post("/admin/users/{user_id}", dependencies=[CsrfChecked])
-def update_user(principal: PagePrincipal, rt: RuntimeDep, user_id: int,
+def update_user(principal: PagePrincipal, rt: RuntimeDep, user_id: Id,
                 role: Annotated[Role | None, Form()] = None,
                 active: Annotated[str | None, Form()] = None) -> Response:
     service.update_member(rt.db, principal, user_id, role=role,
@@ -114,14 +116,14 @@ def add_department(principal: PagePrincipal, rt: RuntimeDep,
 
 @router.post("/admin/categories", dependencies=[CsrfChecked])
 def add_category(principal: PagePrincipal, rt: RuntimeDep,
-                 department_id: Annotated[int, Form()], name: Annotated[str, Form()],
+                 department_id: Annotated[Id, Form()], name: Annotated[str, Form()],
                  work_type: Annotated[WorkType | None, Form()] = None) -> Response:
     service.add_category(rt.db, principal, department_id, name, work_type)
     return RedirectResponse("/admin/taxonomy", status_code=303)
 
 
 @router.post("/admin/categories/{category_id}/active", dependencies=[CsrfChecked])
-def toggle_category(principal: PagePrincipal, rt: RuntimeDep, category_id: int,
+def toggle_category(principal: PagePrincipal, rt: RuntimeDep, category_id: Id,
                     active: Annotated[str, Form()]) -> Response:
     service.set_category_active(rt.db, principal, category_id, active == "1")
     return RedirectResponse("/admin/taxonomy", status_code=303)
@@ -143,6 +145,26 @@ def create_token(request: Request, principal: PagePrincipal, rt: RuntimeDep,
 
 
 @router.post("/admin/tokens/{token_id}/revoke", dependencies=[CsrfChecked])
-def revoke_token(principal: PagePrincipal, rt: RuntimeDep, token_id: int) -> Response:
+def revoke_token(principal: PagePrincipal, rt: RuntimeDep, token_id: Id) -> Response:
     service.revoke_token(rt.db, principal, token_id)
     return RedirectResponse("/admin/tokens", status_code=303)
+
+
+@router.get("/invitations")
+def invitations_page(request: Request, principal: PagePrincipal, rt: RuntimeDep) -> Response:
+    """The signed-in user's own pending invitations to other tenants."""
+    return render(request, "identity/invitations.html",
+                  {"invitations": invitations.pending_for(rt.db, principal)})
+
+
+@router.post("/invitations/{invitation_id}/accept", dependencies=[CsrfChecked])
+def accept_invitation(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                      invitation_id: Id) -> Response:
+    request.session["tid"] = invitations.accept(rt.db, principal, invitation_id)
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/invitations/{invitation_id}/decline", dependencies=[CsrfChecked])
+def decline_invitation(principal: PagePrincipal, rt: RuntimeDep, invitation_id: Id) -> Response:
+    invitations.decline(rt.db, principal, invitation_id)
+    return RedirectResponse("/invitations", status_code=303)

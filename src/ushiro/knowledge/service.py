@@ -1,8 +1,9 @@
 """Knowledge use cases: add documents (versions), search passages, edit synonyms.
 
-Adding a file is all-or-nothing: the file is read and split before the transaction, and
-the document, its version, every passage and the bump of the tenant's knowledge
-generation commit together with the audit event, or not at all.
+Adding a file is all-or-nothing: the file is read, split and analysed before the
+transaction (which on SQLite holds the one writer lock), and the document, its version,
+every passage and the bump of the tenant's knowledge generation commit together with the
+audit event, or not at all.
 
 Search runs in memory over an index of the tenant's current passages, cached per process
 and rebuilt when the generation stamp changes; what a hit shows is kept with the index, so a
@@ -37,6 +38,7 @@ from ushiro.identity import Principal, Role
 from ushiro.knowledge import access, dense, embeddings, repository
 from ushiro.knowledge.choices import AddStatus
 from ushiro.knowledge.extract import check_size, extract
+from ushiro.knowledge.limits import DocumentLimits
 from ushiro.knowledge.models import Document, DocumentVersion, KnowledgeState
 from ushiro.knowledge.passages import PassageDraft, index_text, split
 from ushiro.knowledge.schemas import (
@@ -109,40 +111,57 @@ def document_name(filename: str) -> str:
     return one_line(PurePath(filename).stem, 200) or "document"
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What adding a file computes before its write transaction: the slow part (text,
+    passages, Sudachi), so that the SQLite writer lock is held only for the writes."""
+
+    format: str
+    drafts: list[PassageDraft]
+    digest: str
+    synonyms: list[tuple[str, str]]  # the tenant's synonyms the tokens were analysed with
+    tokens: list[str] | None  # per draft; None: the file is the current version already
+
+
 def add_document(rt: Runtime, who: Principal | Actor, tenant_id: int,
                  doc: DocumentIn) -> AddResult:
-    """Add a file as a new document, or as the next version of the document of that name."""
+    """Add a file as a new document, or as the next version of the document of that name.
+
+    The text is extracted, split and analysed before the write transaction; the
+    transaction then stores the version and every passage at once, so search sees the
+    whole document or nothing of it. Synonyms edited in between are noticed there (the
+    tenant's synonyms are read again, a few hundred short rows) and the passages are then
+    analysed again inside it."""
     actor = _actor(who, tenant_id)
     name = one_line(doc.name or "", 200) or document_name(doc.filename)
     title = one_line(doc.title or "", 200) or name
-    extracted = extract(doc.filename, doc.data, max_bytes=rt.settings.max_document_bytes)
-    drafts = split(extracted, title)
-    if not drafts:
-        raise UshiroError(ErrorCode.DOCUMENT_UNREADABLE,
-                          f"「{PurePath(doc.filename).name}」に本文が見つかりません。"
-                          "中身のあるファイルを指定してください。", field="file")
-    digest = hashlib.sha256(doc.data).hexdigest()
+    prepared = _prepare(rt, tenant_id, name, title, doc)
+    digest, drafts = prepared.digest, prepared.drafts
     with rt.db.transaction() as session:
         state = _ready_state(session, tenant_id, actor)
         departments = _department_ids(session, tenant_id, doc.departments)
         document = repository.document_by_name(session, tenant_id, name)
         current = repository.current_version(session, document.id) if document else None
-        if document is not None and current is not None and current.sha256 == digest and (
-                doc.effective_date in (None, current.effective_date)):
+        if _unchanged(current, digest, doc):
+            assert document is not None and current is not None
             changed = _update_document(session, actor, document, doc, departments)
             if changed:
                 _bump(state)
             return AddResult(document.id, name, document.title, current.version,
                              AddStatus.UNCHANGED, current.passage_count, digest)
+        tokens = prepared.tokens
+        synonyms = repository.synonym_pairs(session, tenant_id)
+        if tokens is None or synonyms != prepared.synonyms:  # rare: changed meanwhile
+            tokens = _tokens(Analyzer(synonyms), drafts)
+        # In the transaction (5 MB: 10-20 ms), so that a refused file leaves nothing behind.
         rt.files.put(doc.data)  # content-addressed: kept for re-reading, never half-written
-        analyzer = Analyzer(repository.synonym_pairs(session, tenant_id))
         status = AddStatus.ADDED if document is None else AddStatus.NEW_VERSION
         if document is None:
             document = Document(tenant_id=tenant_id, name=name, title=title)
             session.add(document)
             session.flush()
-        version = _store_version(session, document, current, doc, digest, extracted.format,
-                                 drafts, analyzer)
+        version = _store_version(session, document, current, doc, digest, prepared.format,
+                                 drafts, tokens)
         _update_document(session, actor, document, doc, departments, audited=False)
         _bump(state)
         audit.record(session, tenant_id=tenant_id, actor=actor,
@@ -150,6 +169,38 @@ def add_document(rt: Runtime, who: Principal | Actor, tenant_id: int,
                      object_id=document.id, after=_described(document, version, departments))
     return AddResult(document.id, name, document.title, version.version, status, len(drafts),
                      digest)
+
+
+def _prepare(rt: Runtime, tenant_id: int, name: str, title: str,
+             doc: DocumentIn) -> _Prepared:
+    extracted = extract(doc.filename, doc.data, max_bytes=rt.settings.max_document_bytes,
+                        limits=DocumentLimits.of(rt.settings))
+    drafts = split(extracted, title)
+    if not drafts:
+        raise UshiroError(ErrorCode.DOCUMENT_UNREADABLE,
+                          f"「{PurePath(doc.filename).name}」に本文が見つかりません。"
+                          "中身のあるファイルを指定してください。", field="file")
+    digest = hashlib.sha256(doc.data).hexdigest()
+    with rt.db.reading() as session:
+        # Not seeded yet: the write transaction will copy in the shipped list first.
+        seeded = repository.seeded_stamp(session, tenant_id) is not None
+        synonyms = repository.synonym_pairs(session, tenant_id) if seeded else list(default_pairs())
+        _department_ids(session, tenant_id, doc.departments)  # refuse before the slow part
+        document = repository.document_by_name(session, tenant_id, name)
+        current = repository.current_version(session, document.id) if document else None
+    if _unchanged(current, digest, doc):
+        return _Prepared(str(extracted.format), drafts, digest, synonyms, None)
+    return _Prepared(str(extracted.format), drafts, digest, synonyms,
+                     _tokens(Analyzer(synonyms), drafts))
+
+
+def _unchanged(current: DocumentVersion | None, digest: str, doc: DocumentIn) -> bool:
+    return current is not None and current.sha256 == digest and (
+        doc.effective_date in (None, current.effective_date))
+
+
+def _tokens(analyzer: Analyzer, drafts: list[PassageDraft]) -> list[str]:
+    return [" ".join(analyzer.index_tokens(d.index_text)) for d in drafts]
 
 
 def _described(document: Document, version: DocumentVersion,
@@ -203,7 +254,7 @@ def _update_document(session: Session, actor: Actor, document: Document, doc: Do
 
 def _store_version(session: Session, document: Document, current: DocumentVersion | None,
                    doc: DocumentIn, digest: str, fmt: str, drafts: list[PassageDraft],
-                   analyzer: Analyzer) -> DocumentVersion:
+                   tokens: list[str]) -> DocumentVersion:
     if current is not None:
         current.is_current = False
         session.flush()
@@ -218,9 +269,8 @@ def _store_version(session: Session, document: Document, current: DocumentVersio
     repository.insert_passages(session, [
         {"tenant_id": document.tenant_id, "document_id": document.id, "version_id": version.id,
          "ordinal": d.ordinal, "page": d.page, "section": d.section[:300],
-         "context": d.context[:300], "text": d.text,
-         "tokens": " ".join(analyzer.index_tokens(d.index_text))}
-        for d in drafts])
+         "context": d.context[:300], "text": d.text, "tokens": passage_tokens}
+        for d, passage_tokens in zip(drafts, tokens, strict=True)])
     return version
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from ushiro.core.limits import Id
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal, Role
 from ushiro.knowledge import queries, service
@@ -49,7 +50,7 @@ def upload_documents(request: Request, principal: PagePrincipal, rt: RuntimeDep,
 
 @router.get("/admin/knowledge/{document_id}")
 def document_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
-                  document_id: int, retired: str = "", restricted: str = "") -> Response:
+                  document_id: Id, retired: str = "", restricted: str = "") -> Response:
     detail = queries.document_detail(rt, principal, document_id)
     return render(request, "knowledge/admin_document.html",
                   {"doc": detail, "roles": Role, "max_shown": queries.MAX_PASSAGES_SHOWN,
@@ -57,7 +58,7 @@ def document_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
 
 
 @router.post("/admin/knowledge/{document_id}/restriction", dependencies=[CsrfChecked])
-def restrict_document(principal: PagePrincipal, rt: RuntimeDep, document_id: int,
+def restrict_document(principal: PagePrincipal, rt: RuntimeDep, document_id: Id,
                       min_role: Annotated[str, Form()] = "",
                       departments: Annotated[list[str] | None, Form()] = None) -> Response:
     # An empty choice is a choice here: "everyone" (the upload form's empty one keeps).
@@ -68,6 +69,6 @@ def restrict_document(principal: PagePrincipal, rt: RuntimeDep, document_id: int
 
 
 @router.post("/admin/knowledge/{document_id}/retire", dependencies=[CsrfChecked])
-def retire_document(principal: PagePrincipal, rt: RuntimeDep, document_id: int) -> Response:
+def retire_document(principal: PagePrincipal, rt: RuntimeDep, document_id: Id) -> Response:
     service.retire_document(rt, principal, principal.tenant_id, document_id=document_id)
     return RedirectResponse(f"/admin/knowledge/{document_id}?retired=1", status_code=303)

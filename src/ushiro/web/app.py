@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,6 +18,8 @@ from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
 from ushiro.web.deps import LoginRequired
+from ushiro.web.proxies import TrustedProxies
+from ushiro.web.strict_json import BodyRefused
 from ushiro.web.templating import render
 from ushiro.web.validation import japanese_validation_error
 
@@ -88,6 +91,7 @@ _SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
 ]
+_NO_STORE = (b"cache-control", b"no-store")
 _CSP = (b"content-security-policy",
         b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'")
 
@@ -110,6 +114,10 @@ class SecurityHeaders:
         wanted = list(_SECURITY_HEADERS)
         if not scope["path"].startswith(("/docs", "/redoc")):
             wanted.append(_CSP)
+        if not scope["path"].startswith("/static/"):
+            # Pages behind the login, the API and even error answers name people and their
+            # requests: no browser cache or shared proxy keeps a copy. Static files are public.
+            wanted.append(_NO_STORE)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -148,6 +156,24 @@ def _error_response(request: Request, error: UshiroError) -> Response:
     return render(request, "error.html", {"error": error}, error.status)
 
 
+def _http_error(request: Request, exc: StarletteHTTPException) -> UshiroError:
+    """Starlette's and FastAPI's own refusals (no such URL, method, unreadable body) in the
+    project's error format."""
+    if isinstance(exc, BodyRefused):
+        return exc.error
+    if exc.status_code == 404:
+        return UshiroError(ErrorCode.NOT_FOUND, "ページが見つかりません。URL を確かめてください。"
+                           if not _is_api(request) else
+                           f"この URL の API はありません: {request.url.path}")
+    if exc.status_code == 405:
+        return UshiroError(ErrorCode.METHOD_NOT_ALLOWED,
+                           f"この URL は {request.method} を受け付けません。")
+    if exc.status_code == 400:
+        return UshiroError(ErrorCode.VALIDATION, "送信された本文を読み取れません。"
+                           "JSON は UTF-8 で、フォームは正しい形式で送ってください。", field="body")
+    return UshiroError(ErrorCode.VALIDATION, f"リクエストを処理できません(HTTP {exc.status_code})。")
+
+
 def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> FastAPI:
     if rt is None:
         rt = Runtime.from_settings(settings or Settings())
@@ -162,6 +188,8 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
                        https_only=rt.settings.cookie_secure)
     limit = rt.settings.max_attachment_bytes * 10 + 1024 * 1024
     app.add_middleware(BodyLimit, limit=limit)
+    if rt.settings.trusted_proxy_networks:
+        app.add_middleware(TrustedProxies, networks=rt.settings.trusted_proxy_networks)
 
     @app.exception_handler(UshiroError)
     async def _ushiro_error(request: Request, exc: UshiroError) -> Response:
@@ -176,6 +204,12 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         # Handlers and services build input models from form fields (UserIn, ReplyCreate,
         # MailAccountIn, …): bad input there is a 422 like any other, not a server error.
         return _error_response(request, japanese_validation_error(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        response = _error_response(request, _http_error(request, exc))
+        response.headers.update(exc.headers or {})  # Allow on a 405
+        return response
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:

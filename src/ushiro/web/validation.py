@@ -27,6 +27,8 @@ _MESSAGES = {
     "bool_parsing": "true または false で指定してください",
     "greater_than_equal": "{ge} 以上にしてください",
     "less_than_equal": "{le} 以下にしてください",
+    "date_out_of_range": "{earliest} 年から {latest} 年までの日時で指定してください",
+    "string_unicode": "文字として読み取れない値(対になっていないサロゲート)が含まれています",
 }
 
 

@@ -1,0 +1,62 @@
+"""The mail account's passwords, encrypted at rest with the instance key (core/secretbox).
+
+Rows saved before encryption hold the password in plain text. They keep working, and the
+first use (a poll or a reply sent) re-encrypts them: lazy migration, because a migration
+script has no instance key to encrypt with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ushiro import audit
+from ushiro.audit import Actor
+from ushiro.core import secretbox
+from ushiro.core.errors import ErrorCode, UshiroError
+from ushiro.core.runtime import Runtime
+from ushiro.desk import repository
+from ushiro.desk.models import MailAccount
+
+PURPOSE = "mail-account-password"
+_FIELDS = ("imap_password", "smtp_password")
+
+
+@dataclass(frozen=True)
+class Login:
+    imap_password: str
+    smtp_password: str
+
+
+def seal_password(rt: Runtime, plain: str) -> str:
+    return secretbox.seal(rt.settings.resolved_secret_key(), PURPOSE, plain)
+
+
+def credentials(rt: Runtime, account: MailAccount) -> Login:
+    """The plain passwords of ``account``; plain-text rows are encrypted on the way."""
+    key = rt.settings.resolved_secret_key()
+    try:
+        plain = {f: secretbox.open_sealed(key, PURPOSE, getattr(account, f) or "")
+                 for f in _FIELDS}
+    except secretbox.UnreadableSecret:
+        raise UshiroError(ErrorCode.MAIL_NOT_CONFIGURED,
+                          "保存されているメールのパスワードを復号できません(インスタンスの鍵が"
+                          "変わった可能性があります)。管理画面の「メール設定」でパスワードを"
+                          "入力し直してください。") from None
+    legacy = [f for f in _FIELDS if getattr(account, f) and not secretbox.is_sealed(getattr(account, f))]
+    if legacy:
+        _encrypt_legacy(rt, account.tenant_id, legacy)
+    return Login(**plain)
+
+
+def _encrypt_legacy(rt: Runtime, tenant_id: int, fields: list[str]) -> None:
+    with rt.db.transaction() as session:
+        stored = repository.mail_account(session, tenant_id)
+        if stored is None:
+            return
+        for name in fields:
+            value = getattr(stored, name)
+            if value and not secretbox.is_sealed(value):
+                setattr(stored, name, seal_password(rt, value))
+        audit.record(session, tenant_id=tenant_id, actor=Actor(None, "mail"),
+                     action="mail_account.encrypt_passwords", object_type="mail_account",
+                     object_id=tenant_id, after={"fields": fields})

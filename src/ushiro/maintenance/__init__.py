@@ -1,0 +1,1 @@
+"""Operator's upkeep: `ushiro files gc` and `ushiro doctor`."""
