@@ -19,6 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from ushiro import domains
+from ushiro.app import create_app
 from ushiro.audit import SYSTEM
 from ushiro.core.db import Database
 from ushiro.core.runtime import Runtime
@@ -26,7 +28,6 @@ from ushiro.core.settings import Settings
 from ushiro.identity import Role, Tenant, User, UserIn
 from ushiro.identity import service as identity_service
 from ushiro.migrations import upgrade
-from ushiro.web.app import create_app
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -71,6 +72,13 @@ class DatabaseFactory:
             with engine.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _domains_loaded() -> None:
+    """As in every process of the product (app, worker, CLI): domains subscribe to the
+    events and jobs they handle before any work."""
+    domains.load_hooks()
 
 
 @pytest.fixture(scope="session")

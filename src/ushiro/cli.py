@@ -1,4 +1,6 @@
-"""The `ushiro` command. Domain commands live in each package's ``cli`` module."""
+"""The `ushiro` command. Domain commands live in each package's ``cli`` module and are
+named in ``ushiro.domains``; the operations on the whole instance (init, serve, backup,
+doctor …) are here."""
 
 from __future__ import annotations
 
@@ -10,12 +12,9 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ushiro import backup as backup_service
-from ushiro import identity
-from ushiro.answers.cli import answers_app
-from ushiro.answers.cli import draft as draft_command
+from ushiro import domains, identity
 from ushiro.audit import SYSTEM
-from ushiro.audit.cli import audit_app
-from ushiro.audit.verify import checkpoint as audit_checkpoint
+from ushiro.audit import write_checkpoint as audit_checkpoint
 from ushiro.core.cli import (
     DataDir,
     JsonOpt,
@@ -27,22 +26,24 @@ from ushiro.core.cli import (
 )
 from ushiro.core.files import private_dir
 from ushiro.core.runtime import Runtime
-from ushiro.desk.cli import mail_app
-from ushiro.identity.cli import token_app, user_app
-from ushiro.knowledge.cli import kb_app
 from ushiro.maintenance.cli import doctor as doctor_command
 from ushiro.maintenance.cli import files_app
 from ushiro.migrations import upgrade
 
 app = typer.Typer(help="Ushiro — 総務・人事・経理の窓口", no_args_is_help=True,
                   pretty_exceptions_enable=False)
-app.add_typer(user_app, name="user")
-app.add_typer(token_app, name="token")
-app.add_typer(mail_app, name="mail")
-app.add_typer(audit_app, name="audit")
-app.add_typer(kb_app, name="kb")
-app.add_typer(answers_app, name="answers")
-app.command("draft")(draft_command)
+for _name, _command in domains.commands():
+    if isinstance(_command, typer.Typer):
+        app.add_typer(_command, name=_name)
+    else:
+        app.command(_name)(_command)
+
+
+@app.callback()
+def _every_command() -> None:
+    # Before any command: domains subscribe to the events and jobs they handle, so a mail
+    # imported here gets its draft exactly as one received by the server.
+    domains.load_hooks()
 app.add_typer(files_app, name="files")
 app.command("doctor")(doctor_command)
 
@@ -57,10 +58,8 @@ def _init(data_dir: Path | None, tenant: str | None, name: str | None) -> tuple[
     # Chains from before audit keys get their first checkpoint now, which fixes how far
     # their unkeyed events may reach (audit/verify.py).
     audit_checkpoint(rt, new_chains_only=True)
-    from ushiro.identity import repository
-
     with rt.db.reading() as session:
-        has_tenant = repository.first_tenant(session) is not None
+        has_tenant = identity.first_tenant(session) is not None
     if not has_tenant and tenant:
         identity.create_tenant(rt.db, SYSTEM, tenant, name or tenant)
     return rt, has_tenant
@@ -115,7 +114,7 @@ def _serve(rt: Runtime, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from ushiro import jobs
-    from ushiro.web.app import create_app
+    from ushiro.app import create_app
 
     logging.basicConfig(level=logging.INFO)
     typer.echo(f"Ushiro を http://{host}:{port}/ で起動します (API: /docs)")
@@ -123,7 +122,7 @@ def _serve(rt: Runtime, host: str, port: int, workers: int) -> None:
         import os
 
         os.environ["USHIRO_DATA_DIR"] = str(rt.settings.data_dir)
-        uvicorn.run("ushiro.web.app:app_from_env", factory=True, host=host, port=port,
+        uvicorn.run("ushiro.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level="warning", proxy_headers=False)
         return
     if rt.settings.worker_in_process:

@@ -56,7 +56,7 @@ def _operations() -> list[tuple[str, str]]:
     """(method, path) of every operation of the OpenAPI document (it needs no database)."""
     from fastapi import FastAPI
 
-    from ushiro.web.app import _include_routers
+    from ushiro.app import _include_routers
 
     app = FastAPI()
     _include_routers(app)

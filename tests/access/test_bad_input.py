@@ -11,13 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from ushiro.app import create_app
 from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
 from ushiro.desk.models import Attachment, Message, Request, RequestTag
 from ushiro.identity import Role, Tenant, User
 from ushiro.identity import repository as identity_repo
 from ushiro.identity.models import Category, Department
-from ushiro.web.app import create_app
 
 PASSWORD = "correct-horse-42"
 Headers = Callable[..., dict[str, str]]

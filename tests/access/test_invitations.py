@@ -13,6 +13,7 @@ from cli_support import cli_invoker, cli_test_env
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ushiro.app import create_app
 from ushiro.audit import SYSTEM
 from ushiro.audit.models import AuditEvent
 from ushiro.core.errors import UshiroError
@@ -21,7 +22,6 @@ from ushiro.core.settings import Settings
 from ushiro.identity import Role, Tenant, User
 from ushiro.identity import repository as identity_repo
 from ushiro.identity import service as identity_service
-from ushiro.web.app import create_app
 
 SECRET_NAME = "秘密 花子"
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
 
+from ushiro.app import create_app
 from ushiro.audit import SYSTEM
 from ushiro.core.runtime import Runtime
 from ushiro.desk.models import Request
@@ -17,7 +18,6 @@ from ushiro.identity import Role, Tenant, User, UserIn
 from ushiro.identity import repository as identity_repo
 from ushiro.identity import service as identity_service
 from ushiro.identity.models import LoginAttempt
-from ushiro.web.app import create_app
 
 PASSWORD = "correct-horse-42"
 WRONG = "Tr0ub4dor&3"

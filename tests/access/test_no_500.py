@@ -35,7 +35,7 @@ def _routes(app: FastAPI) -> Iterator[APIRoute]:
 
 
 def _int_path_routes() -> list[tuple[str, str]]:
-    from ushiro.web.app import _include_routers
+    from ushiro.app import _include_routers
 
     app = FastAPI()
     _include_routers(app)
@@ -260,7 +260,7 @@ def test_every_integer_input_is_bounded_and_every_api_route_reads_json_strictly(
     WHEN their integer inputs and their route classes are inspected
     THEN every integer has an upper bound (core.limits) and every /api route reads its JSON
     strictly (web.strict_json): a new route cannot reopen either hole unnoticed."""
-    from ushiro.web.app import _include_routers
+    from ushiro.app import _include_routers
     from ushiro.web.strict_json import ApiRoute
 
     app = FastAPI()

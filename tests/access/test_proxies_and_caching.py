@@ -20,11 +20,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ushiro.app import create_app
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Role, User
 from ushiro.identity.models import LoginAttempt
 from ushiro.identity.service import IP_FACTOR
-from ushiro.web.app import create_app
 
 Headers = Callable[..., dict[str, str]]
 

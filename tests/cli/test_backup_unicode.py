@@ -56,7 +56,7 @@ def _fill(rt: Runtime, v: dict[str, Any]) -> None:
         s.execute(insert(_t("kb_passages")), {"tenant_id": 1, "document_id": 1, "version_id": 1,
                                               "ordinal": 0, "text": v["document"],
                                               "tokens": v["document"]})
-        record(s, tenant_id=1, actor=Actor(1, v["name"]), action="request.change",
+        record(s, tenant_id=1, actor=Actor(1, v["name"]), action="request.update",
                object_type="request", object_id=1, before={v["tag"]: v["body"]},
                after={"title": v["title"], "list": [v["message"], v["tag"]]})
 

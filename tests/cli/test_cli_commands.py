@@ -6,9 +6,9 @@ import json
 
 from fastapi.testclient import TestClient
 
+from ushiro.app import create_app
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
-from ushiro.web.app import create_app
 
 
 def test_init_is_idempotent(ushiro) -> None:

@@ -152,9 +152,9 @@ def test_every_column_naming_a_stored_file_is_known_to_files_gc() -> None:
     """GIVEN the schema WHEN a table keeps the digest of a stored file (a ``sha256``
     column) THEN files gc counts it as a reference, or it would delete what the row
     needs (a quarantined mail's raw bytes were missed once)."""
-    from ushiro.backup.service import _tables
-    from ushiro.maintenance.repository import FILE_COLUMNS
+    from ushiro import domains
 
-    known = {(c.class_.__table__.name, c.key) for c in FILE_COLUMNS}
-    named = {(t.name, c.name) for t in _tables() for c in t.columns if c.name == "sha256"}
+    known = set(domains.stored_file_columns())
+    named = {(t.name, c.name) for t in domains.tables() for c in t.columns
+             if c.name == "sha256"}
     assert named <= known, named - known

@@ -14,11 +14,11 @@ from httpx import Response
 from sqlalchemy import func, select
 
 from ushiro import knowledge
+from ushiro.app import create_app
 from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal, Role, Tenant, User, principal_for
 from ushiro.knowledge.models import Document, DocumentVersion, Passage
-from ushiro.web.app import create_app
 
 TRAVEL_V2_EXTRA = "\n（出張の申請）\n第7条　出張は、事前に出張申請書により所属長の承認を得なければならない。\n"
 MIME = {"md": "text/markdown", "txt": "text/plain", "pdf": "application/pdf",

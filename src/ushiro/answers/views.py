@@ -15,7 +15,7 @@ from ushiro.answers.schemas import ApproveIn, CitationOut, DraftOut, PromoteIn
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.limits import Id
 from ushiro.core.runtime import Runtime
-from ushiro.desk import RequestOut, Status, register_panel
+from ushiro.desk import RequestOut, Status
 from ushiro.identity import Principal, WorkType
 from ushiro.web.deps import CsrfChecked, PagePrincipal, RuntimeDep
 from ushiro.web.templating import render
@@ -35,7 +35,6 @@ def _current(drafts: list[DraftOut]) -> DraftOut | None:
     return open_[0] if open_ else (drafts[0] if drafts else None)
 
 
-@register_panel
 def draft_panel(rt: Runtime, principal: Principal, request: RequestOut) -> dict[str, Any]:
     drafts = service.drafts_for_request(rt, principal, request.id)
     current = _current(drafts)

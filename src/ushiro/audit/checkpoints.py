@@ -40,7 +40,7 @@ from ushiro.core.files import open_private, private_dir
 from ushiro.core.settings import Settings
 
 KEY_FILE = "audit.key"
-FILE = "audit-checkpoints.jsonl"
+CHECKPOINT_FILE = FILE = "audit-checkpoints.jsonl"
 EVERY = 200
 SECONDS = 5.0
 LEGACY, KEYED = 1, 2

@@ -23,8 +23,9 @@ from sqlalchemy import Table, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from ushiro.audit import checkpoints
-from ushiro.audit.verify import checkpoint as audit_checkpoint
+from ushiro import domains
+from ushiro.audit import CHECKPOINT_FILE, KEY_FILE, db_heads, forget_key, lines_within
+from ushiro.audit import write_checkpoint as audit_checkpoint
 from ushiro.backup.format import (
     FORMAT,
     MANIFEST,
@@ -50,19 +51,12 @@ from ushiro.core.settings import Settings
 from ushiro.migrations import upgrade
 
 # Files of the data directory a restored instance needs besides the database and store.
-KEYS = ("secret.key", checkpoints.KEY_FILE)
+KEYS = ("secret.key", KEY_FILE)
 BATCH = 500
 
 
 def _tables() -> list[Table]:
-    import ushiro.answers.models
-    import ushiro.audit.models
-    import ushiro.desk.models
-    import ushiro.identity.models
-    import ushiro.jobs.models
-    import ushiro.knowledge.models  # noqa: F401 - registers every table
-
-    return list(Base.metadata.sorted_tables)
+    return domains.tables()
 
 
 def _ordered(table: Table) -> Any:
@@ -105,11 +99,11 @@ def _copy_keys(rt: Runtime, target: Path, heads: dict[int, int]) -> dict[str, st
         if (rt.settings.data_dir / name).is_file():
             sums[name] = _copy(rt.settings.data_dir / name, target / name)
     # Checkpoints written after the snapshot began name events the backup does not hold.
-    kept = checkpoints.lines_within(rt.settings.data_dir / checkpoints.FILE, heads)
+    kept = lines_within(rt.settings.data_dir / CHECKPOINT_FILE, heads)
     if kept:
-        with os.fdopen(open_private(target / checkpoints.FILE), "wb") as out:
+        with os.fdopen(open_private(target / CHECKPOINT_FILE), "wb") as out:
             out.write(kept)
-        sums[checkpoints.FILE] = hashlib.sha256(kept).hexdigest()
+        sums[CHECKPOINT_FILE] = hashlib.sha256(kept).hexdigest()
     return sums
 
 
@@ -124,7 +118,7 @@ def backup(rt: Runtime, target: Path) -> dict[str, Any]:
         with conn.begin():
             counts, sums = _snapshot(conn, target)
             revision = conn.scalar(text("SELECT version_num FROM alembic_version"))
-            heads = checkpoints.db_heads(conn)
+            heads = db_heads(conn)
     files = _copy_store(rt, target)
     sums.update(files)
     sums.update(_copy_keys(rt, target, heads))
@@ -185,13 +179,13 @@ def _install_files(rt: Runtime, source: Path, manifest: dict[str, Any]) -> None:
                 target = rt.settings.files_dir / path.relative_to(source / "files")
                 private_dir(target.parent)
                 write_private(target, path.read_bytes())
-    for name in (*KEYS, checkpoints.FILE):
+    for name in (*KEYS, CHECKPOINT_FILE):
         if not (source / name).is_file():
             continue
         if name == "secret.key" and rt.settings.secret_key:
             continue  # the configured key wins; the copied file would never be read
         write_private(rt.settings.data_dir / name, (source / name).read_bytes())
-    checkpoints.forget_key()
+    forget_key()
 
 
 def restore(rt: Runtime, source: Path) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """One error type with stable codes. Messages are Japanese and say what to fix.
 
 Handlers never build error responses themselves: they raise :class:`UshiroError` and the
-single handler in ``ushiro.web.app`` renders it as JSON (API) or a page (HTML).
+single handler in ``ushiro.app`` renders it as JSON (API) or a page (HTML).
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from ushiro.identity.repository import (
     category_with_department,
     department,
     departments,
+    first_tenant,
     members,
     members_by_ids,
     membership,
@@ -34,7 +35,7 @@ from ushiro.identity.service import add_user, create_tenant, principal, resolve_
 __all__ = [
     "STAFF_ROLES", "Category", "Department", "Membership", "Principal", "Role", "Tenant",
     "User", "UserIn", "WorkType", "add_user", "categories", "category", "category_by_name",
-    "category_with_department", "create_tenant", "department", "departments", "members",
+    "category_with_department", "create_tenant", "department", "departments", "first_tenant", "members",
     "members_by_ids", "membership", "principal", "principal_for", "principal_from_session",
     "principal_from_token", "require", "require_same_tenant", "resolve_tenant", "staff",
     "tenant_choices", "user_by_email",

@@ -17,8 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ushiro.audit import checkpoints
-from ushiro.audit.verify import verify_instance
+from ushiro.audit import CHECKPOINT_FILE, KEY_FILE, verify_instance
 from ushiro.core.runtime import Runtime
 from ushiro.maintenance import files_gc
 from ushiro.migrations import config
@@ -40,7 +39,7 @@ def _loose(path: Path) -> bool:
 
 def _private_files(rt: Runtime) -> list[Path]:
     data = rt.settings.data_dir
-    paths = [data / "secret.key", data / checkpoints.KEY_FILE, data / checkpoints.FILE]
+    paths = [data / "secret.key", data / KEY_FILE, data / CHECKPOINT_FILE]
     database = make_url(rt.settings.resolved_database_url).database
     if rt.settings.is_sqlite and database:
         paths += [Path(database + suffix) for suffix in ("", "-wal", "-shm")]
@@ -102,7 +101,7 @@ def check_audit(rt: Runtime) -> Check:
         kinds = "、".join(sorted({p.kind for p in report.problems}))
         return Check("audit", FAIL, f"監査ログに {len(report.problems)} 件の問題があります ({kinds})。"
                                     "`ushiro audit verify` で詳細を確認してください。")
-    if report.events and not (rt.settings.data_dir / checkpoints.FILE).exists():
+    if report.events and not (rt.settings.data_dir / CHECKPOINT_FILE).exists():
         return Check("audit", WARN, "監査ログは正常ですが、チェックポイントがありません。"
                                     "`ushiro audit checkpoint` を実行してください。")
     return Check("audit", OK, f"監査ログは正常です({report.events} 件、チェックポイントと一致)。")

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, union
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import Column, select, union
+from sqlalchemy.orm import Session
 
-from ushiro.desk.models import Attachment, MailQuarantine
-from ushiro.knowledge.models import DocumentVersion
+from ushiro import domains
+from ushiro.core.db import Base
 
-# Every column that holds the SHA-256 of a file in the content-addressed store. A new one
-# belongs here, or `files gc` would remove the files it names.
-FILE_COLUMNS: tuple[InstrumentedAttribute[str], ...] = (
-    Attachment.sha256,
-    DocumentVersion.sha256,
-    MailQuarantine.sha256,  # the raw bytes of a quarantined mail
-)
+
+def file_columns() -> list[Column[str]]:
+    """Every column that holds the SHA-256 of a file in the content-addressed store, as
+    the domains declare them (``stored_files`` in ``ushiro.domains``): `files gc` keeps
+    every file they name."""
+    domains.load_models()
+    return [Base.metadata.tables[table].c[column]
+            for table, column in domains.stored_file_columns()]
 
 
 def referenced_digests(session: Session) -> set[str]:
-    stmt = union(*(select(column.label("digest")) for column in FILE_COLUMNS))
+    stmt = union(*(select(column.label("digest")) for column in file_columns()))
     return {str(d) for d in session.scalars(stmt)}

@@ -5,13 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-import ushiro.answers.models
-import ushiro.audit.models
-import ushiro.desk.models
-import ushiro.identity.models
-import ushiro.jobs.models
-import ushiro.knowledge.models  # noqa: F401 - registers the tables
+from ushiro import domains
 from ushiro.core.db import Base
+
+domains.load_models()
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")

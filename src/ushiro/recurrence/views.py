@@ -5,14 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from ushiro.desk import Status, register_panel
-from ushiro.recurrence import MIN_CLUSTER, RECENT_DAYS, faq_candidates, panel
+from ushiro.desk import Status
+from ushiro.recurrence import MIN_CLUSTER, RECENT_DAYS, faq_candidates
 from ushiro.web.deps import PagePrincipal, RuntimeDep
 from ushiro.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-register_panel(panel)
 
 
 @router.get("/desk/faq-candidates")

@@ -1,1 +1,1 @@
-"""Layout, shared components, static files, the app factory (``ushiro.web.app``)."""
+"""Layout, shared components, static files, the app factory (``ushiro.app``)."""

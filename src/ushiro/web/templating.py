@@ -7,18 +7,26 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from ushiro.core import i18n
 from ushiro.core.clock import format_local
 
-ROOT = Path(__file__).resolve().parent.parent
-_DOMAINS = ("web", "identity", "desk", "auditlog", "knowledge", "recurrence", "answers")
+# The layout first; the app adds every domain's folder (ushiro.domains) when it is built.
+_FOLDERS: list[Path] = [Path(__file__).resolve().parent / "templates"]
+_LOADERS: list[BaseLoader] = [FileSystemLoader(str(_FOLDERS[0]))]
+_LOADER = ChoiceLoader(_LOADERS)
+
+
+def add_template_dirs(dirs: list[Path]) -> None:
+    for folder in dirs:
+        if folder not in _FOLDERS:
+            _FOLDERS.append(folder)
+            _LOADERS.append(FileSystemLoader(str(folder)))
 
 
 def _env() -> Environment:
-    loader = ChoiceLoader([FileSystemLoader(str(ROOT / d / "templates")) for d in _DOMAINS])
-    env = Environment(loader=loader, autoescape=select_autoescape(["html"]),
+    env = Environment(loader=_LOADER, autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=i18n.gettext_, ngettext=lambda s, p, n: i18n.gettext_(s if n == 1 else p),

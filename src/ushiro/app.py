@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ushiro import domains
 from ushiro.core import i18n
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
@@ -20,10 +21,10 @@ from ushiro.core.settings import Settings
 from ushiro.web.deps import LoginRequired
 from ushiro.web.proxies import TrustedProxies
 from ushiro.web.strict_json import BodyRefused
-from ushiro.web.templating import render
+from ushiro.web.templating import add_template_dirs, render
 from ushiro.web.validation import japanese_validation_error
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parent / "web" / "static"
 
 
 class BodyLimit:
@@ -223,23 +224,11 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
 
 
 def _include_routers(app: FastAPI) -> None:
-    from ushiro.answers import api as answers_api
-    from ushiro.answers import views as answers_views  # also adds the desk draft panel
-    from ushiro.auditlog import views as audit_views
-    from ushiro.desk import api as desk_api
-    from ushiro.desk import views as desk_views
-    from ushiro.identity import views as identity_views
-    from ushiro.knowledge import views as knowledge_views
-    from ushiro.recurrence import views as recurrence_views  # also adds the desk panel
-
-    app.include_router(desk_api.router)
-    app.include_router(identity_views.router)
-    app.include_router(desk_views.router)
-    app.include_router(audit_views.router)
-    app.include_router(answers_api.router)
-    app.include_router(answers_views.router)
-    app.include_router(knowledge_views.router)
-    app.include_router(recurrence_views.router)
+    """Every domain's routers and templates, and its hooks and panels (``ushiro.domains``)."""
+    domains.load_hooks()
+    add_template_dirs(domains.template_dirs())
+    for router in domains.routers():
+        app.include_router(router)
 
 
 def app_from_env() -> FastAPI:
