@@ -1,8 +1,8 @@
 """Side panels that other domains add to the desk request page.
 
-Desk must not import the domains built on it (knowledge, answers, …). They register a
-provider here instead, when their ``views`` module is imported (``web/app.py`` imports every
-domain's views before serving). After the request page has read the request with the
+Desk must not import the domains built on it (knowledge, answers, …). They name a
+provider in their ``ushiro.domains`` entry (``panels``) and the registry registers it here
+when the app is built (``domains.load_hooks``). After the request page has read the request with the
 viewer's rights, each provider is called in registration order as
 ``provider(rt, principal, request)`` (``request`` is the :class:`RequestOut` shown) and
 returns a dict with at least ``"template"`` — rendered in the page's side column with the
