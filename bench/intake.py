@@ -142,7 +142,7 @@ class Server:
         from ushiro.core.db import Database
         from ushiro.identity import repository, service
         from ushiro.identity.choices import Role
-        from ushiro.identity.schemas import UserIn
+        from ushiro.identity.schemas import Principal, UserIn
 
         db, actor = Database(self.db_url, pool_size=1), Actor(None, "bench")
         try:
@@ -154,7 +154,7 @@ class Server:
                 data = UserIn.model_construct(email=f"member{i:05d}@example.co.jp",
                                               name=f"社員 {i:05d}", role=Role.REQUESTER,
                                               password=None, departments=[])
-                service.add_user(db, actor, tenant_id, data)
+                service.add_user(db, Principal.system(tenant_id, actor.label), data)
         finally:
             db.dispose()
 

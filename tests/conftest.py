@@ -25,7 +25,7 @@ from ushiro.audit import SYSTEM
 from ushiro.core.db import Database
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
-from ushiro.identity import Role, Tenant, User, UserIn
+from ushiro.identity import Principal, Role, Tenant, User, UserIn
 from ushiro.identity import service as identity_service
 from ushiro.migrations import upgrade
 
@@ -140,7 +140,7 @@ def make_user(rt: Runtime, tenant: Tenant) -> Callable[..., User]:
     def make(role: Role | str = Role.REQUESTER, *, email: str | None = None,
              name: str = "山田 太郎", tenant_obj: Tenant | None = None,
              departments: list[str] | None = None) -> User:
-        return identity_service.add_user(rt.db, SYSTEM, (tenant_obj or tenant).id, UserIn(
+        return identity_service.add_user(rt.db, Principal.system((tenant_obj or tenant).id, "test"), UserIn(
             email=email or f"u{uuid.uuid4().hex[:8]}@example.co.jp", name=name, role=Role(role),
             password=PASSWORD, departments=departments or []))
 
@@ -167,8 +167,8 @@ def login(client: TestClient) -> Callable[[str], str]:
 @pytest.fixture
 def api_headers(rt: Runtime, tenant: Tenant) -> Callable[[User], dict[str, str]]:
     def make(user: User, tenant_obj: Tenant | None = None) -> dict[str, str]:
-        token = identity_service.create_token(rt.db, SYSTEM, (tenant_obj or tenant).id,
-                                              user.email)
+        token = identity_service.create_token(
+            rt.db, Principal.system((tenant_obj or tenant).id, "test"), user.email)
         return {"Authorization": f"Bearer {token}"}
 
     return make

@@ -14,7 +14,7 @@ from ushiro.app import create_app
 from ushiro.audit import SYSTEM
 from ushiro.core.runtime import Runtime
 from ushiro.desk.models import Request
-from ushiro.identity import Role, Tenant, User, UserIn
+from ushiro.identity import Principal, Role, Tenant, User, UserIn
 from ushiro.identity import repository as identity_repo
 from ushiro.identity import service as identity_service
 from ushiro.identity.models import LoginAttempt
@@ -441,7 +441,7 @@ def test_token_works_only_in_its_tenant(client: TestClient, rt: Runtime, user: U
     WHEN they create a request with that token
     THEN it is filed in tenant B, and tenant A's requests are out of its reach."""
     other = make_tenant()
-    identity_service.add_user(rt.db, SYSTEM, other.id, UserIn(
+    identity_service.add_user(rt.db, Principal.system(other.id, "test"), UserIn(
         email=user.email, name=user.name, role=Role.REQUESTER), join_existing=True)
     in_a = client.post("/api/v1/requests", headers=api_headers(user),
                        json={"title": "A", "body": "A"}).json()
@@ -497,7 +497,7 @@ def test_switching_between_own_tenants(client: TestClient, rt: Runtime, user: Us
                                        make_tenant: Callable[..., Tenant],
                                        login: Callable[[str], str]) -> None:
     other = make_tenant(name="かえで商事株式会社")
-    identity_service.add_user(rt.db, SYSTEM, other.id, UserIn(
+    identity_service.add_user(rt.db, Principal.system(other.id, "test"), UserIn(
         email=user.email, name=user.name, role=Role.REQUESTER), join_existing=True)
     csrf = login(user.email)
     response = client.post("/switch-tenant", data={"tenant_id": str(other.id),
@@ -526,14 +526,13 @@ def test_many_accounts_from_one_address_are_throttled(client, make_user) -> None
 def test_disabling_in_one_tenant_does_not_lock_out_another(rt, make_tenant, make_user) -> None:
     """GIVEN a BPaaS operator who works for tenants A and B WHEN B's admin disables them
     in B THEN they can no longer act in B, but still log in and work in A."""
-    from ushiro.audit import SYSTEM
     from ushiro.core.errors import UshiroError
     from ushiro.identity import Role, UserIn
     from ushiro.identity import service as identity_service
 
     tenant_b = make_tenant("tenant-b", "B社")
     shared = make_user(Role.OPERATOR, email="shared@bpaas.example")
-    identity_service.add_user(rt.db, SYSTEM, tenant_b.id, UserIn(
+    identity_service.add_user(rt.db, Principal.system(tenant_b.id, "test"), UserIn(
         email=shared.email, name="共有 担当", role=Role.OPERATOR), join_existing=True)
     admin_b = make_user(Role.ADMIN, email="admin-b@example.co.jp", tenant_obj=tenant_b)
     admin_b_principal = identity_service.principal(rt.db, admin_b.id, tenant_b.id)

@@ -45,7 +45,7 @@ from ushiro.desk import service as desk_service
 from ushiro.desk.choices import Channel
 from ushiro.desk.models import Attachment, Message, Request
 from ushiro.desk.schemas import RequestCreate, Upload
-from ushiro.identity import Role, Tenant, User, UserIn
+from ushiro.identity import Principal, Role, Tenant, User, UserIn
 from ushiro.identity import repository as identity_repo
 from ushiro.identity import service as identity_service
 from ushiro.knowledge import DocumentIn, add_document
@@ -350,7 +350,7 @@ def world(rt: Runtime, tenant: Tenant, make_tenant: Callable[..., Tenant],
                                      category="設備・修繕"),
         channel=Channel.PORTAL, uploads=[Upload("写真.jpg", "image/jpeg", b"\xff\xd8jpeg")])
     attachment_id = queries.get_request(rt, principal, request.id).attachments[0].id
-    identity_service.create_token(rt.db, SYSTEM, tenant.id, owner.email, "連携ボット")
+    identity_service.create_token(rt.db, Principal.system(tenant.id, "test"), owner.email, "連携ボット")
     with rt.db.reading() as session:
         token_id = identity_repo.tokens(session, tenant.id)[0][0].id
         department = identity_repo.department_by_name(session, tenant.id, "総務")
@@ -366,7 +366,7 @@ def world(rt: Runtime, tenant: Tenant, make_tenant: Callable[..., Tenant],
     document = add_document(rt, SYSTEM, tenant.id, DocumentIn("旅費規程.md", KB_FILE[1]))
     tenant_b = make_tenant("kaede", "かえで商事株式会社")
     invitee = make_user(Role.OPERATOR, tenant_obj=tenant_b)
-    assert identity_service.add_member(rt.db, SYSTEM, tenant.id, UserIn(
+    assert identity_service.add_member(rt.db, Principal.system(tenant.id, "test"), UserIn(
         email=invitee.email, name="招待 太郎", role=Role.OPERATOR)).invited
     with rt.db.reading() as session:
         invitation = identity_repo.invitation_for(session, tenant.id, invitee.id)

@@ -22,11 +22,10 @@ from selenium.webdriver.support.ui import Select
 from ushiro import knowledge
 from ushiro.answers import selfservice
 from ushiro.answers import service as answers
-from ushiro.audit import SYSTEM
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
 from ushiro.desk import queries
-from ushiro.identity import Role, UserIn
+from ushiro.identity import Principal, Role, UserIn
 from ushiro.identity import repository as identity_repo
 from ushiro.identity import service as identity_service
 
@@ -88,10 +87,10 @@ def people(desk_rt: Runtime, live_desk: Any, tmp_path: Path,
     rules.write_text(RULES, encoding="utf-8")
     live_desk.cli("kb", "add", str(rules))
     tenant = identity_service.resolve_tenant(desk_rt.db, "sakura")
-    operator = identity_service.add_user(desk_rt.db, SYSTEM, tenant.id, UserIn(
+    operator = identity_service.add_user(desk_rt.db, Principal.system(tenant.id, "test"), UserIn(
         email=HR_OPERATOR["email"], name=HR_OPERATOR["name"], role=Role.OPERATOR,
         password=PASSWORD, departments=["人事・労務"]))
-    admin = identity_service.add_user(desk_rt.db, SYSTEM, tenant.id, UserIn(
+    admin = identity_service.add_user(desk_rt.db, Principal.system(tenant.id, "test"), UserIn(
         email=ADMIN["email"], name=ADMIN["name"], role=Role.ADMIN, password=PASSWORD))
     with desk_rt.db.reading() as session:
         employee = identity_repo.user_by_email(session, str(desk_accounts["requester"]["email"]))

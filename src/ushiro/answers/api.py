@@ -75,4 +75,4 @@ def set_automation(category_id: Id, data: AutomationIn, principal: ApiPrincipal,
     """Admin: set draft_only, suggest or auto_send. suggest/auto_send are refused (409
     `self_service_not_earned`) until the category's last N reviewed drafts were accepted
     without substantive edit at the threshold rate (Settings selfservice_window/threshold)."""
-    return selfservice.set_mode(rt, principal, principal.tenant_id, category_id, data.mode)
+    return selfservice.set_mode(rt, principal, category_id, data.mode)

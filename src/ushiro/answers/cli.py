@@ -21,6 +21,7 @@ from ushiro.core.cli import (
     reporting_errors,
     runtime_for,
 )
+from ushiro.identity import Principal
 from ushiro.knowledge import DraftResult
 
 CLI_ACTOR = Actor(None, "cli")
@@ -43,7 +44,7 @@ def set_mode(category: Annotated[str, typer.Argument(help="カテゴリ名また
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
         category_id = selfservice.resolve_category(rt, t.id, category)
-        row = selfservice.set_mode(rt, CLI_ACTOR, t.id, category_id, mode)
+        row = selfservice.set_mode(rt, Principal.system(t.id, CLI_ACTOR.label), category_id, mode)
     if json_out:
         emit_json(row.model_dump(mode="json"))
     else:
@@ -57,7 +58,7 @@ def list_modes(data_dir: DataDir = None, tenant: TenantOpt = None,
     rt = runtime_for(data_dir)
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
-        rows = selfservice.overview(rt, CLI_ACTOR, t.id)
+        rows = selfservice.overview(rt, Principal.system(t.id, CLI_ACTOR.label))
     if json_out:
         emit_json({"categories": [r.model_dump(mode="json") for r in rows]})
     else:

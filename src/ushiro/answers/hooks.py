@@ -55,8 +55,8 @@ def draft_request_job(rt: Runtime, payload: dict[str, Any]) -> None:
     tenant_id = int(payload["tenant_id"])
     if not knowledge.counts(rt, tenant_id).get("documents"):
         return
-    service.generate_draft(rt, service.SYSTEM, int(payload["request_id"]),
-                           tenant_id=tenant_id, auto=True)
+    service.generate_draft(rt, service.system_principal(tenant_id), int(payload["request_id"]),
+                           auto=True)
 
 
 def _shown(draft: Draft | None) -> bool:
@@ -74,7 +74,7 @@ def instant_answer(rt: Runtime, principal: Principal, request_id: int,
     with rt.db.reading() as session:
         draft = repository.first_draft(session, facts.id)
     if draft is None and generate and knowledge.counts(rt, facts.tenant_id).get("documents"):
-        service.generate_draft(rt, service.SYSTEM, facts.id, tenant_id=facts.tenant_id,
+        service.generate_draft(rt, service.system_principal(facts.tenant_id), facts.id,
                                auto=True)
         with rt.db.reading() as session:
             draft = repository.first_draft(session, facts.id)

@@ -30,7 +30,7 @@ from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
-from ushiro.identity import Category, Principal, require_same_tenant
+from ushiro.identity import Category, Principal
 
 SYSTEM = Actor(None, "answers")
 # Japanese names for messages (labels follow the reader's language; errors are Japanese).
@@ -102,19 +102,12 @@ def check_fallback(session: Session, settings: Settings, tenant_id: int,
     return True
 
 
-def _acting(who: Principal | Actor, tenant_id: int) -> Actor:
-    if isinstance(who, Principal):
-        access.require_automation_admin(who)
-        require_same_tenant(who, tenant_id)
-        return who.actor
-    return who
-
-
-def set_mode(rt: Runtime, who: Principal | Actor, tenant_id: int, category_id: int,
+def set_mode(rt: Runtime, who: Principal, category_id: int,
              mode: AutomationMode) -> AutomationOut:
     """Refuses suggest/auto_send until the category has earned it (see module docstring).
-    ``who``: an administrator, or the system (the command line on the server)."""
-    actor = _acting(who, tenant_id)
+    ``who``: an administrator, or a system principal (the command line on the server)."""
+    access.require_automation_admin(who)
+    tenant_id, actor = who.tenant_id, who.actor
     with rt.db.transaction() as session:
         category = access.category_for(session, tenant_id, category_id)
         stats = acceptance(session, rt.settings, tenant_id, category_id)
@@ -151,9 +144,10 @@ def get_mode(rt: Runtime, principal: Principal, category_id: int) -> AutomationO
         return _out(session, category, row, stats)
 
 
-def overview(rt: Runtime, who: Principal | Actor, tenant_id: int) -> list[AutomationOut]:
+def overview(rt: Runtime, who: Principal) -> list[AutomationOut]:
     """Every category of the tenant with its mode and the numbers that decide it."""
-    _acting(who, tenant_id)
+    access.require_automation_admin(who)
+    tenant_id = who.tenant_id
     with rt.db.reading() as session:
         rows = repository.automations(session, tenant_id)
         departments = {d.id: d.name for d in identity.departments(session, tenant_id)}

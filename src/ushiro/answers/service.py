@@ -46,9 +46,9 @@ class _Author:
 
     @classmethod
     def of(cls, who: Principal | Actor) -> _Author:
-        if isinstance(who, Principal):
+        if isinstance(who, Principal) and not who.is_system:
             return cls(who.actor, who.name)
-        return cls(who, SYSTEM_LABEL)
+        return cls(who.actor if isinstance(who, Principal) else who, SYSTEM_LABEL)
 
 
 def question_of(facts: RequestFacts) -> str:
@@ -69,16 +69,17 @@ def question_of(facts: RequestFacts) -> str:
 # --- generating -------------------------------------------------------------------------
 
 
-def generate_draft(rt: Runtime, who: Principal | Actor, request_id: int, *,
-                   tenant_id: int | None = None, auto: bool = False) -> Draft | None:
+def system_principal(tenant_id: int) -> Principal:
+    """Who drafts on its own (the draft job, the chat's instant answer)."""
+    return Principal.system(tenant_id, SYSTEM.label)
+
+
+def generate_draft(rt: Runtime, who: Principal, request_id: int, *,
+                   auto: bool = False) -> Draft | None:
     """Draft an answer to the request. ``who``: a staff member (on demand; a draft they
-    asked for is theirs to review) or the system (``tenant_id`` given). ``auto``: only when
-    the request has no draft yet; returns None when it had one."""
-    if isinstance(who, Principal):
-        facts = access.request_for(rt, who, request_id)
-    else:
-        assert tenant_id is not None, "the system names the tenant"
-        facts = request_facts(rt, None, tenant_id, request_id)
+    asked for is theirs to review) or :func:`system_principal`. ``auto``: only when the
+    request has no draft yet; returns None when it had one."""
+    facts = access.request_for(rt, who, request_id)
     with rt.db.reading() as session:
         if auto and repository.latest_draft(session, facts.id) is not None:
             return None
@@ -88,7 +89,7 @@ def generate_draft(rt: Runtime, who: Principal | Actor, request_id: int, *,
     requester = _requester(rt, facts) if mode.self_service else None
     if requester is None:
         mode = AutomationMode.DRAFT_ONLY  # no self-service for someone we cannot vouch for
-    reader = requester if mode.self_service else (who if isinstance(who, Principal) else None)
+    reader = requester if mode.self_service else who
     question = question_of(facts)
     hits = knowledge.search(rt, facts.tenant_id, question, k=K, principal=reader)
     drafter = drafter_for(rt.settings)

@@ -84,7 +84,7 @@ def promote(principal: PagePrincipal, rt: RuntimeDep, draft_id: Id,
 @router.get("/admin/automation")
 def automation_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
                     saved: str = "") -> Response:
-    rows = selfservice.overview(rt, principal, principal.tenant_id)
+    rows = selfservice.overview(rt, principal)
     return render(request, "answers/admin_automation.html",
                   {"rows": rows, "modes": AutomationMode, "work_types": WorkType,
                    "saved": saved})
@@ -95,12 +95,12 @@ def set_automation(request: Request, principal: PagePrincipal, rt: RuntimeDep,
                    category_id: Annotated[Id, Form()],
                    mode: Annotated[AutomationMode, Form()]) -> Response:
     try:
-        selfservice.set_mode(rt, principal, principal.tenant_id, category_id, mode)
+        selfservice.set_mode(rt, principal, category_id, mode)
     except UshiroError as error:
         if error.code is not ErrorCode.SELF_SERVICE_NOT_EARNED:
             raise
         # Refused: the page again, with the numbers that refused it next to the category.
-        rows = selfservice.overview(rt, principal, principal.tenant_id)
+        rows = selfservice.overview(rt, principal)
         return render(request, "answers/admin_automation.html",
                       {"rows": rows, "modes": AutomationMode, "work_types": WorkType,
                        "error": error, "error_category": category_id}, error.status)

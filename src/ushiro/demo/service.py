@@ -85,7 +85,7 @@ def _work(rt: Runtime, request_id: int, item: dict[str, Any],
 def _people(rt: Runtime, data: dict[str, Any], tenants: dict[str, int]) -> None:
     for user in data["users"]:
         for slug in user["tenants"]:
-            identity.add_user(rt.db, DEMO_ACTOR, tenants[slug], UserIn(
+            identity.add_user(rt.db, Principal.system(tenants[slug], DEMO_ACTOR.label), UserIn(
                 email=user["email"], name=user["name"], role=Role(user["role"]),
                 password=DEMO_PASSWORD, departments=user.get("departments", [])),
                 join_existing=True)  # the sample people work for both companies

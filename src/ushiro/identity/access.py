@@ -27,6 +27,14 @@ def require(principal: Principal, role: Role) -> None:
         raise forbidden()
 
 
+def person(principal: Principal) -> int:
+    """The signed-in person's user id; a system principal has none and is refused what
+    only a person may do (their invitations, switching company)."""
+    if principal.user_id is None:
+        raise forbidden()
+    return principal.user_id
+
+
 def require_same_tenant(principal: Principal, tenant_id: int) -> None:
     if principal.tenant_id != tenant_id:
         # Foreign IDs look exactly like missing ones: no hint that the object exists.
@@ -112,4 +120,4 @@ def principal_from_token(session: Session | Connection, token: str) -> Principal
 
 
 def tenant_choices(session: Session, principal: Principal) -> list[Tenant]:
-    return [t for t, _role in repository.tenants_of(session, principal.user_id)]
+    return [t for t, _role in repository.tenants_of(session, person(principal))]

@@ -16,6 +16,7 @@ from ushiro.audit import Actor
 from ushiro.core.db import Database
 from ushiro.core.errors import ErrorCode, UshiroError, invalid
 from ushiro.identity import repository
+from ushiro.identity.access import person
 from ushiro.identity.choices import Role
 from ushiro.identity.models import Invitation, MemberDepartment, Membership, User
 from ushiro.identity.schemas import Principal, UserIn
@@ -54,11 +55,11 @@ def invite(session: Session, actor: Actor, tenant_id: int, user: User, data: Use
 def pending_for(db: Database, principal: Principal) -> list[Pending]:
     with db.reading() as session:
         return [Pending(i.id, t.name, Role(i.role), json.loads(i.departments))
-                for i, t in repository.invitations_of_user(session, principal.user_id)]
+                for i, t in repository.invitations_of_user(session, person(principal))]
 
 
 def _own(session: Session, principal: Principal, invitation_id: int) -> Invitation:
-    found = repository.own_invitation(session, principal.user_id, invitation_id)
+    found = repository.own_invitation(session, person(principal), invitation_id)
     if found is None:
         # Someone else's invitation looks exactly like a missing one.
         raise UshiroError(ErrorCode.NOT_FOUND, "招待が見つかりません。既に承諾・辞退済みの可能性があります。")
@@ -71,8 +72,9 @@ def accept(db: Database, principal: Principal, invitation_id: int) -> int:
         invitation = _own(session, principal, invitation_id)
         tenant_id = invitation.tenant_id
         names: list[str] = json.loads(invitation.departments)
-        if repository.membership(session, principal.user_id, tenant_id) is None:
-            member = Membership(user_id=principal.user_id, tenant_id=tenant_id,
+        user_id = person(principal)
+        if repository.membership(session, user_id, tenant_id) is None:
+            member = Membership(user_id=user_id, tenant_id=tenant_id,
                                 role=invitation.role)
             session.add(member)
             session.flush()

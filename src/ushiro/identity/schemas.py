@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class Principal:
     """The signed-in user acting in one tenant. Every access check takes one of these."""
 
-    user_id: int
+    user_id: int | None  # None: a named system process acting for the tenant (see system())
     email: str
     name: str
     tenant_id: int
@@ -37,8 +37,22 @@ class Principal:
         return self.role is Role.ADMIN
 
     @property
+    def is_system(self) -> bool:
+        return self.user_id is None
+
+    @property
     def actor(self) -> Actor:
-        return Actor(self.user_id, self.email)
+        return Actor(self.user_id, self.email if self.user_id is not None else self.name)
+
+    @classmethod
+    def system(cls, tenant_id: int, label: str, *, tenant_slug: str = "",
+               tenant_name: str = "") -> Principal:
+        """A process acting for the tenant with its administrator's rights — the mail
+        poller, a job, the command line — named in the audit log by ``label``. Background
+        work runs as one of these, never without a principal."""
+        return cls(user_id=None, email="", name=label, tenant_id=tenant_id,
+                   tenant_slug=tenant_slug, tenant_name=tenant_name, role=Role.ADMIN,
+                   department_ids=frozenset())
 
 
 class UserIn(BaseModel):

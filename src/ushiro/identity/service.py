@@ -25,7 +25,7 @@ from ushiro.core.security import (
 from ushiro.core.settings import Settings
 from ushiro.core.text import one_line
 from ushiro.identity import invitations, repository
-from ushiro.identity.access import principal_for, require
+from ushiro.identity.access import person, principal_for, require
 from ushiro.identity.choices import Role, WorkType
 from ushiro.identity.models import (
     ApiToken,
@@ -107,18 +107,20 @@ class Added:
     invited: bool
 
 
-def add_user(db: Database, actor: Actor, tenant_id: int, data: UserIn, *,
+def add_user(db: Database, principal: Principal, data: UserIn, *,
              join_existing: bool = False) -> User:
     """:func:`add_member`, returning the user."""
-    return add_member(db, actor, tenant_id, data, join_existing=join_existing).user
+    return add_member(db, principal, data, join_existing=join_existing).user
 
 
-def add_member(db: Database, actor: Actor, tenant_id: int, data: UserIn, *,
+def add_member(db: Database, principal: Principal, data: UserIn, *,
                join_existing: bool = False) -> Added:
     """Create the user with a membership; an address that already has an account (e.g. a
     BPaaS operator of another tenant) gets an invitation to accept instead: no admin can
     join someone to their tenant, or learn their name, by typing the address.
     ``join_existing``: a membership at once (the demo loader, which owns its sample people)."""
+    require(principal, Role.ADMIN)
+    tenant_id, actor = principal.tenant_id, principal.actor
     _validate_user(data)
     with db.transaction() as session:
         user = repository.user_by_email(session, data.email)
@@ -192,8 +194,10 @@ def set_password(db: Database, actor: Actor, email: str, password: str) -> None:
                      object_type="user", object_id=user.id)
 
 
-def create_token(db: Database, actor: Actor, tenant_id: int, email: str, name: str = "") -> str:
+def create_token(db: Database, principal: Principal, email: str, name: str = "") -> str:
     """Returns the token once; only its digest is stored."""
+    require(principal, Role.ADMIN)
+    tenant_id, actor = principal.tenant_id, principal.actor
     raw = new_api_token()
     with db.transaction() as session:
         user = repository.user_by_email(session, email)
@@ -261,6 +265,11 @@ def logout(db: Database, user_id: int | None, session_key: str | None) -> None:
     if user_id and session_key:
         with db.transaction() as session:
             repository.end_sessions(session, user_id, now(), digest=token_digest(session_key))
+
+
+def switch_tenant(db: Database, who: Principal, tenant_id: int) -> Principal:
+    """The signed-in person's principal in another company they belong to."""
+    return principal(db, person(who), tenant_id)
 
 
 def principal(db: Database, user_id: int, tenant_id: int) -> Principal:

@@ -11,7 +11,6 @@ from ushiro.core.errors import UshiroError
 from ushiro.core.limits import Id
 from ushiro.core.security import new_csrf_token
 from ushiro.identity import invitations, service
-from ushiro.identity.access import require
 from ushiro.identity.choices import Role, WorkType
 from ushiro.identity.queries import admin_overview
 from ushiro.identity.schemas import UserIn
@@ -60,7 +59,7 @@ def logout(request: Request, rt: RuntimeDep) -> Response:
 @router.post("/switch-tenant", dependencies=[CsrfChecked])
 def switch_tenant(request: Request, principal: PagePrincipal, rt: RuntimeDep,
                   tenant_id: Annotated[Id, Form()]) -> Response:
-    service.principal(rt.db, principal.user_id, tenant_id)  # raises unless a member
+    service.switch_tenant(rt.db, principal, tenant_id)  # raises unless a member
     request.session["tid"] = tenant_id
     return RedirectResponse("/", status_code=303)
 
@@ -73,7 +72,6 @@ def home(principal: PagePrincipal) -> Response:
 @router.get("/admin/users")
 def users_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
                notice: str | None = None) -> Response:
-    require(principal, Role.ADMIN)
     return render(request, "identity/admin_users.html",
                   {**admin_overview(rt, principal), "roles": Role, "notice": notice})
 
@@ -83,10 +81,9 @@ def add_user(request: Request, principal: PagePrincipal, rt: RuntimeDep,
              email: Annotated[str, Form()], name: Annotated[str, Form()],
              role: Annotated[Role, Form()], password: Annotated[str, Form()] = "",
              departments: Annotated[list[str] | None, Form()] = None) -> Response:
-    require(principal, Role.ADMIN)
     data = UserIn(email=email.strip(), name=name, role=role, password=password or None,
                   departments=departments or [])
-    added = service.add_member(rt.db, principal.actor, principal.tenant_id, data)
+    added = service.add_member(rt.db, principal, data)
     notice = "invited" if added.invited else "added"
     return RedirectResponse(f"/admin/users?notice={notice}", status_code=303)
 
@@ -102,7 +99,6 @@ def update_user(principal: PagePrincipal, rt: RuntimeDep, user_id: Id,
 
 @router.get("/admin/taxonomy")
 def taxonomy_page(request: Request, principal: PagePrincipal, rt: RuntimeDep) -> Response:
-    require(principal, Role.ADMIN)
     return render(request, "identity/admin_taxonomy.html",
                   {**admin_overview(rt, principal), "work_types": WorkType})
 
@@ -131,15 +127,13 @@ def toggle_category(principal: PagePrincipal, rt: RuntimeDep, category_id: Id,
 
 @router.get("/admin/tokens")
 def tokens_page(request: Request, principal: PagePrincipal, rt: RuntimeDep) -> Response:
-    require(principal, Role.ADMIN)
     return render(request, "identity/admin_tokens.html", admin_overview(rt, principal))
 
 
 @router.post("/admin/tokens", dependencies=[CsrfChecked])
 def create_token(request: Request, principal: PagePrincipal, rt: RuntimeDep,
                  email: Annotated[str, Form()], name: Annotated[str, Form()] = "") -> Response:
-    require(principal, Role.ADMIN)
-    token = service.create_token(rt.db, principal.actor, principal.tenant_id, email, name)
+    token = service.create_token(rt.db, principal, email, name)
     return render(request, "identity/admin_tokens.html",
                   {**admin_overview(rt, principal), "new_token": token})
 
