@@ -6,7 +6,7 @@ from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from ushiro.desk.models import MailQuarantine, MailReceipt, Message, Request
-from ushiro.identity.models import User
+from ushiro.identity import User
 
 
 def participants(session: Session, request: Request) -> set[str]:
