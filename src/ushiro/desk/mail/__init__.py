@@ -10,14 +10,16 @@ The rest of desk uses what is exported here. Importing this package registers th
 - outbound.py: the SMTP send job and its delivery state;
 - account.py: the account settings and its encrypted passwords;
 - mailbox.py: the IMAP and SMTP clients; quarantine.py: mail that could not be imported;
-- repository.py: mail-only queries; schemas.py: the shapes above.
+- queries.py: what intake noted about a request's mails (permission-checked);
+- repository.py: mail-only SQL; schemas.py: the shapes above.
 """
 
 from ushiro.desk.mail.account import get_account, save_account, settings_page
-from ushiro.desk.mail.intake import import_mail, mail_notes, poll, receive, release
+from ushiro.desk.mail.intake import import_mail, poll, receive, release
 from ushiro.desk.mail.outbound import send_reply
 from ushiro.desk.mail.parse import reply_subject
 from ushiro.desk.mail.quarantine import Quarantined
+from ushiro.desk.mail.queries import mail_notes
 from ushiro.desk.mail.schemas import (
     MAIL_ACTOR,
     ImportResult,

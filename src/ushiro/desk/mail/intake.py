@@ -18,14 +18,13 @@ from ushiro import identity
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.desk import repository
-from ushiro.desk.access import access_request_by_id, require_staff
 from ushiro.desk.choices import Channel, MessageKind, Priority
 from ushiro.desk.mail import mailbox, quarantine
 from ushiro.desk.mail import repository as mail_repository
 from ushiro.desk.mail.account import credentials
 from ushiro.desk.mail.parse import ParsedMail, mail_limits, parse_mail
 from ushiro.desk.mail.quarantine import Quarantined
-from ushiro.desk.mail.schemas import MAIL_ACTOR, ImportResult, MailNoteOut, PollResult
+from ushiro.desk.mail.schemas import MAIL_ACTOR, ImportResult, PollResult
 from ushiro.desk.models import MailReceipt, Request
 from ushiro.desk.schemas import Upload, reference
 from ushiro.desk.service.common import (
@@ -204,17 +203,3 @@ def poll(rt: Runtime, tenant_id: int) -> PollResult:
                 result.imported.append(outcome)
                 mailbox.mark_seen(client, uid)
     return result
-
-
-def mail_notes(rt: Runtime, principal: Principal, request_id: int) -> list[MailNoteOut]:
-    """What intake recorded about each mail of a request the principal may see."""
-    require_staff(principal)
-    with rt.db.reading() as session:
-        access_request_by_id(session, principal, request_id)
-        return [MailNoteOut(message_id=r.message_id, from_address=r.from_address,
-                            authentication=r.authentication,
-                            authentication_failed=r.authentication_failed,
-                            warnings=list(json.loads(r.warnings or "[]")),
-                            created_at=r.created_at)
-                for r in mail_repository.receipts(session, request_id)]
-

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from ushiro.core.runtime import Runtime
 from ushiro.desk import panels
 from ushiro.desk.choices import MailSecurity
-from ushiro.desk.mail import account, intake, quarantine
+from ushiro.desk.mail import account, intake, quarantine, queries
 from ushiro.desk.mail.schemas import MailAccountIn
 from ushiro.desk.schemas import RequestOut
 from ushiro.identity import Principal
@@ -67,6 +67,6 @@ def delete_quarantined(principal: PagePrincipal, rt: RuntimeDep,
 def mail_panel(rt: Runtime, principal: Principal, item: RequestOut) -> dict[str, Any] | None:
     """What intake noticed about the request's mails: authentication results, charset
     and length warnings, a sender refused as not a participant."""
-    notes = [n for n in intake.mail_notes(rt, principal, item.id)
+    notes = [n for n in queries.mail_notes(rt, principal, item.id)
              if n.warnings or n.authentication]
     return {"template": "desk/_mail_panel.html", "notes": notes} if notes else None
