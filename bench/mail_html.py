@@ -15,8 +15,7 @@ import time
 from email.message import EmailMessage
 
 from ushiro.core.settings import Settings
-from ushiro.desk.mail import parse_mail
-from ushiro.desk.mail_service import limits
+from ushiro.desk.mail.parse import mail_limits, parse_mail
 
 ROW = "<tr><td class='c'>項目</td><td><b>経費精算</b> の申請です。</td></tr>\n"
 
@@ -37,7 +36,7 @@ def main() -> None:
     raw = html_mail(megabytes)
     settings = Settings(max_mail_bytes=len(raw) + 1)
     started = time.perf_counter()
-    mail = parse_mail(raw, max_bytes=settings.max_mail_bytes, limits=limits(settings))
+    mail = parse_mail(raw, max_bytes=settings.max_mail_bytes, limits=mail_limits(settings))
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"mail {len(raw) / 1e6:.1f} MB  parse {elapsed:.2f} s  body {len(mail.body):,} chars"

@@ -60,7 +60,8 @@ DOMAINS: tuple[Domain, ...] = (
     Domain("desk", models="ushiro.desk.models",
            routers=("ushiro.desk.api:router", "ushiro.desk.views:router"), templates=True,
            commands=(("mail", "ushiro.desk.cli:mail_app"),),
-           hooks=("ushiro.desk.mail_service",),  # the SMTP send job
+           panels=("ushiro.desk.mail.views:mail_panel",),
+           hooks=("ushiro.desk.mail.outbound",),  # the SMTP send job
            stored_files=("attachments.sha256", "mail_quarantine.sha256")),
     Domain("auditlog", routers=("ushiro.auditlog.views:router",), templates=True),
     Domain("knowledge", models="ushiro.knowledge.models",

@@ -40,9 +40,10 @@ from ushiro.answers.schemas import ApproveIn
 from ushiro.audit import SYSTEM
 from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
-from ushiro.desk import quarantine, queries
+from ushiro.desk import queries
 from ushiro.desk import service as desk_service
 from ushiro.desk.choices import Channel
+from ushiro.desk.mail import quarantine
 from ushiro.desk.models import Attachment, Message, Request
 from ushiro.desk.schemas import RequestCreate, Upload
 from ushiro.identity import Principal, Role, Tenant, User, UserIn

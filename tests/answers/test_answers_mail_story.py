@@ -22,8 +22,9 @@ from servers.mail import ImapServer, SmtpServer, dovecot_available, openssl_avai
 from ushiro import knowledge
 from ushiro.answers import service as answers
 from ushiro.core.runtime import Runtime
-from ushiro.desk import mail_service, queries
-from ushiro.desk.mail_service import MailAccountIn
+from ushiro.desk import mail as desk_mail
+from ushiro.desk import queries
+from ushiro.desk.mail import MailAccountIn
 from ushiro.identity import User
 
 pytestmark = pytest.mark.mailserver
@@ -109,7 +110,7 @@ def test_rule_question_by_mail_to_faq_and_back(
     In-Reply-To/References naming the question and the edited text as body; the edit is a
     revision with author, reason and diff; search finds the FAQ; the employee's answer is
     an inbound message of the same request and reopens it."""
-    mail_service.save_account(rt, None, people.tenant.id, MailAccountIn(
+    desk_mail.save_account(rt, None, people.tenant.id, MailAccountIn(
         address=DESK, imap_host=imap.host, imap_port=imap.port, imap_security="none",
         imap_user=imap.user, imap_password=imap.password, imap_folder=folder,
         smtp_host=smtp.host, smtp_port=smtp.port, smtp_security="none"))
@@ -118,7 +119,7 @@ def test_rule_question_by_mail_to_faq_and_back(
     imap.append(question_mail, folder=folder)
 
     # -- The desk polls the mailbox: one new request, the mail marked seen.
-    polled = mail_service.poll(rt, people.tenant.id)
+    polled = desk_mail.poll(rt, people.tenant.id)
     assert polled.errors == []
     [opened] = polled.imported
     assert opened.created and imap.unseen_count(folder) == 0
@@ -199,7 +200,7 @@ def test_rule_question_by_mail_to_faq_and_back(
                                  in_reply_to=reply["Message-ID"],
                                  references=f"{reply['References']} {reply['Message-ID']}")
     imap.append(answer_mail, folder=folder)
-    [answered] = mail_service.poll(rt, people.tenant.id).imported
+    [answered] = desk_mail.poll(rt, people.tenant.id).imported
     assert (answered.request_id, answered.created) == (request_id, False)
     request = queries.get_request(rt, people.operator_p, request_id)
     assert [(m.kind, m.body) for m in request.messages] == [("outbound", edited),

@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
-from ushiro.desk import mail_service
-from ushiro.desk.mail_service import MailAccountIn
+from ushiro.desk import mail as desk_mail
+from ushiro.desk.mail import MailAccountIn
 from ushiro.identity import Tenant
 
 MAIL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
@@ -50,11 +50,11 @@ def test_passwords_are_stored_encrypted_and_polling_still_logs_in(
     stored account logs in and imports the mail."""
     folder = f"desk-{uuid.uuid4().hex[:10]}"
     imap.append((MAIL_DIR / "cp932.eml").read_bytes(), folder=folder)
-    mail_service.save_account(rt, None, tenant.id,
+    desk_mail.save_account(rt, None, tenant.id,
                               account(imap, folder, smtp_password="smtp-秘密-pass"))
 
     imap_column, smtp_column = stored(rt, tenant.id)
-    result = mail_service.poll(rt, tenant.id)
+    result = desk_mail.poll(rt, tenant.id)
 
     assert imap.password not in imap_column and "smtp-秘密-pass" not in smtp_column
     assert imap_column.startswith("fernet:") and smtp_column.startswith("fernet:")
@@ -69,12 +69,12 @@ def test_a_plain_text_password_from_before_still_works_and_is_encrypted_on_use(
     THEN it logs in with it and the column is encrypted from then on."""
     folder = f"desk-{uuid.uuid4().hex[:10]}"
     imap.append((MAIL_DIR / "iso2022jp.eml").read_bytes(), folder=folder)
-    mail_service.save_account(rt, None, tenant.id, account(imap, folder))
+    desk_mail.save_account(rt, None, tenant.id, account(imap, folder))
     with rt.db.transaction() as session:
         session.execute(text("UPDATE mail_accounts SET imap_password = :p WHERE tenant_id = :t"),
                         {"p": imap.password, "t": tenant.id})
 
-    result = mail_service.poll(rt, tenant.id)
+    result = desk_mail.poll(rt, tenant.id)
 
     assert [r.created for r in result.imported] == [True]
     assert stored(rt, tenant.id)[0].startswith("fernet:")
@@ -86,11 +86,11 @@ def test_another_instance_key_cannot_read_the_password(
     """GIVEN passwords saved under this instance's key
     WHEN the key changes (a database copied without its key)
     THEN polling says in Japanese that the password must be entered again."""
-    mail_service.save_account(rt, None, tenant.id, account(imap, "INBOX"))
+    desk_mail.save_account(rt, None, tenant.id, account(imap, "INBOX"))
     other = Runtime(rt.settings.model_copy(update={"secret_key": "another-key"}), rt.db)
 
     with pytest.raises(UshiroError) as caught:
-        mail_service.poll(other, tenant.id)
+        desk_mail.poll(other, tenant.id)
 
     assert caught.value.code == ErrorCode.MAIL_NOT_CONFIGURED
     assert "パスワード" in caught.value.message and "入力し直して" in caught.value.message

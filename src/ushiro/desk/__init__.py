@@ -16,7 +16,7 @@ from ushiro.desk.events import (
     provide_instant_answer,
 )
 from ushiro.desk.history import backdate, status_of
-from ushiro.desk.mail_service import import_mail
+from ushiro.desk.mail import import_mail
 from ushiro.desk.models import Request
 from ushiro.desk.panels import register as register_panel
 from ushiro.desk.queries import (

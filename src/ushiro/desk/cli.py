@@ -21,9 +21,9 @@ from ushiro.core.cli import (
     runtime_for,
 )
 from ushiro.core.runtime import Runtime
-from ushiro.desk import mail_service
+from ushiro.desk import mail
 from ushiro.desk.choices import MailSecurity
-from ushiro.desk.quarantine import Quarantined
+from ushiro.desk.mail import Quarantined
 
 mail_app = typer.Typer(help="メール受付", no_args_is_help=True)
 
@@ -34,7 +34,7 @@ def _import_row(rt: Runtime, tenant_id: int, path: Path) -> tuple[dict[str, Any]
         data = path.read_bytes()
     except OSError as exc:
         return {"file": str(path), "error": {"code": "io_error", "message": str(exc)}}, "failed"
-    result = mail_service.receive(rt, tenant_id, data)
+    result = mail.receive(rt, tenant_id, data)
     if isinstance(result, Quarantined):
         return {"file": str(path), "quarantined": {"id": result.id, "code": result.code,
                                                   "reason": result.reason}}, "quarantined"
@@ -83,7 +83,7 @@ def mail_poll(data_dir: DataDir = None, tenant: TenantOpt = None, json_out: Json
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
         while True:
-            result = mail_service.poll(rt, t.id)
+            result = mail.poll(rt, t.id)
             summary = {"imported": sum(1 for r in result.imported if not r.duplicate),
                        "duplicates": sum(1 for r in result.imported if r.duplicate),
                        "quarantined": [{"id": q.id, "code": q.code, "reason": q.reason}
@@ -122,11 +122,11 @@ def mail_configure(
     rt = runtime_for(data_dir)
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
-        data = mail_service.MailAccountIn(
+        data = mail.MailAccountIn(
             address=address, imap_host=imap_host, imap_port=imap_port,
             imap_security=imap_security, imap_user=imap_user, imap_folder=imap_folder,
             imap_password=lines[0] if lines else None, smtp_host=smtp_host,
             smtp_port=smtp_port, smtp_security=smtp_security, smtp_user=smtp_user,
             smtp_password=lines[1] if len(lines) > 1 else None)
-        mail_service.save_account(rt, None, t.id, data)
+        mail.save_account(rt, None, t.id, data)
     typer.echo(f"{t.name} のメール設定を保存しました。")

@@ -21,8 +21,9 @@ from ushiro.desk.schemas import (
     RequestList,
     RequestOut,
     Scope,
+    Submitted,
+    reference,
 )
-from ushiro.desk.service import Submitted, reference
 from ushiro.identity import Category, Department, Principal, User
 
 

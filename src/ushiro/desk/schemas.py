@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ushiro.core.limits import Id, PlausibleDatetime
 from ushiro.desk.choices import Channel, MessageKind, Priority, Status
 from ushiro.identity import WorkType
+
+if TYPE_CHECKING:
+    from ushiro.desk.models import Request
+
+
+def reference(number: int) -> str:
+    """How a request is named to people and in mail subjects."""
+    return f"REQ-{number}"
 
 
 class RequestCreate(BaseModel):
@@ -120,3 +129,16 @@ class Scope:
     department_ids: frozenset[int] | None = None
     user_id: int | None = None
     extra: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What a submission produced. ``created`` is False when an idempotency key replayed an
+    earlier request; only a created one carries the names its answer shows, so the API can
+    answer without reading the new request back."""
+
+    request: Request
+    created: bool
+    category: str | None = None
+    department: str | None = None
+    tags: tuple[str, ...] = ()

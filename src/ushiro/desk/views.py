@@ -10,9 +10,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from ushiro.core.errors import invalid
 from ushiro.core.limits import MAX_ID, Id, PageNumber, parse_id
-from ushiro.desk import events, mail_views, panels, queries, service
+from ushiro.desk import events, panels, queries, service
 from ushiro.desk.access import as_requester, require_staff
 from ushiro.desk.choices import Channel, MessageKind, Priority, Status
+from ushiro.desk.mail import views as mail_views
 from ushiro.desk.schemas import (
     QueueFilter,
     ReplyCreate,

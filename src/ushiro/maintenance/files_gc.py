@@ -1,6 +1,6 @@
 """Finding and removing what the file store holds but no row needs.
 
-A file is written before the row that names it commits (desk/service.py, knowledge/
+A file is written before the row that names it commits (desk/service/, knowledge/
 service.py), so a file younger than the grace period may belong to a transaction still
 running: only older orphans and older ``.tmp-*`` partial writes are candidates.
 """

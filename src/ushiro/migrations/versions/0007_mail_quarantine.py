@@ -1,7 +1,7 @@
 """mail quarantine, mail receipts, room for encrypted mail passwords
 
 The passwords themselves are encrypted by the application on first use (the instance key
-is not available to a migration): see desk/mail_secrets.py::credentials.
+is not available to a migration): see desk/mail/account.py::credentials.
 
 Revision ID: 0007
 Revises: 0005

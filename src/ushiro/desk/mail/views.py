@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ushiro.core.runtime import Runtime
-from ushiro.desk import mail_service, panels, quarantine
 from ushiro.desk.choices import MailSecurity
+from ushiro.desk.mail import account, intake, quarantine, queries
+from ushiro.desk.mail.schemas import MailAccountIn
 from ushiro.desk.schemas import RequestOut
 from ushiro.identity import Principal
 from ushiro.web.deps import CsrfChecked, PagePrincipal, RuntimeDep
@@ -23,7 +24,7 @@ QuarantineId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 @router.get("/admin/mail")
 def mail_settings(request: Request, principal: PagePrincipal, rt: RuntimeDep,
                   saved: str = "", released: str = "", deleted: str = "") -> Response:
-    page = mail_service.settings_page(rt, principal)
+    page = account.settings_page(rt, principal)
     return render(request, "desk/admin_mail.html", {
         "account": page.account, "quarantined": page.quarantined, "securities": MailSecurity,
         "saved": saved, "released": released, "deleted": deleted})
@@ -34,8 +35,8 @@ async def save_mail_settings(request: Request, principal: PagePrincipal,
                              rt: RuntimeDep) -> Response:
     form = await request.form()
     fields = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
-    data = mail_service.MailAccountIn.model_validate(fields)
-    mail_service.save_account(rt, principal, principal.tenant_id, data)
+    data = MailAccountIn.model_validate(fields)
+    account.save_account(rt, principal, principal.tenant_id, data)
     return RedirectResponse("/admin/mail?saved=1", status_code=303)
 
 
@@ -50,7 +51,7 @@ def quarantined_raw(principal: PagePrincipal, rt: RuntimeDep,
 @router.post("/admin/mail/quarantine/{quarantine_id}/release", dependencies=[CsrfChecked])
 def release_quarantined(principal: PagePrincipal, rt: RuntimeDep,
                         quarantine_id: QuarantineId) -> Response:
-    result = mail_service.release(rt, principal, quarantine_id)
+    result = intake.release(rt, principal, quarantine_id)
     return RedirectResponse(f"/admin/mail?released=REQ-{result.number}", status_code=303)
 
 
@@ -61,10 +62,9 @@ def delete_quarantined(principal: PagePrincipal, rt: RuntimeDep,
     return RedirectResponse("/admin/mail?deleted=1", status_code=303)
 
 
-@panels.register
 def mail_panel(rt: Runtime, principal: Principal, item: RequestOut) -> dict[str, Any] | None:
     """What intake noticed about the request's mails: authentication results, charset
     and length warnings, a sender refused as not a participant."""
-    notes = [n for n in mail_service.mail_notes(rt, principal, item.id)
+    notes = [n for n in queries.mail_notes(rt, principal, item.id)
              if n.warnings or n.authentication]
     return {"template": "desk/_mail_panel.html", "notes": notes} if notes else None

@@ -13,8 +13,8 @@ from ushiro.audit import Actor
 from ushiro.core.errors import not_found
 from ushiro.core.runtime import Runtime
 from ushiro.core.text import one_line
-from ushiro.desk import mail_repository
-from ushiro.desk.mail import decode_header_value
+from ushiro.desk.mail import repository as mail_repository
+from ushiro.desk.mail.parse import decode_header_value
 from ushiro.desk.models import MailQuarantine
 from ushiro.identity import Principal, Role, require
 

@@ -19,9 +19,10 @@ from typing import Any
 
 from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError
+from ushiro.core.settings import Settings
 from ushiro.core.text import clean, one_line
-from ushiro.desk.mail_auth import verdict
-from ushiro.desk.mail_text import decode_bytes, decode_checked, html_to_text
+from ushiro.desk.mail.auth import verdict
+from ushiro.desk.mail.text import decode_bytes, decode_checked, html_to_text
 
 REFERENCE = re.compile(r"\[REQ-(\d+)\]")
 _BOUNDARY = re.compile(rb'boundary\s*=\s*("[^"\r\n]+"|[^\s;]+)', re.IGNORECASE)
@@ -124,6 +125,13 @@ class MailLimits:
     max_html_chars: int = 2_000_000
     max_body_chars: int = 100_000
     authserv_id: str | None = None
+
+
+def mail_limits(st: Settings) -> MailLimits:
+    return MailLimits(max_bytes=st.max_mail_bytes, max_depth=st.mail_max_mime_depth,
+                      max_parts=st.mail_max_parts, max_decoded_bytes=st.mail_max_decoded_bytes,
+                      max_html_chars=st.mail_max_html_chars, max_body_chars=st.max_body_chars,
+                      authserv_id=st.mail_authserv_id)
 
 
 def _limit_error(text: str) -> UshiroError:
