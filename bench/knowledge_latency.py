@@ -97,8 +97,8 @@ class Template:
 
 def templates() -> list[Template]:
     """Every article and Q&A item of the benchmark corpora, without its number."""
-    from ushiro.knowledge.extract import extract
-    from ushiro.knowledge.passages import split
+    from ushiro.knowledge.ingest.extract import extract
+    from ushiro.knowledge.ingest.passages import split
 
     out: list[Template] = []
     for path in sorted((DATA / "docs").rglob("*.*")):
@@ -209,7 +209,7 @@ def index_builds(env: Env, tenant_id: int, times: int) -> tuple[list[float], lis
     """The first search after a change, ``times`` times (cache emptied before each), and
     the search right after it: (first, next) seconds."""
     from ushiro import knowledge
-    from ushiro.knowledge import service
+    from ushiro.knowledge.retrieval import index as service
 
     first, after = [], []
     for _ in range(times):
@@ -259,7 +259,7 @@ def build_baselines(env: Env, tenant_id: int, fts5: bool
 def counting_builds() -> Iterator[list[float]]:
     """Index builds while inside (none expected: nothing changes during the queries, so
     every measured query uses the index built before)."""
-    from ushiro.knowledge import service
+    from ushiro.knowledge.retrieval import index as service
 
     builds: list[float] = []
     build = service._build_index
@@ -356,23 +356,25 @@ class PhasedUshiro:
         self.times: dict[str, list[float]] = {name: [] for name in self.PARTS}
 
     def __call__(self, question: str) -> None:
-        from ushiro.knowledge import service
+        from ushiro.knowledge.retrieval import index as service
+        from ushiro.knowledge.retrieval import query
 
         if self.rows == "db":
             self._from_db(question)
             return
         t0 = time.perf_counter()
-        index = service._current_index(self.env.rt, self.tenant_id)
+        index = service.current_index(self.env.rt, self.tenant_id)
         t1 = time.perf_counter()
         tokens = index.analyzer.query_tokens(question)
         t2 = time.perf_counter()
         hits = index.backend.search(tokens, k=K)
         t3 = time.perf_counter()
-        service._shown(index, hits)
+        query._shown(index, hits)
         self._record(t0, t1, t2, t3, time.perf_counter())
 
     def _from_db(self, question: str) -> None:
-        from ushiro.knowledge import repository, service
+        from ushiro.knowledge import repository
+        from ushiro.knowledge.retrieval import index as service
         from ushiro.knowledge.schemas import SearchHit
 
         rt, tenant_id = self.env.rt, self.tenant_id

@@ -415,16 +415,26 @@ def _patched(owner: Any, name: str, value: Any) -> Iterator[None]:
 
 def _no_synonyms() -> Any:
     """Ablation: the tenant gets no synonyms at all (how much do they contribute?)."""
-    from ushiro.knowledge import service
+    return _shipped_synonyms(())
 
-    return _patched(service, "default_pairs", lambda: ())
+
+@contextmanager
+def _shipped_synonyms(pairs: Any) -> Iterator[None]:
+    """The shipped list as seen by the tenant's first use and by adding a document (the two
+    places that read it)."""
+    from ushiro.knowledge import state
+    from ushiro.knowledge.ingest import documents
+
+    with _patched(state, "default_pairs", lambda: pairs), \
+            _patched(documents, "default_pairs", lambda: pairs):
+        yield
 
 
 def _index_context() -> Any:
     """Index the passage's 章/節 context with its label and text. Statute articles without
     a caption (育介法 第16条の8, 第17条, 第19条) are named only by their chapter title
     (第六章 所定外労働の制限), which is stored as ``context`` but never indexed."""
-    from ushiro.knowledge.passages import PassageDraft
+    from ushiro.knowledge.ingest.passages import PassageDraft
 
     return _patched(PassageDraft, "index_text",
                     property(lambda d: f"{d.context}\n{d.section}\n{d.text}"))
@@ -435,7 +445,7 @@ def _query_keeps_variant() -> Iterator[None]:
     """In questions, a variant with one canonical term is read as the canonical AND as
     written (出張費 → 旅費 + 出張 費), as questions already do for ambiguous variants. Today
     it is read as the canonical only, so the question loses its own words (出張)."""
-    from ushiro.knowledge.tokenize import Analyzer
+    from ushiro.knowledge.retrieval.tokenize import Analyzer
 
     original = Analyzer._tokens
 
@@ -468,10 +478,9 @@ EXTRA_SYNONYMS = [
 
 
 def _extra_synonyms() -> Any:
-    from ushiro.knowledge import service
+    from ushiro.knowledge import default_pairs
 
-    pairs = (*service.default_pairs(), *EXTRA_SYNONYMS)
-    return _patched(service, "default_pairs", lambda: pairs)
+    return _shipped_synonyms((*default_pairs(), *EXTRA_SYNONYMS))
 
 
 EXPERIMENTS: dict[str, tuple[str, Callable[[], Any]]] = {

@@ -11,7 +11,7 @@ from ushiro.answers import service as answers
 from ushiro.audit import SYSTEM
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Tenant
-from ushiro.knowledge.drafters import OfflineDrafter, TenantContext
+from ushiro.knowledge.drafting.drafters import OfflineDrafter, TenantContext
 
 TELEWORK = """在宅勤務規程
 

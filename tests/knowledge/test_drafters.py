@@ -19,7 +19,7 @@ from ushiro import knowledge
 from ushiro.audit import SYSTEM
 from ushiro.core.settings import Settings
 from ushiro.knowledge import DocumentIn, SearchHit
-from ushiro.knowledge.drafters import (
+from ushiro.knowledge.drafting.drafters import (
     ABSTAIN_MESSAGE,
     CLOSING,
     GREETING,

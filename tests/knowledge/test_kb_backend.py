@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from ushiro.knowledge.search import BM25Backend, IndexCache, IndexedPassage
+from ushiro.knowledge.retrieval.backend import BM25Backend, IndexCache, IndexedPassage
 
 
 def backend() -> BM25Backend:

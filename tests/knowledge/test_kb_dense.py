@@ -30,11 +30,12 @@ from ushiro.core.settings import Settings
 from ushiro.identity import Principal, Role, Tenant, User, principal_for
 from ushiro.identity import service as identity_service
 from ushiro.knowledge import DocumentIn, SearchHit, repository
-from ushiro.knowledge import service as kb_service
-from ushiro.knowledge.dense import CANDIDATES, RRF_K
-from ushiro.knowledge.embeddings import SentenceTransformerEmbedder, embedder_for
 from ushiro.knowledge.models import PassageVector
-from ushiro.knowledge.search import BM25Backend, IndexedPassage
+from ushiro.knowledge.retrieval import index as kb_index
+from ushiro.knowledge.retrieval.backend import BM25Backend, IndexedPassage
+from ushiro.knowledge.retrieval.dense import CANDIDATES, RRF_K
+from ushiro.knowledge.retrieval.embeddings import SentenceTransformerEmbedder, embedder_for
+from ushiro.knowledge.retrieval.query import MAX_K
 from ushiro.migrations import upgrade
 
 PG_BASE = os.environ.get("USHIRO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -178,7 +179,7 @@ def test_missing_directory_never_loads_the_hub_library(tmp_path: Path) -> None:
     script = (
         "import json, sys\n"
         "from ushiro.core.settings import Settings\n"
-        "from ushiro.knowledge.embeddings import embedder_for\n"
+        "from ushiro.knowledge.retrieval.embeddings import embedder_for\n"
         "try:\n"
         f"    embedder_for(Settings(embedding_model_dir={str(tmp_path / 'ruri')!r}))\n"
         "except Exception as error:\n"
@@ -226,7 +227,7 @@ def bm25_reference(rt: Runtime, tenant_id: int, query: str, k: int) -> list[Sear
                      for d, v in repository.current_documents(session, tenant_id)}
     backend = BM25Backend([IndexedPassage(pid, did, words.split()) for pid, did, words in tokens])
     out = []
-    for hit in backend.search(kb_service.analyzer(rt, tenant_id).query_tokens(query), k=k):
+    for hit in backend.search(knowledge.analyzer(rt, tenant_id).query_tokens(query), k=k):
         row = shown[hit.passage_id]
         title, version = documents[row.document_id]
         out.append(SearchHit(row.id, title, version, row.section, row.context, row.page,
@@ -258,7 +259,7 @@ def test_fused_ranking_holds_the_bm25_hits_and_dense_only_candidates(
     add_company(rt, tenant.id, texts)
     query = "出張の日当はいくら"
     lexical = bm25_reference(rt, tenant.id, query, CANDIDATES)
-    fused = knowledge.search(dense_rt, tenant.id, query, k=knowledge.service.MAX_K)
+    fused = knowledge.search(dense_rt, tenant.id, query, k=MAX_K)
     by_id = {hit.passage_id: hit for hit in fused}
     assert lexical and {hit.passage_id for hit in lexical} <= set(by_id)
     assert all(by_id[hit.passage_id].lexical_score == hit.score for hit in lexical)
@@ -354,7 +355,7 @@ def test_unchanged_passages_are_not_embedded_again(rt: Runtime, dense_rt: Runtim
     assert embedder.documents_embedded - before == added.passages
 
     knowledge.edit_synonyms(rt, SYSTEM, tenant.id, "賞与", ["ボーナス", "一時金"])
-    kb_service._indexes.clear()  # as in a process started afterwards
+    kb_index._indexes.clear()  # as in a process started afterwards
     before = embedder.documents_embedded
     knowledge.search(dense_rt, tenant.id, "一時金はいつ")
     assert embedder.documents_embedded == before
@@ -366,11 +367,11 @@ def test_offline_drafter_judges_fused_hits_by_their_bm25_score(rt: Runtime, dens
     WHEN the offline drafter answers from the fused hits
     THEN it applies its BM25 thresholds to the BM25 score and drafts as without the model:
     the only passage with the question's words (第17条) is fused first and quoted."""
-    from ushiro.knowledge.drafters import MIN_TOP_SCORE, OfflineDrafter, TenantContext
+    from ushiro.knowledge.drafting.drafters import MIN_TOP_SCORE, OfflineDrafter, TenantContext
 
     add_company(rt, tenant.id, texts)
     question = "ボーナスはいつ出ますか"
-    context = TenantContext(analyzer=kb_service.analyzer(rt, tenant.id))
+    context = TenantContext(analyzer=knowledge.analyzer(rt, tenant.id))
     hits = knowledge.search(dense_rt, tenant.id, question, k=5)
     assert all(hit.score < MIN_TOP_SCORE for hit in hits) and hits[0].bm25 > MIN_TOP_SCORE
     fused = OfflineDrafter().draft(question, hits, context)

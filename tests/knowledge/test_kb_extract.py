@@ -7,8 +7,8 @@ import codecs
 import pytest
 
 from ushiro.core.errors import STATUS_BY_CODE, ErrorCode, UshiroError
-from ushiro.knowledge.extract import decode_text, extract
-from ushiro.knowledge.passages import split
+from ushiro.knowledge.ingest.extract import decode_text, extract
+from ushiro.knowledge.ingest.passages import split
 
 LIMIT = 1_000_000
 CP932_TEXT = "①髙橋㈱の規程\n第1条　ﾀｸｼｰ代は実費とする。"

@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 
+from ushiro import audit, knowledge
 from ushiro.core.db import Database
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Tenant
-from ushiro.knowledge import service as knowledge
-from ushiro.knowledge.extract import extract
+from ushiro.knowledge.ingest.extract import extract
+from ushiro.knowledge.retrieval.tokenize import Analyzer
 from ushiro.knowledge.schemas import DocumentIn
-from ushiro.knowledge.tokenize import Analyzer
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024  # Settings.max_document_bytes
 MIB = 1024 * 1024
@@ -206,7 +206,7 @@ def test_pdf_text_is_counted_page_by_page(pdf_of: Callable[..., bytes]) -> None:
     """GIVEN a limit of 100 characters and a PDF of 30 pages of 40 characters
     WHEN it is added
     THEN it is refused as too long, with the limit."""
-    from ushiro.knowledge.limits import DocumentLimits
+    from ushiro.knowledge.ingest.limits import DocumentLimits
 
     pages = [["第1条　" + "あ" * 36] for _ in range(30)]
     error = refused("規程.pdf", pdf_of(pages), limits=DocumentLimits(chars=100))
@@ -218,7 +218,7 @@ def test_pdf_extraction_stops_at_its_deadline(pdf_of: Callable[..., bytes]) -> N
     """GIVEN a time limit that has passed by the time the first page is read
     WHEN a PDF is added
     THEN it is refused as taking too long, with the limit."""
-    from ushiro.knowledge.limits import DocumentLimits
+    from ushiro.knowledge.ingest.limits import DocumentLimits
 
     error = refused("規程.pdf", pdf_of([["第1条　目的"]] * 3),
                     limits=DocumentLimits(seconds=1e-9))
@@ -315,7 +315,7 @@ def test_passages_are_analysed_before_the_write_transaction(rt: Runtime, tenant:
     SQLite writer lock is held only for the writes."""
     doc = DocumentIn("就業規則.txt", texts["rules"].encode())
     with watching() as analysed:
-        result = knowledge.add_document(rt, knowledge.audit.SYSTEM, tenant.id, doc)
+        result = knowledge.add_document(rt, audit.SYSTEM, tenant.id, doc)
     assert result.passages > 20
     assert analysed and set(analysed) == {"outside"}, analysed
 
@@ -327,12 +327,12 @@ def test_synonyms_edited_meanwhile_are_applied(rt: Runtime, tenant: Tenant) -> N
     knowledge.synonyms(rt, tenant.id)  # seed the shipped list first
 
     def edit() -> None:
-        assert knowledge.edit_synonyms(rt, knowledge.audit.SYSTEM, tenant.id, "在宅勤務",
+        assert knowledge.edit_synonyms(rt, audit.SYSTEM, tenant.id, "在宅勤務",
                                        ["おうちワーク"]) == 1
 
     doc = DocumentIn("勤務規程.txt", "第1条　おうちワークは週2日までとする。".encode())
     with watching(on_transaction=edit) as analysed:
-        knowledge.add_document(rt, knowledge.audit.SYSTEM, tenant.id, doc)
+        knowledge.add_document(rt, audit.SYSTEM, tenant.id, doc)
     assert "in transaction" in analysed  # analysed again with the synonyms now stored
     hits = knowledge.search(rt, tenant.id, "在宅勤務")
     assert [hit.document for hit in hits] == ["勤務規程"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ushiro.knowledge.choices import DocumentFormat
-from ushiro.knowledge.extract import Extracted, extract
-from ushiro.knowledge.passages import MAX_CHARS, article_label, number, rejoin, split
+from ushiro.knowledge.ingest.extract import Extracted, extract
+from ushiro.knowledge.ingest.passages import MAX_CHARS, article_label, number, rejoin, split
 
 
 def labels(text: str, fmt: DocumentFormat = DocumentFormat.TEXT, *,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ushiro.knowledge.synonyms import FALLBACK, default_pairs, parse
-from ushiro.knowledge.tokenize import MAX_INPUT_BYTES, Analyzer, pieces, plain_tokens
+from ushiro.knowledge.retrieval.synonyms import FALLBACK, default_pairs, parse
+from ushiro.knowledge.retrieval.tokenize import MAX_INPUT_BYTES, Analyzer, pieces, plain_tokens
 
 SYNONYMS = [("年次有給休暇", "有給"), ("年次有給休暇", "有休"), ("年次有給休暇", "有給休暇"),
             ("年次有給休暇", "年休"), ("時間外労働", "残業"), ("賞与", "ボーナス"),

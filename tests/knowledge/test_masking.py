@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ushiro.knowledge.masking import Masker, mask, my_number_valid, unmask
+from ushiro.knowledge.drafting.masking import Masker, mask, my_number_valid, unmask
 
 NAMES = ["山田 太郎", "佐藤 花子", "佐藤 一郎", "鈴木 次郎", "髙橋 真一", "Emma Wilson"]
 

@@ -1,8 +1,26 @@
 """Documents (rules, policies, FAQs), Japanese search over their passages, synonyms."""
 
 from ushiro.knowledge.choices import AddStatus, DocumentFormat
-from ushiro.knowledge.drafters import Drafter, DraftResult, TenantContext, drafter_for
-from ushiro.knowledge.queries import passage_tokens, synonym_state
+from ushiro.knowledge.drafting import Drafter, DraftResult, TenantContext, drafter_for
+from ushiro.knowledge.ingest import add_document, add_files, restrict_document, retire_document
+from ushiro.knowledge.queries import (
+    counts,
+    has_documents,
+    list_documents,
+    passage_tokens,
+    synonym_state,
+)
+from ushiro.knowledge.retrieval import (
+    Analyzer,
+    IndexCache,
+    analyzer,
+    default_pairs,
+    edit_synonyms,
+    embed_passages,
+    search,
+    search_many,
+    synonyms,
+)
 from ushiro.knowledge.schemas import (
     AddResult,
     DocumentIn,
@@ -11,24 +29,6 @@ from ushiro.knowledge.schemas import (
     RetireResult,
     SearchHit,
 )
-from ushiro.knowledge.search import IndexCache
-from ushiro.knowledge.service import (
-    add_document,
-    add_files,
-    analyzer,
-    counts,
-    edit_synonyms,
-    embed_passages,
-    has_documents,
-    list_documents,
-    restrict_document,
-    retire_document,
-    search,
-    search_many,
-    synonyms,
-)
-from ushiro.knowledge.synonyms import default_pairs
-from ushiro.knowledge.tokenize import Analyzer
 
 __all__ = [
     "DraftResult", "Drafter", "TenantContext", "drafter_for",

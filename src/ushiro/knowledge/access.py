@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ushiro.audit import Actor
 from ushiro.identity import Principal, Role, require, require_same_tenant
 from ushiro.knowledge.schemas import DocMeta
 
@@ -42,3 +43,13 @@ def require_manager(principal: Principal | None) -> None:
     """Adding documents and editing synonyms is for administrators (or the system)."""
     if principal is not None:
         require(principal, Role.ADMIN)
+
+
+def acting(who: Principal | Actor, tenant_id: int) -> Actor:
+    """The actor of a write use case: a principal must be a manager of the tenant; an
+    explicit actor (the command line, a job) is trusted as it is."""
+    if isinstance(who, Principal):
+        check_tenant(who, tenant_id)
+        require_manager(who)
+        return who.actor
+    return who

@@ -1,13 +1,24 @@
-"""Read use cases for the administrators' knowledge pages (/admin/knowledge)."""
+"""Read use cases: the documents a principal may see, counts, the administrators'
+knowledge pages (/admin/knowledge), and the reads other domains need (synonyms, tokens)."""
 
 from __future__ import annotations
+
+from sqlalchemy.orm import Session
 
 from ushiro.audit import AuditEvent, recent_events
 from ushiro.core.errors import not_found
 from ushiro.core.runtime import Runtime
-from ushiro.identity import Principal
-from ushiro.knowledge import access, repository, service
-from ushiro.knowledge.schemas import DocumentDetail, KnowledgeOverview, PassageOut, VersionOut
+from ushiro.identity import Principal, Role
+from ushiro.knowledge import access, repository
+from ushiro.knowledge.models import Document
+from ushiro.knowledge.schemas import (
+    DocMeta,
+    DocumentDetail,
+    DocumentOut,
+    KnowledgeOverview,
+    PassageOut,
+    VersionOut,
+)
 
 # The document page is for checking how a file was cut, not for reading it: a very long
 # document shows its first passages only (the page says how many there are).
@@ -36,7 +47,7 @@ def admin_overview(rt: Runtime, principal: Principal) -> KnowledgeOverview:
     """The tenant's current documents (administrators see every one), retired documents,
     the departments a restriction may name, and row counts."""
     access.require_manager(principal)
-    documents = service.list_documents(rt, principal.tenant_id, principal)
+    documents = list_documents(rt, principal.tenant_id, principal)
     with rt.db.reading() as session:
         retired = [(d.id, d.name, d.title, d.current_version)
                    for d in repository.retired_documents(session, principal.tenant_id)]
@@ -83,3 +94,37 @@ def _added_by(events: list[AuditEvent]) -> dict[int, str]:
             found.setdefault(version, event.actor)
     return found
 
+
+def doc_meta(document: Document, version: int, departments: dict[int, list[int]]) -> DocMeta:
+    """What search and the listings need to know of a document: its current version and
+    who may search it."""
+    return DocMeta(document.id, document.name, document.title, version,
+                   Role(document.min_role) if document.min_role else None,
+                   frozenset(departments.get(document.id, ())))
+
+
+def list_documents(rt: Runtime, tenant_id: int,
+                   principal: Principal | None = None) -> list[DocumentOut]:
+    access.check_tenant(principal, tenant_id)
+    with rt.db.reading() as session:
+        names = repository.department_names(session, tenant_id)
+        departments = repository.departments_of_documents(session, tenant_id)
+        out = []
+        for d, v in repository.current_documents(session, tenant_id):
+            meta = doc_meta(d, v.version, departments)
+            if access.may_search(principal, meta):
+                out.append(DocumentOut(d.id, d.name, d.title, v.version, v.effective_date,
+                                       v.source_filename, v.passage_count, d.min_role,
+                                       sorted(names[i] for i in meta.department_ids)))
+    return out
+
+
+def has_documents(session: Session, tenant_id: int) -> bool:
+    """Whether the tenant has anything to cite, asked inside another domain's unit of work
+    (the desk's request-created event), hence the caller's session."""
+    return repository.has_documents(session, tenant_id)
+
+
+def counts(rt: Runtime, tenant_id: int) -> dict[str, int]:
+    with rt.db.reading() as session:
+        return repository.counts(session, tenant_id)

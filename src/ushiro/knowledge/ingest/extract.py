@@ -22,7 +22,7 @@ from typing import Any
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.text import clean
 from ushiro.knowledge.choices import SUFFIXES, DocumentFormat
-from ushiro.knowledge.limits import (
+from ushiro.knowledge.ingest.limits import (
     PDF_BOUNDS,
     Budget,
     DocumentLimits,
@@ -86,7 +86,7 @@ def detect_format(filename: str) -> DocumentFormat:
 def extract(filename: str, data: bytes, *, max_bytes: int,
             limits: DocumentLimits = _DEFAULT_LIMITS) -> Extracted:
     """The text of ``data`` (named ``filename``), or an UshiroError saying what is wrong;
-    the work it takes is bounded by ``limits`` (see :mod:`ushiro.knowledge.limits`)."""
+    the work it takes is bounded by ``limits`` (see :mod:`ushiro.knowledge.ingest.limits`)."""
     fmt = detect_format(filename)
     check_size(filename, len(data), max_bytes)
     budget = Budget(filename, limits)

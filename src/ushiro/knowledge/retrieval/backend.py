@@ -4,7 +4,7 @@ The contract every backend keeps (:class:`SearchBackend`):
 
 * **Built** once from the searchable passages of **one tenant**: ``(passage_id,
   document_id, tokens)``, tokens already analysed by the tenant's
-  :class:`~ushiro.knowledge.tokenize.Analyzer`. A backend never sees two tenants, and never
+  :class:`~ushiro.knowledge.retrieval.tokenize.Analyzer`. A backend never sees two tenants, and never
   touches the database: tenant isolation is the caller's filter (one backend per tenant).
 * **Input** of a search: the query's tokens (same analyser), ``k`` ≥ 1, and ``documents``,
   the ids of the documents the caller may search (``None``: all of the index). The filter is
@@ -17,7 +17,7 @@ The contract every backend keeps (:class:`SearchBackend`):
 
 :class:`BM25Backend` is the built-in one (bm25s, Lucene BM25 over pre-tokenised text, in
 memory). An index is rebuilt whenever the tenant's knowledge generation changes. The
-optional :class:`~ushiro.knowledge.dense.DenseBackend` keeps the same contract with the
+optional :class:`~ushiro.knowledge.retrieval.dense.DenseBackend` keeps the same contract with the
 query's vector as input, and is fused with BM25 when a model is configured.
 """
 

@@ -172,3 +172,10 @@ class Analyzer:
                 out.extend(group)
             i = end
         return out
+
+
+def index_text(section: str, text: str) -> str:
+    """What a passage is indexed by. The label carries the article's caption (年次有給休暇),
+    often on its own line before the article or absent from later chunks: index it with
+    every chunk."""
+    return f"{section}\n{text}"

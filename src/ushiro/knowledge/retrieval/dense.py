@@ -1,8 +1,8 @@
 """Dense retrieval over passage vectors, and its fusion with the BM25 ranking.
 
-:class:`DenseBackend` keeps the contract of :mod:`ushiro.knowledge.search` (one tenant,
+:class:`DenseBackend` keeps the contract of :mod:`ushiro.knowledge.retrieval.backend` (one tenant,
 the document filter before the top-k cut, only scores > 0, best first, ties by passage id),
-with the query's vector (:meth:`~ushiro.knowledge.embeddings.Embedder.embed_query`) as its
+with the query's vector (:meth:`~ushiro.knowledge.retrieval.embeddings.Embedder.embed_query`) as its
 input instead of tokens. The score is the cosine similarity.
 
 :class:`HybridSearch` asks both backends for their best ``max(k, CANDIDATES)`` passages
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ushiro.knowledge.embeddings import Embedder
-from ushiro.knowledge.search import DocumentMasks, Hit, SearchBackend, top_k
+from ushiro.knowledge.retrieval.backend import DocumentMasks, Hit, SearchBackend, top_k
+from ushiro.knowledge.retrieval.embeddings import Embedder
 
 if TYPE_CHECKING:
     import numpy as np

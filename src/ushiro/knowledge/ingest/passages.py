@@ -16,7 +16,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ushiro.knowledge.extract import Extracted
+from ushiro.knowledge.ingest.extract import Extracted
+from ushiro.knowledge.retrieval.tokenize import index_text
 
 MAX_CHARS = 800
 MIN_CHARS = 400
@@ -57,13 +58,6 @@ class PassageDraft:
     @property
     def index_text(self) -> str:
         return index_text(self.section, self.text)
-
-
-def index_text(section: str, text: str) -> str:
-    """What a passage is indexed by. The label carries the article's caption (年次有給休暇),
-    often on its own line before the article or absent from later chunks: index it with
-    every chunk."""
-    return f"{section}\n{text}"
 
 
 @dataclass(frozen=True)

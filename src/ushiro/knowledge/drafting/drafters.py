@@ -14,7 +14,7 @@ The contract every drafter keeps (:class:`Drafter`):
   abstained or fell back (``None`` for a plain answer).
 * A draft is never lost: a drafter that depends on a network service falls back to the
   offline drafter and says so in ``reason``. Nothing leaves the process unmasked (see
-  :mod:`ushiro.knowledge.masking`).
+  :mod:`ushiro.knowledge.drafting.masking`).
 
 Built-ins: :class:`OfflineDrafter` (default, composes the reply from the quoted clauses and
 templates) and :class:`LlmDrafter` (an OpenAI-compatible chat-completions endpoint).
@@ -34,11 +34,10 @@ from typing import Any, Protocol
 import httpx
 
 from ushiro.core.settings import Settings
-from ushiro.knowledge.masking import Masker, unmask
-from ushiro.knowledge.passages import index_text
+from ushiro.knowledge.drafting.masking import Masker, unmask
+from ushiro.knowledge.retrieval.synonyms import default_pairs
+from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
 from ushiro.knowledge.schemas import SearchHit
-from ushiro.knowledge.synonyms import default_pairs
-from ushiro.knowledge.tokenize import Analyzer
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,8 @@
+"""Getting documents in: reading a file (:mod:`.extract`, bounded by :mod:`.limits`),
+cutting it into passages (:mod:`.passages`), and the write use cases that add, restrict and
+retire documents (:mod:`.documents`, :mod:`.manage`)."""
+
+from ushiro.knowledge.ingest.documents import add_document, add_files, document_name
+from ushiro.knowledge.ingest.manage import restrict_document, retire_document
+
+__all__ = ["add_document", "add_files", "document_name", "restrict_document", "retire_document"]

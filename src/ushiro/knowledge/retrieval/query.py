@@ -1,0 +1,61 @@
+"""Search use cases: the best passages for a query among the documents a principal may
+search. Ranking is computed in Python over the in-memory index, so it is the same on SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from ushiro.core.errors import invalid
+from ushiro.core.runtime import Runtime
+from ushiro.identity import Principal
+from ushiro.knowledge import access
+from ushiro.knowledge.retrieval import dense
+from ushiro.knowledge.retrieval.backend import Hit
+from ushiro.knowledge.retrieval.index import TenantIndex, current_index
+from ushiro.knowledge.schemas import SearchHit
+
+MAX_K = 100
+MAX_QUERY_CHARS = 2000
+
+
+def search(rt: Runtime, tenant_id: int, query: str, *, k: int = 5,
+           principal: Principal | None = None) -> list[SearchHit]:
+    """The k best passages for ``query`` among the documents the principal may search
+    (``principal`` None: the system, e.g. the command line on the server)."""
+    return list(search_many(rt, tenant_id, [query], k=k, principal=principal))[0][1]
+
+
+def search_many(rt: Runtime, tenant_id: int, queries: Iterable[str], *, k: int = 5,
+                principal: Principal | None = None) -> Iterator[tuple[str, list[SearchHit]]]:
+    """(query, hits) for each query, all against one snapshot of the tenant's knowledge."""
+    access.check_tenant(principal, tenant_id)
+    if not 1 <= k <= MAX_K:
+        raise invalid("k", f"件数は 1〜{MAX_K} の範囲で指定してください。")
+    index = current_index(rt, tenant_id)
+    allowed = access.searchable_documents(principal, index.documents.values())
+    for query in queries:
+        yield query, _answer(index, query, k, allowed)
+
+
+def _answer(index: TenantIndex, query: str, k: int,
+            allowed: frozenset[int] | None) -> list[SearchHit]:
+    text = query.strip()
+    if not text:
+        raise invalid("query", "検索語を入力してください。")
+    text = text[:MAX_QUERY_CHARS]
+    tokens = index.analyzer.query_tokens(text)
+    if index.hybrid is not None:
+        return _shown(index, index.hybrid.search(tokens, text, k=k, documents=allowed))
+    return _shown(index, index.backend.search(tokens, k=k, documents=allowed))
+
+
+def _shown(index: TenantIndex, hits: Sequence[Hit]) -> list[SearchHit]:
+    out: list[SearchHit] = []
+    for hit in hits:
+        document_id, section, context, page, text = index.passages[hit.passage_id]
+        meta = index.documents[document_id]
+        parts = (hit.lexical, hit.dense) if isinstance(hit, dense.FusedHit) else (None, None)
+        out.append(SearchHit(hit.passage_id, meta.title, meta.version, section, context, page,
+                             hit.score, text, *parts))
+    return out
