@@ -580,9 +580,12 @@ def resources(target: Target, results: Results) -> None:
         {"From": "yamada.hanako@sakura-seiki.example", "Subject": "huge"},
         b"x" * (26 * 1024 * 1024), "text/plain; charset=us-ascii"))
     run = _import(target, huge, timeout=60)
+    held = _quarantined_for_size(run.stdout)
     results.add(cat, "a 26 MB mail (over max_mail_bytes) is refused with a clear error",
-                run.code not in (0, -9) and not run.traceback and run.seconds < 20,
-                f"exit {run.code}, {run.seconds:.1f} s")
+                (run.code not in (0, -9) or (run.code == 0 and held)) and not run.traceback
+                and run.seconds < 20,
+                f"exit {run.code}, {run.seconds:.1f} s"
+                + (", quarantined as mail_too_large" if held else ""))
     admin = target.actor("s_admin")
     r = admin.call("POST", "/api/v1/requests", content=b"x" * (120 * 1024 * 1024),
                    headers={"Content-Type": "application/json"})
@@ -687,18 +690,43 @@ def file_modes(target: Target, results: Results, cat: str) -> None:
                     _mode(path) if path.exists() else "missing")
 
 
+def _quarantined_for_size(stdout: str) -> bool:
+    """``mail import --json`` prints one row per file; exit 0 means each was imported or
+    quarantined (the mailbox goes on), so a refusal is a quarantine row naming the size
+    limit, with no request made from the mail."""
+    for line in stdout.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and "request_id" not in row:
+            held = row.get("quarantined")
+            if isinstance(held, dict) and held.get("code") == "mail_too_large":
+                return True
+    return False
+
+
 def _has_command(target: Target, *words: str) -> bool:
+    """``ushiro WORDS --help``: the leaf command itself, because the CLI always gets
+    ``--data-dir``, which a command group refuses (exit 2)."""
     known: dict[tuple[str, ...], bool] = target.__dict__.setdefault("commands", {})
     if words not in known:
-        run = target.cli(*words[:-1], "--help")
-        known[words] = run.code == 0 and words[-1] in run.stdout
+        run = target.cli(*words, "--help")
+        known[words] = run.code == 0 and "Usage" in run.stdout
     return known[words]
 
 
-def _gc_files(target: Target) -> str:
+def _gc_files(target: Target, *leftovers: Path) -> str:
+    """``ushiro files gc --delete``. It keeps files younger than its grace period (they
+    may belong to a transaction still running), so the leftovers are first dated two
+    hours back, as if the period had passed; any file it should not remove stays."""
     if _has_command(target, "files", "gc"):
-        run = target.cli("files", "gc")
-        return f"ushiro files gc exit {run.code}"
+        old = time.time() - 2 * 3600
+        for path in leftovers:
+            if path.exists():
+                os.utime(path, (old, old))
+        run = target.cli("files", "gc", "--delete")
+        return f"ushiro files gc --delete exit {run.code}"
     return "no `ushiro files gc`"
 
 
@@ -720,7 +748,7 @@ def orphan_after_rollback(target: Target, results: Results, cat: str) -> None:
                                                    "status": "new"},
                    files=[("files", ("orphan.bin", data, "application/octet-stream"))])
     left = _file_of(target, data).exists()
-    how = _gc_files(target) if left else ""
+    how = _gc_files(target, _file_of(target, data)) if left else ""
     left = _file_of(target, data).exists()
     results.add(cat, "a refused upload leaves no orphaned file in the file store", not left,
                 f"reply answered {r.status}; " + (how or "no file written"))
@@ -766,7 +794,8 @@ def killed_upload(target: Target, results: Results, cat: str) -> None:
         stored = bool(_found(target, marker))
         partial = [n for n in os.listdir(folder) if n.startswith(".tmp-")]
         orphan = final.exists() and not stored
-        how = _gc_files(target) if partial or orphan else ""
+        how = (_gc_files(target, final, *(folder / n for n in partial))
+               if partial or orphan else "")
         partial = [n for n in os.listdir(folder) if n.startswith(".tmp-")]
         orphan = final.exists() and not stored
         results.add(cat, "an upload killed mid-way leaves no partial or orphaned file",

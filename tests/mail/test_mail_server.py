@@ -6,8 +6,10 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import gc
 import json
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -262,6 +264,35 @@ def test_poll_with_a_wrong_password_fails_in_japanese(
 
     assert caught.value.code == ErrorCode.MAIL_CONNECTION and "接続できません" in caught.value.message
     assert imap.unseen_count(folder) == 1
+
+
+def _unclosed_sockets_after(action: Callable[[], object]) -> list[str]:
+    """The ResourceWarnings of sockets left open by ``action`` (which must raise
+    UshiroError); the exception and its frames are dropped first, so a socket still
+    open is found by the garbage collector here, not in a later test."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        try:
+            action()
+        except UshiroError:
+            pass
+        gc.collect()
+    return [str(w.message) for w in seen if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.mark.mailserver
+@pytest.mark.parametrize("case", ["wrong password", "missing folder"])
+def test_a_failed_poll_closes_its_connection(
+        rt: Runtime, tenant: Tenant, imap: ImapServer, folder: str, case: str) -> None:
+    """GIVEN an IMAP account whose login fails, or whose folder does not exist
+    WHEN the desk polls it and gets the error
+    THEN the connection to the server is closed (no socket left for the collector)."""
+    extra: dict[str, object] = ({"imap_password": "wrong"} if case == "wrong password"
+                                else {"folder": "存在しない"})
+    mail_service.save_account(rt, None, tenant.id,
+                              account(imap=imap, **({"folder": folder} | extra)))
+
+    assert _unclosed_sockets_after(lambda: mail_service.poll(rt, tenant.id)) == []
 
 
 @pytest.mark.mailserver

@@ -28,8 +28,8 @@ def imap_session(account: MailAccount, password: str,
     if not account.imap_host:
         raise UshiroError(ErrorCode.MAIL_NOT_CONFIGURED,
                           "IMAP サーバーが設定されていません。管理画面の「メール設定」で設定してください。")
+    client: imaplib.IMAP4 | None = None
     try:
-        client: imaplib.IMAP4
         if account.imap_security == MailSecurity.SSL:
             client = imaplib.IMAP4_SSL(account.imap_host, account.imap_port,
                                        ssl_context=_context(cafile), timeout=TIMEOUT)
@@ -39,6 +39,8 @@ def imap_session(account: MailAccount, password: str,
                 client.starttls(_context(cafile))
         client.login(account.imap_user, password)
     except (OSError, imaplib.IMAP4.error) as exc:
+        if client is not None:  # connected, then STARTTLS or the login failed
+            _close(client)
         raise UshiroError(ErrorCode.MAIL_CONNECTION,
                           f"IMAP サーバー {account.imap_host}:{account.imap_port} に接続できません: {exc}"
                           ) from exc
@@ -49,6 +51,16 @@ def imap_session(account: MailAccount, password: str,
             client.logout()
         except (OSError, imaplib.IMAP4.error):
             pass
+        _close(client)
+
+
+def _close(client: imaplib.IMAP4) -> None:
+    """The socket closed whatever state the session is in: ``logout`` skips it when the
+    LOGOUT command itself fails, and nothing else closes it before the collector."""
+    try:
+        client.shutdown()
+    except OSError:
+        pass
 
 
 def _mailbox_name(folder: str) -> str:
