@@ -54,10 +54,11 @@ def route_table() -> list[Route]:
     from fastapi import FastAPI
     from fastapi.routing import APIRoute
 
-    from ushiro.web import app as web_app
+    from ushiro import domains
 
     app = FastAPI()
-    web_app._include_routers(app)
+    for router in domains.routers():
+        app.include_router(router)
     table = []
     for r in _api_routes(app.routes):
         if not isinstance(r, APIRoute):
