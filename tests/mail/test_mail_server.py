@@ -289,10 +289,10 @@ def test_a_failed_poll_closes_its_connection(
     THEN the connection to the server is closed (no socket left for the collector)."""
     extra: dict[str, object] = ({"imap_password": "wrong"} if case == "wrong password"
                                 else {"folder": "存在しない"})
-    mail_service.save_account(rt, None, tenant.id,
+    desk_mail.save_account(rt, None, tenant.id,
                               account(imap=imap, **({"folder": folder} | extra)))
 
-    assert _unclosed_sockets_after(lambda: mail_service.poll(rt, tenant.id)) == []
+    assert _unclosed_sockets_after(lambda: desk_mail.poll(rt, tenant.id)) == []
 
 
 @pytest.mark.mailserver
