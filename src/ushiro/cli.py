@@ -18,8 +18,10 @@ from ushiro.audit import write_checkpoint as audit_checkpoint
 from ushiro.core.cli import (
     DataDir,
     JsonOpt,
+    close_runtimes,
     console,
     emit_json,
+    open_runtime,
     reporting_errors,
     runtime_for,
     settings_for,
@@ -40,10 +42,11 @@ for _name, _command in domains.commands():
 
 
 @app.callback()
-def _every_command() -> None:
+def _every_command(ctx: typer.Context) -> None:
     # Before any command: domains subscribe to the events and jobs they handle, so a mail
     # imported here gets its draft exactly as one received by the server.
     domains.load_hooks()
+    ctx.call_on_close(close_runtimes)
 app.add_typer(files_app, name="files")
 app.command("doctor")(doctor_command)
 
@@ -54,7 +57,7 @@ def _init(data_dir: Path | None, tenant: str | None, name: str | None) -> tuple[
     private_dir(settings.files_dir)
     upgrade(settings.resolved_database_url)
     settings.resolved_secret_key()
-    rt = Runtime.from_settings(settings)
+    rt = open_runtime(settings)
     # Chains from before audit keys get their first checkpoint now, which fixes how far
     # their unkeyed events may reach (audit/verify.py).
     audit_checkpoint(rt, new_chains_only=True)

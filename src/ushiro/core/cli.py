@@ -30,6 +30,22 @@ def settings_for(data_dir: Path | None) -> Settings:
     return Settings(data_dir=data_dir)
 
 
+_OPENED: list[Runtime] = []
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """A runtime whose database is closed when the command ends (:func:`close_runtimes`):
+    commands also run in-process (tests, the demo), where a pool left open leaks."""
+    rt = Runtime.from_settings(settings)
+    _OPENED.append(rt)
+    return rt
+
+
+def close_runtimes() -> None:
+    while _OPENED:
+        _OPENED.pop().db.dispose()
+
+
 def runtime_for(data_dir: Path | None, *, require_init: bool = True) -> Runtime:
     settings = settings_for(data_dir)
     db_file = settings.data_dir / "ushiro.db"
@@ -37,7 +53,7 @@ def runtime_for(data_dir: Path | None, *, require_init: bool = True) -> Runtime:
         console.print(f"[red]データディレクトリ {settings.data_dir} が初期化されていません。"
                       "先に `ushiro init` を実行してください。[/red] (not_initialised)")
         raise typer.Exit(2)
-    return Runtime.from_settings(settings)
+    return open_runtime(settings)
 
 
 @contextmanager
