@@ -3,11 +3,12 @@ request page."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from ushiro.core.limits import Id
 from ushiro.core.runtime import Runtime
 from ushiro.desk.choices import MailSecurity
 from ushiro.desk.mail import account, intake, quarantine, queries
@@ -18,7 +19,8 @@ from ushiro.web.deps import CsrfChecked, PagePrincipal, RuntimeDep
 from ushiro.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-QuarantineId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+# Within the id column's range (int4 on PostgreSQL), like every other id (core.limits).
+QuarantineId = Id
 
 
 @router.get("/admin/mail")
