@@ -14,7 +14,7 @@ ingest throughput is printed. Then:
   by the search right after it, reported apart from the per-query figures;
 * **per query**: ``--queries`` questions (default 2,000) drawn with replacement from the
   question sets in ``bench/data/questions``, after ``--warmup`` uncounted ones, each one
-  ``knowledge.search(rt, tenant, q, k=10)`` (stamp check, analysis, BM25, the hits) — the
+  ``knowledge.search(rt, principal, q, k=10)`` (stamp check, analysis, BM25, the hits) — the
   work a web request does;
 * **baseline**, in the same run and interleaved query by query (so both see the same machine
   noise): bm25s over character bigrams of the same passages read back from the database,
@@ -209,6 +209,7 @@ def index_builds(env: Env, tenant_id: int, times: int) -> tuple[list[float], lis
     """The first search after a change, ``times`` times (cache emptied before each), and
     the search right after it: (first, next) seconds."""
     from ushiro import knowledge
+    from ushiro.identity import command_line
     from ushiro.knowledge.retrieval import index as service
 
     first, after = [], []
@@ -216,7 +217,7 @@ def index_builds(env: Env, tenant_id: int, times: int) -> tuple[list[float], lis
         service._indexes.clear()
         for out in (first, after):
             started = time.perf_counter()
-            knowledge.search(env.rt, tenant_id, "年次有給休暇", k=K)
+            knowledge.search(env.rt, command_line(tenant_id), "年次有給休暇", k=K)
             out.append(time.perf_counter() - started)
     return first, after
 
@@ -313,9 +314,11 @@ def run_queries(env: Env, tenant_id: int, questions: Sequence[str], warmup: int,
     """Interleaved: every question goes to each system, in an order that rotates. Also
     returns what the garbage collector did during the measured queries."""
     from ushiro import knowledge
+    from ushiro.identity import command_line
 
+    principal = command_line(tenant_id)
     systems: dict[str, Callable[[str], Any]] = {
-        "ushiro": lambda q: knowledge.search(env.rt, tenant_id, q, k=K), **baselines}
+        "ushiro": lambda q: knowledge.search(env.rt, principal, q, k=K), **baselines}
     names = list(systems)
     times: dict[str, list[float]] = {name: [] for name in names}
     gc_hit: list[float] = []  # Ushiro's queries with a full collection inside

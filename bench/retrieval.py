@@ -123,11 +123,11 @@ def environment(db: str, keep: bool = False) -> Iterator[Env]:
 def add_files(env: Env, tenant_id: int, files: Sequence[tuple[str, bytes]]) -> int:
     """Add documents through the real service; returns the number of passages stored."""
     from ushiro import knowledge
-    from ushiro.audit import SYSTEM
+    from ushiro.identity import command_line
 
     total = 0
     for filename, data in files:
-        total += knowledge.add_document(env.rt, SYSTEM, tenant_id,
+        total += knowledge.add_document(env.rt, command_line(tenant_id),
                                         knowledge.DocumentIn(filename, data)).passages
     return total
 
@@ -307,8 +307,9 @@ def set_files(spec: dict[str, Any]) -> list[tuple[str, bytes]]:
 def ushiro_ranked(rt: Any, tenant_id: int, questions: Sequence[Question]
                   ) -> list[list[tuple[str, str]]]:
     from ushiro import knowledge
+    from ushiro.identity import command_line
 
-    hits = knowledge.search_many(rt, tenant_id, [q.text for q in questions], k=K)
+    hits = knowledge.search_many(rt, command_line(tenant_id), [q.text for q in questions], k=K)
     return [[(h.document, h.section) for h in found] for _, found in hits]
 
 

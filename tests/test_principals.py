@@ -32,14 +32,6 @@ INSTANCE_LEVEL = {
     "knowledge.synonym_state": "the tenant's dictionary for that index",
     "knowledge.passage_tokens": "words of passages already found by a principal's search",
 }
-# Not converted yet (issue 7 item 4 is open for them): they take an Actor or None.
-NOT_YET = {
-    "desk.import_mail", "desk.system_reply", "desk.request_facts",
-    "knowledge.add_document", "knowledge.add_files", "knowledge.analyzer", "knowledge.counts",
-    "knowledge.edit_synonyms", "knowledge.embed_passages", "knowledge.list_documents",
-    "knowledge.restrict_document", "knowledge.retire_document", "knowledge.search",
-    "knowledge.search_many", "knowledge.synonyms",
-}
 
 
 def _use_cases() -> list[tuple[str, inspect.Signature]]:
@@ -59,7 +51,7 @@ def _use_cases() -> list[tuple[str, inspect.Signature]]:
 
 @pytest.mark.parametrize(("name", "signature"), _use_cases(), ids=lambda v: str(v)[:60])
 def test_a_use_case_takes_the_acting_principal(name: str, signature: inspect.Signature) -> None:
-    if name in INSTANCE_LEVEL or name in NOT_YET:
+    if name in INSTANCE_LEVEL:
         return
     params = list(signature.parameters.values())
     assert len(params) > 1 and params[1].annotation == "Principal", (
@@ -69,4 +61,4 @@ def test_a_use_case_takes_the_acting_principal(name: str, signature: inspect.Sig
 
 def test_the_lists_of_exceptions_name_only_real_functions() -> None:
     names = {name for name, _signature in _use_cases()}
-    assert (set(INSTANCE_LEVEL) | NOT_YET) <= names
+    assert set(INSTANCE_LEVEL) <= names

@@ -46,7 +46,7 @@ from ushiro.desk.choices import Channel
 from ushiro.desk.mail import quarantine
 from ushiro.desk.models import Attachment, Message, Request
 from ushiro.desk.schemas import RequestCreate, Upload
-from ushiro.identity import Principal, Role, Tenant, User, UserIn
+from ushiro.identity import Principal, Role, Tenant, User, UserIn, command_line
 from ushiro.identity import repository as identity_repo
 from ushiro.identity import service as identity_service
 from ushiro.knowledge import DocumentIn, add_document
@@ -364,7 +364,7 @@ def world(rt: Runtime, tenant: Tenant, make_tenant: Callable[..., Tenant],
     answers_service.approve(rt, reviewer, sent.id, ApproveIn(text="業者を手配します。"))
     proposed = answers_service.generate_draft(rt, reviewer, request.id)
     assert proposed is not None
-    document = add_document(rt, SYSTEM, tenant.id, DocumentIn("旅費規程.md", KB_FILE[1]))
+    document = add_document(rt, command_line(tenant.id), DocumentIn("旅費規程.md", KB_FILE[1]))
     tenant_b = make_tenant("kaede", "かえで商事株式会社")
     invitee = make_user(Role.OPERATOR, tenant_obj=tenant_b)
     assert identity_service.add_member(rt.db, Principal.system(tenant.id, "test"), UserIn(

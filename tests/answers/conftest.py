@@ -14,9 +14,8 @@ from cli_support import cli_invoker, cli_test_env
 from typer.testing import Result
 
 from ushiro import knowledge
-from ushiro.audit import SYSTEM
 from ushiro.core.runtime import Runtime
-from ushiro.identity import Principal, Role, Tenant, User
+from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import repository as identity_repo
 from ushiro.identity import service as identity_service
 
@@ -36,7 +35,7 @@ def people(rt: Runtime, tenant: Tenant, make_user: Callable[..., User]) -> Peopl
 
 @pytest.fixture
 def rules(rt: Runtime, tenant: Tenant) -> None:
-    knowledge.add_document(rt, SYSTEM, tenant.id,
+    knowledge.add_document(rt, command_line(tenant.id),
                            knowledge.DocumentIn("就業規則.txt", RULES.encode()))
 
 

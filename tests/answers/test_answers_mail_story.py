@@ -25,7 +25,7 @@ from ushiro.core.runtime import Runtime
 from ushiro.desk import mail as desk_mail
 from ushiro.desk import queries
 from ushiro.desk.mail import MailAccountIn
-from ushiro.identity import User
+from ushiro.identity import User, command_line
 
 pytestmark = pytest.mark.mailserver
 
@@ -110,7 +110,7 @@ def test_rule_question_by_mail_to_faq_and_back(
     In-Reply-To/References naming the question and the edited text as body; the edit is a
     revision with author, reason and diff; search finds the FAQ; the employee's answer is
     an inbound message of the same request and reopens it."""
-    desk_mail.save_account(rt, None, people.tenant.id, MailAccountIn(
+    desk_mail.save_account(rt, command_line(people.tenant.id), MailAccountIn(
         address=DESK, imap_host=imap.host, imap_port=imap.port, imap_security="none",
         imap_user=imap.user, imap_password=imap.password, imap_folder=folder,
         smtp_host=smtp.host, smtp_port=smtp.port, smtp_security="none"))
@@ -189,8 +189,8 @@ def test_rule_question_by_mail_to_faq_and_back(
     promoted = client.post(f"/desk/drafts/{draft['id']}/promote", follow_redirects=False,
                            data={"question": QUESTION, "answer": edited, "csrf_token": token})
     assert promoted.status_code == 303, promoted.text
-    hits = knowledge.search(rt, people.tenant.id, "入社して何か月で有給休暇がもらえますか",
-                            k=3, principal=people.employee_p)
+    hits = knowledge.search(rt, people.employee_p, "入社して何か月で有給休暇がもらえますか",
+                            k=3)
     faq = [h for h in hits if h.document == f"社内FAQ {reference}"]
     assert faq, [h.document for h in hits]
     assert QUESTION in faq[0].text and EDIT in faq[0].text

@@ -14,14 +14,13 @@ from sqlalchemy import select
 from ushiro import knowledge
 from ushiro.answers import service as answers
 from ushiro.answers.choices import AutomationMode
-from ushiro.audit import SYSTEM
 from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
 from ushiro.desk import events, queries
 from ushiro.desk import service as desk
 from ushiro.desk.schemas import RequestChange
 from ushiro.desk.service import ESCALATION_TAG
-from ushiro.identity import Role, WorkType
+from ushiro.identity import Role, WorkType, command_line
 
 
 def _chat(client: TestClient, token: str, message: str, category_id: int) -> tuple[str, int]:
@@ -75,7 +74,7 @@ def test_suggest_reads_only_what_the_requester_may(rt: Runtime, people: People, 
     WHEN an employee asks about what only the manual says
     THEN the automatic draft does not use the manual (it abstains, nothing is shown to the
     employee), while a draft the operator asks for cites it."""
-    knowledge.add_document(rt, SYSTEM, people.tenant.id, knowledge.DocumentIn(
+    knowledge.add_document(rt, command_line(people.tenant.id), knowledge.DocumentIn(
         "経理担当者マニュアル.txt", MANUAL.encode(), min_role=Role.OPERATOR))
     set_mode_directly(rt, people.tenant.id, category_id, AutomationMode.SUGGEST)
     question = "社内ポイント制度の原資はどのように予算化されますか"

@@ -22,7 +22,7 @@ from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.desk import mail as desk_mail
 from ushiro.desk import queries
-from ushiro.identity import User
+from ushiro.identity import User, command_line
 
 MAIL = Path(__file__).resolve().parents[1] / "fixtures" / "mail" / "iso2022jp.eml"
 
@@ -99,7 +99,7 @@ def test_mail_request_answer_goes_out_by_smtp(rt: Runtime, people: People, rules
     WHEN the operator approves it before SMTP is configured, then again after
     THEN the first attempt fails with mail_not_configured and leaves the draft approved
     but not sent; the second sends the approved text by SMTP to the requester."""
-    result = desk_mail.import_mail(rt, people.tenant.id, MAIL.read_bytes())
+    result = desk_mail.import_mail(rt, command_line(people.tenant.id), MAIL.read_bytes())
     draft = answers.generate_draft(rt, people.operator_p, result.request_id)
     assert draft is not None
     text = "交通費の精算は、経費精算システムから月末までに申請してください。"
@@ -107,7 +107,7 @@ def test_mail_request_answer_goes_out_by_smtp(rt: Runtime, people: People, rules
         answers.approve(rt, people.operator_p, draft.id, ApproveIn(text=text))
     assert failed.value.code is ErrorCode.MAIL_NOT_CONFIGURED
     assert current_draft(rt, people.operator_p, result.request_id).status == "approved"
-    desk_mail.save_account(rt, None, people.tenant.id, desk_mail.MailAccountIn(
+    desk_mail.save_account(rt, command_line(people.tenant.id), desk_mail.MailAccountIn(
         address="desk@example.co.jp", smtp_host=smtp.host, smtp_port=smtp.port,
         smtp_security="none"))
     answers.approve(rt, people.operator_p, draft.id, ApproveIn(text=text))

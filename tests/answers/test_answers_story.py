@@ -15,7 +15,7 @@ from ushiro import knowledge
 from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
 from ushiro.desk import queries
-from ushiro.identity import User
+from ushiro.identity import User, command_line
 
 EDIT = "申請は勤怠システムの「休暇申請」から行ってください。"
 
@@ -86,11 +86,11 @@ def test_rule_question_from_chat_to_faq(client: TestClient, rt: Runtime, people:
     promoted = client.post(f"/desk/drafts/{draft['id']}/promote", follow_redirects=False,
                            data={"question": QUESTION, "answer": edited, "csrf_token": token})
     assert promoted.status_code == 303, promoted.text
-    faq = [d for d in knowledge.list_documents(rt, people.tenant.id)
+    faq = [d for d in knowledge.list_documents(rt, command_line(people.tenant.id))
            if d.name == f"faq-{seen.reference}"]
     assert len(faq) == 1 and faq[0].passages == 1
-    hits = knowledge.search(rt, people.tenant.id, "入社して何か月で有給休暇がもらえますか",
-                            k=3, principal=people.employee_p)
+    hits = knowledge.search(rt, people.employee_p, "入社して何か月で有給休暇がもらえますか",
+                            k=3)
     assert f"社内FAQ {seen.reference}" in [h.document for h in hits]
     assert any(h.section.startswith("Q") for h in hits if h.document.startswith("社内FAQ"))
     page = client.get(f"/desk/requests/{request_id}")

@@ -8,9 +8,8 @@ from answers_support import People, ask
 
 from ushiro import knowledge
 from ushiro.answers import service as answers
-from ushiro.audit import SYSTEM
 from ushiro.core.runtime import Runtime
-from ushiro.identity import Tenant
+from ushiro.identity import Tenant, command_line
 from ushiro.knowledge.drafting.drafters import OfflineDrafter, TenantContext
 
 TELEWORK = """在宅勤務規程
@@ -24,7 +23,7 @@ SECTION = "第3条(申請)"
 
 
 def add_rule(rt: Runtime, tenant: Tenant) -> None:
-    knowledge.add_document(rt, SYSTEM, tenant.id,
+    knowledge.add_document(rt, command_line(tenant.id),
                            knowledge.DocumentIn("在宅勤務規程.txt", TELEWORK.encode()))
 
 
@@ -34,16 +33,16 @@ def test_draft_uses_a_synonym_the_tenant_added(rt: Runtime, tenant: Tenant) -> N
     THEN the draft quotes and cites the rule; before, it abstained, and the shipped synonyms
     alone would still abstain on the very passages search now finds."""
     add_rule(rt, tenant)
-    [before] = answers.draft_questions(rt, tenant.id, [QUESTION])
+    [before] = answers.draft_questions(rt, command_line(tenant.id), [QUESTION])
     assert before.abstained and before.citations == []
 
-    knowledge.edit_synonyms(rt, SYSTEM, tenant.id, "在宅勤務", ["ホームオフィス"])
-    [after] = answers.draft_questions(rt, tenant.id, [QUESTION])
+    knowledge.edit_synonyms(rt, command_line(tenant.id), "在宅勤務", ["ホームオフィス"])
+    [after] = answers.draft_questions(rt, command_line(tenant.id), [QUESTION])
     assert not after.abstained, after.reason
     assert [c.section for c in after.citations] == [SECTION]
     assert "前日までに所属長へ在宅勤務を申請しなければならない。" in after.answer
 
-    hits = knowledge.search(rt, tenant.id, QUESTION)
+    hits = knowledge.search(rt, command_line(tenant.id), QUESTION)
     assert hits[0].section == SECTION
     shipped_only = OfflineDrafter().draft(QUESTION, hits, TenantContext())
     assert shipped_only.abstained
@@ -53,7 +52,7 @@ def test_request_draft_uses_the_tenants_synonyms(rt: Runtime, tenant: Tenant,
                                                  people: People) -> None:
     """The draft made for a request (the desk's path) reads it with the tenant's synonyms."""
     add_rule(rt, tenant)
-    knowledge.edit_synonyms(rt, SYSTEM, tenant.id, "在宅勤務", ["ホームオフィス"])
+    knowledge.edit_synonyms(rt, command_line(tenant.id), "在宅勤務", ["ホームオフィス"])
     request_id = ask(rt, people.employee_p, QUESTION, category=None)
     draft = answers.generate_draft(rt, people.operator_p, request_id)
     assert draft is not None

@@ -186,8 +186,8 @@ def test_rule_question_review_faq_and_earned_self_service(
     edit = draft.revisions[1]
     assert (edit.author, edit.reason) == (HR_OPERATOR["name"], REASON)
     assert draft.accepted is True and draft.faq_document == f"faq-{reference}"
-    hits = knowledge.search(desk_rt, people.tenant.id, "入社して何か月で有給休暇がもらえますか",
-                            k=3, principal=people.employee_p)
+    hits = knowledge.search(desk_rt, people.employee_p, "入社して何か月で有給休暇がもらえますか",
+                            k=3)
     assert f"社内FAQ {reference}" in [h.document for h in hits]
 
     # -- The employee reads the operator's reply in the portal.

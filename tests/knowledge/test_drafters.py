@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from ushiro import knowledge
-from ushiro.audit import SYSTEM
 from ushiro.core.settings import Settings
+from ushiro.identity import command_line
 from ushiro.knowledge import DocumentIn, SearchHit
 from ushiro.knowledge.drafting.drafters import (
     ABSTAIN_MESSAGE,
@@ -38,13 +38,13 @@ CONTEXT = TenantContext(user_names=["山田 太郎", "鈴木 次郎"], tenant_na
 def company(rt, tenant, texts) -> None:
     for filename, key in [("就業規則.txt", "rules"), ("旅費規程.md", "travel"),
                           ("社内FAQ.md", "faq")]:
-        knowledge.add_document(rt, SYSTEM, tenant.id, DocumentIn(filename, texts[key].encode()))
+        knowledge.add_document(rt, command_line(tenant.id), DocumentIn(filename, texts[key].encode()))
 
 
 @pytest.fixture
 def ask(rt, tenant, company) -> Callable[[str], tuple[list[SearchHit], DraftResult]]:
     def run(question: str) -> tuple[list[SearchHit], DraftResult]:
-        hits = knowledge.search(rt, tenant.id, question, k=5)
+        hits = knowledge.search(rt, command_line(tenant.id), question, k=5)
         return hits, OfflineDrafter().draft(question, hits, CONTEXT)
 
     return run
@@ -136,7 +136,7 @@ def test_offline_abstains_without_passages_or_on_a_weak_match() -> None:
 
 def test_offline_cites_the_current_version(rt, tenant, ask, texts) -> None:
     """A new version of 就業規則 is what the draft quotes and cites (第2版)."""
-    knowledge.add_document(rt, SYSTEM, tenant.id, DocumentIn(
+    knowledge.add_document(rt, command_line(tenant.id), DocumentIn(
         "就業規則.txt", texts["rules"].replace("１０日の年次有給休暇", "１２日の年次有給休暇").encode()))
     _, draft = ask("有給は何日もらえますか")
     assert draft.citations[0].version == 2
@@ -364,7 +364,7 @@ def test_llm_failure_falls_back_to_the_offline_draft(rt, tenant, company, llm_se
     WHEN a draft is asked for
     THEN the offline draft is returned, with the failure noted: the draft is never lost."""
     question = "有給は何日もらえますか"
-    hits = knowledge.search(rt, tenant.id, question, k=5)
+    hits = knowledge.search(rt, command_line(tenant.id), question, k=5)
     url, timeout = llm_server.url, 5.0
     if failure == "status":
         llm_server.status = 500

@@ -17,7 +17,7 @@ from ushiro import knowledge
 from ushiro.app import create_app
 from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
-from ushiro.identity import Principal, Role, Tenant, User, principal_for
+from ushiro.identity import Principal, Role, Tenant, User, command_line, principal_for
 from ushiro.knowledge.models import Document, DocumentVersion, Passage
 
 TRAVEL_V2_EXTRA = "\n（出張の申請）\n第7条　出張は、事前に出張申請書により所属長の承認を得なければならない。\n"
@@ -59,11 +59,12 @@ def as_principal(rt: Runtime, user: User, tenant: Tenant) -> Principal:
 
 def titles(rt: Runtime, tenant: Tenant, query: str,
            principal: Principal | None = None) -> list[str]:
-    return [hit.document for hit in knowledge.search(rt, tenant.id, query, principal=principal)]
+    return [hit.document
+            for hit in knowledge.search(rt, principal or command_line(tenant.id), query)]
 
 
 def document_id(rt: Runtime, tenant: Tenant, name: str) -> int:
-    return next(d.id for d in knowledge.list_documents(rt, tenant.id) if d.name == name)
+    return next(d.id for d in knowledge.list_documents(rt, command_line(tenant.id)) if d.name == name)
 
 
 def audit_actions(rt: Runtime, object_id: int) -> list[str]:
@@ -93,7 +94,7 @@ def test_upload_md_docx_and_pdf(client: TestClient, rt: Runtime, tenant: Tenant,
     assert response.status_code == 200, response.text[:2000]
     assert response.text.count('class="upload-ok"') == 3
     assert "upload-error" not in response.text and response.text.count("新規登録") == 3
-    documents = {d.name: d for d in knowledge.list_documents(rt, tenant.id)}
+    documents = {d.name: d for d in knowledge.list_documents(rt, command_line(tenant.id))}
     assert set(documents) == {"旅費規程", "慶弔見舞金規程", "育児休業規程"}
     assert all(d.version == 1 and d.passages > 0 for d in documents.values())
     assert {str(d.effective_date) for d in documents.values()} == {"2025-04-01"}
@@ -128,7 +129,7 @@ def test_reupload_makes_a_new_version(client: TestClient, rt: Runtime, tenant: T
     assert second.status_code == 200 and "新しい版" in second.text and "第2版" in second.text
     third = upload(client, csrf, {"旅費規程.md": v2})
     assert "変更なし" in third.text and "第2版" in third.text
-    (document,) = knowledge.list_documents(rt, tenant.id)
+    (document,) = knowledge.list_documents(rt, command_line(tenant.id))
     assert (document.version, str(document.effective_date)) == (2, "2025-10-01")
     page = client.get(f"/admin/knowledge/{document.id}").text
     assert 'id="version-1"' in page and 'id="version-2"' in page
@@ -189,7 +190,7 @@ def test_one_bad_file_does_not_stop_the_others(client: TestClient, rt: Runtime,
     assert response.status_code == 200
     assert response.text.count('class="upload-ok"') == 2
     assert response.text.count('class="upload-error"') == 1
-    assert {d.name for d in knowledge.list_documents(rt, tenant.id)} == {"社内FAQ", "就業規則"}
+    assert {d.name for d in knowledge.list_documents(rt, command_line(tenant.id))} == {"社内FAQ", "就業規則"}
 
 
 @pytest.fixture
@@ -218,7 +219,7 @@ def test_file_over_the_document_limit_is_refused(small_client: TestClient, rt: R
     assert response.status_code == 200
     row = response.text.split('class="upload-error"')[1].split("</tr>")[0]
     assert "「大きな規程.md」は大きすぎます" in row and "<code>document_too_large</code>" in row
-    assert [d.name for d in knowledge.list_documents(rt, tenant.id)] == ["FAQ"]
+    assert [d.name for d in knowledge.list_documents(rt, command_line(tenant.id))] == ["FAQ"]
 
 
 def test_form_errors_store_nothing(client: TestClient, rt: Runtime, csrf: str,
@@ -318,7 +319,7 @@ def test_retire_takes_a_document_out_of_search(client: TestClient, rt: Runtime,
     assert "検索対象から外しました" in page.text and "kanri@example.co.jp" in page.text
     assert 'id="retire-form"' not in page.text and "第5条(宿泊費)" not in page.text
     assert titles(rt, tenant, "ホテル代の上限") == []
-    assert knowledge.list_documents(rt, tenant.id) == []
+    assert knowledge.list_documents(rt, command_line(tenant.id)) == []
     listing = client.get("/admin/knowledge").text
     assert 'id="retired-documents"' in listing and f"/admin/knowledge/{doc_id}" in listing
     assert audit_actions(rt, doc_id)[-1] == "knowledge.document.retire"

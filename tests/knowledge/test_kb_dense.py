@@ -27,7 +27,7 @@ from ushiro.core.db import Database
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
-from ushiro.identity import Principal, Role, Tenant, User, principal_for
+from ushiro.identity import Principal, Role, Tenant, User, command_line, principal_for
 from ushiro.identity import service as identity_service
 from ushiro.knowledge import DocumentIn, SearchHit, repository
 from ushiro.knowledge.models import PassageVector
@@ -62,7 +62,7 @@ def dense_rt(rt: Runtime, model_dir: Path) -> Runtime:
 def add_company(rt: Runtime, tenant_id: int, texts: dict[str, str]) -> None:
     for filename, key in (("就業規則.txt", "rules"), ("旅費規程.md", "travel"),
                           ("社内FAQ.md", "faq")):
-        knowledge.add_document(rt, SYSTEM, tenant_id, DocumentIn(filename, texts[key].encode()))
+        knowledge.add_document(rt, command_line(tenant_id), DocumentIn(filename, texts[key].encode()))
 
 
 def as_principal(rt: Runtime, user: User, tenant: Tenant) -> Principal:
@@ -201,7 +201,7 @@ def test_search_with_a_wrong_directory_reports_the_setting(rt: Runtime, tenant: 
     broken = Runtime(rt.settings.model_copy(
         update={"embedding_model_dir": tmp_path / "nowhere"}), rt.db)
     with pytest.raises(UshiroError) as raised:
-        knowledge.search(broken, tenant.id, "有給は何日もらえますか")
+        knowledge.search(broken, command_line(tenant.id), "有給は何日もらえますか")
     assert raised.value.code == ErrorCode.EMBEDDING_MODEL_UNAVAILABLE
 
 
@@ -227,7 +227,7 @@ def bm25_reference(rt: Runtime, tenant_id: int, query: str, k: int) -> list[Sear
                      for d, v in repository.current_documents(session, tenant_id)}
     backend = BM25Backend([IndexedPassage(pid, did, words.split()) for pid, did, words in tokens])
     out = []
-    for hit in backend.search(knowledge.analyzer(rt, tenant_id).query_tokens(query), k=k):
+    for hit in backend.search(knowledge.analyzer(rt, command_line(tenant_id)).query_tokens(query), k=k):
         row = shown[hit.passage_id]
         title, version = documents[row.document_id]
         out.append(SearchHit(row.id, title, version, row.section, row.context, row.page,
@@ -243,7 +243,7 @@ def test_unset_setting_gives_exactly_the_bm25_ranking(rt: Runtime, tenant: Tenan
     assert rt.settings.embedding_model_dir is None
     add_company(rt, tenant.id, texts)
     for query in QUESTIONS:
-        hits = knowledge.search(rt, tenant.id, query, k=10)
+        hits = knowledge.search(rt, command_line(tenant.id), query, k=10)
         assert hits == bm25_reference(rt, tenant.id, query, 10)
         assert all(hit.lexical_score is None and hit.bm25 == hit.score for hit in hits)
     assert vector_count(rt, tenant.id) == 0
@@ -259,7 +259,7 @@ def test_fused_ranking_holds_the_bm25_hits_and_dense_only_candidates(
     add_company(rt, tenant.id, texts)
     query = "出張の日当はいくら"
     lexical = bm25_reference(rt, tenant.id, query, CANDIDATES)
-    fused = knowledge.search(dense_rt, tenant.id, query, k=MAX_K)
+    fused = knowledge.search(dense_rt, command_line(tenant.id), query, k=MAX_K)
     by_id = {hit.passage_id: hit for hit in fused}
     assert lexical and {hit.passage_id for hit in lexical} <= set(by_id)
     assert all(by_id[hit.passage_id].lexical_score == hit.score for hit in lexical)
@@ -282,8 +282,8 @@ def test_fused_ranking_holds_the_bm25_hits_and_dense_only_candidates(
 def test_dense_ranking_answers_where_bm25_finds_nothing(rt: Runtime, dense_rt: Runtime,
                                                         tenant: Tenant, texts) -> None:
     add_company(rt, tenant.id, texts)
-    assert knowledge.search(rt, tenant.id, NO_WORD_MATCH, k=5) == []
-    hits = knowledge.search(dense_rt, tenant.id, NO_WORD_MATCH, k=5)
+    assert knowledge.search(rt, command_line(tenant.id), NO_WORD_MATCH, k=5) == []
+    hits = knowledge.search(dense_rt, command_line(tenant.id), NO_WORD_MATCH, k=5)
     assert len(hits) == 5 and all(hit.lexical_score == 0.0 for hit in hits)
     assert [hit.score for hit in hits] == [1 / (RRF_K + rank) for rank in range(1, 6)]
 
@@ -295,19 +295,19 @@ def test_restricted_documents_stay_out_of_dense_results(rt: Runtime, dense_rt: R
     WHEN others search, also with a question that only the dense ranking answers
     THEN neither document takes a place; members of 経理 and approvers find theirs."""
     add_company(rt, tenant.id, texts)
-    knowledge.add_document(rt, SYSTEM, tenant.id, DocumentIn(
+    knowledge.add_document(rt, command_line(tenant.id), DocumentIn(
         "決算手順.md", SECRET.encode(), departments=["経理"]))
-    knowledge.add_document(rt, SYSTEM, tenant.id, DocumentIn(
+    knowledge.add_document(rt, command_line(tenant.id), DocumentIn(
         "役員規程.md", "# 役員規程\n役員の出張日当は別に定める。".encode(), min_role=Role.APPROVER))
     people = {"hr": make_user(Role.OPERATOR, departments=["人事・労務"]),
               "accounting": make_user(Role.OPERATOR, departments=["経理"]),
               "approver": make_user(Role.APPROVER)}
     principals = {key: as_principal(rt, user, tenant) for key, user in people.items()}
-    everything = knowledge.search(dense_rt, tenant.id, NO_WORD_MATCH, k=100)
+    everything = knowledge.search(dense_rt, command_line(tenant.id), NO_WORD_MATCH, k=100)
     assert {"決算手順", "役員規程"} <= {hit.document for hit in everything}
     for question in (NO_WORD_MATCH, "月次決算の締め", "出張の日当"):
         seen = {key: {hit.document for hit in knowledge.search(
-            dense_rt, tenant.id, question, k=100, principal=principal)}
+            dense_rt, principal, question, k=100)}
             for key, principal in principals.items()}
         assert "決算手順" not in seen["hr"] | seen["approver"]
         assert "役員規程" not in seen["hr"] | seen["accounting"]
@@ -319,9 +319,9 @@ def test_tenants_never_see_each_others_passages_or_vectors(
         make_tenant: Callable[..., Tenant]) -> None:
     other = make_tenant("momiji", "もみじ商事株式会社")
     add_company(rt, tenant.id, texts)
-    knowledge.add_document(rt, SYSTEM, other.id, DocumentIn("決算手順.md", SECRET.encode()))
-    mine = knowledge.search(dense_rt, tenant.id, "月次決算の締め", k=100)
-    theirs = knowledge.search(dense_rt, other.id, "出張の日当はいくら", k=100)
+    knowledge.add_document(rt, command_line(other.id), DocumentIn("決算手順.md", SECRET.encode()))
+    mine = knowledge.search(dense_rt, command_line(tenant.id), "月次決算の締め", k=100)
+    theirs = knowledge.search(dense_rt, command_line(other.id), "出張の日当はいくら", k=100)
     assert "決算手順" not in {hit.document for hit in mine}
     assert {hit.document for hit in theirs} == {"決算手順"}
     with rt.db.reading() as session:
@@ -344,20 +344,20 @@ def test_unchanged_passages_are_not_embedded_again(rt: Runtime, dense_rt: Runtim
     assert isinstance(embedder, SentenceTransformerEmbedder)
     add_company(rt, tenant.id, texts)
     before = embedder.documents_embedded
-    knowledge.search(dense_rt, tenant.id, "有給は何日もらえますか")
+    knowledge.search(dense_rt, command_line(tenant.id), "有給は何日もらえますか")
     passages = vector_count(rt, tenant.id)
     assert passages > 20 and embedder.documents_embedded - before == passages
 
-    added = knowledge.add_document(rt, SYSTEM, tenant.id, DocumentIn(
+    added = knowledge.add_document(rt, command_line(tenant.id), DocumentIn(
         "決算手順.md", SECRET.encode()))
     before = embedder.documents_embedded
-    assert knowledge.search(dense_rt, tenant.id, "月次決算の締め")[0].document == "決算手順"
+    assert knowledge.search(dense_rt, command_line(tenant.id), "月次決算の締め")[0].document == "決算手順"
     assert embedder.documents_embedded - before == added.passages
 
-    knowledge.edit_synonyms(rt, SYSTEM, tenant.id, "賞与", ["ボーナス", "一時金"])
+    knowledge.edit_synonyms(rt, command_line(tenant.id), "賞与", ["ボーナス", "一時金"])
     kb_index._indexes.clear()  # as in a process started afterwards
     before = embedder.documents_embedded
-    knowledge.search(dense_rt, tenant.id, "一時金はいつ")
+    knowledge.search(dense_rt, command_line(tenant.id), "一時金はいつ")
     assert embedder.documents_embedded == before
 
 
@@ -371,11 +371,11 @@ def test_offline_drafter_judges_fused_hits_by_their_bm25_score(rt: Runtime, dens
 
     add_company(rt, tenant.id, texts)
     question = "ボーナスはいつ出ますか"
-    context = TenantContext(analyzer=knowledge.analyzer(rt, tenant.id))
-    hits = knowledge.search(dense_rt, tenant.id, question, k=5)
+    context = TenantContext(analyzer=knowledge.analyzer(rt, command_line(tenant.id)))
+    hits = knowledge.search(dense_rt, command_line(tenant.id), question, k=5)
     assert all(hit.score < MIN_TOP_SCORE for hit in hits) and hits[0].bm25 > MIN_TOP_SCORE
     fused = OfflineDrafter().draft(question, hits, context)
-    plain = OfflineDrafter().draft(question, knowledge.search(rt, tenant.id, question, k=5),
+    plain = OfflineDrafter().draft(question, knowledge.search(rt, command_line(tenant.id), question, k=5),
                                    context)
     assert not fused.abstained and [c.section for c in fused.citations] == ["第17条(賞与)"]
     assert fused.answer == plain.answer
@@ -417,10 +417,10 @@ def fused_rankings(url: str, data_dir: Path, model_dir: Path,
         rt = Runtime(settings, db)
         tenant = identity_service.create_tenant(db, SYSTEM, "sakura", "さくら精機株式会社")
         add_company(rt, tenant.id, texts)
-        knowledge.add_document(rt, SYSTEM, tenant.id, DocumentIn("決算手順.md", SECRET.encode()))
+        knowledge.add_document(rt, command_line(tenant.id), DocumentIn("決算手順.md", SECRET.encode()))
         return [[(h.passage_id, h.document, h.section, h.score, h.lexical_score, h.dense_score)
                  for h in found]
-                for _, found in knowledge.search_many(rt, tenant.id, QUESTIONS, k=20)]
+                for _, found in knowledge.search_many(rt, command_line(tenant.id), QUESTIONS, k=20)]
     finally:
         db.dispose()
 

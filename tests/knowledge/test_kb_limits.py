@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from ushiro import audit, knowledge
+from ushiro import knowledge
 from ushiro.core.db import Database
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
-from ushiro.identity import Tenant
+from ushiro.identity import Tenant, command_line
 from ushiro.knowledge.ingest.extract import extract
 from ushiro.knowledge.retrieval.tokenize import Analyzer
 from ushiro.knowledge.schemas import DocumentIn
@@ -315,7 +315,7 @@ def test_passages_are_analysed_before_the_write_transaction(rt: Runtime, tenant:
     SQLite writer lock is held only for the writes."""
     doc = DocumentIn("就業規則.txt", texts["rules"].encode())
     with watching() as analysed:
-        result = knowledge.add_document(rt, audit.SYSTEM, tenant.id, doc)
+        result = knowledge.add_document(rt, command_line(tenant.id), doc)
     assert result.passages > 20
     assert analysed and set(analysed) == {"outside"}, analysed
 
@@ -324,15 +324,15 @@ def test_synonyms_edited_meanwhile_are_applied(rt: Runtime, tenant: Tenant) -> N
     """GIVEN a rule that says おうちワーク, analysed before its transaction
     WHEN 在宅勤務 ← おうちワーク is added as a synonym between the analysis and the write
     THEN the stored passage is analysed with the new synonym: 在宅勤務 finds it."""
-    knowledge.synonyms(rt, tenant.id)  # seed the shipped list first
+    knowledge.synonyms(rt, command_line(tenant.id))  # seed the shipped list first
 
     def edit() -> None:
-        assert knowledge.edit_synonyms(rt, audit.SYSTEM, tenant.id, "在宅勤務",
+        assert knowledge.edit_synonyms(rt, command_line(tenant.id), "在宅勤務",
                                        ["おうちワーク"]) == 1
 
     doc = DocumentIn("勤務規程.txt", "第1条　おうちワークは週2日までとする。".encode())
     with watching(on_transaction=edit) as analysed:
-        knowledge.add_document(rt, audit.SYSTEM, tenant.id, doc)
+        knowledge.add_document(rt, command_line(tenant.id), doc)
     assert "in transaction" in analysed  # analysed again with the synonyms now stored
-    hits = knowledge.search(rt, tenant.id, "在宅勤務")
+    hits = knowledge.search(rt, command_line(tenant.id), "在宅勤務")
     assert [hit.document for hit in hits] == ["勤務規程"]

@@ -15,7 +15,7 @@ from ushiro.desk import queries
 from ushiro.desk import service as desk_service
 from ushiro.desk.mail import ImportResult
 from ushiro.desk.schemas import ReplyCreate
-from ushiro.identity import Principal, Role, Tenant, User
+from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
 
 MAIL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
@@ -60,14 +60,14 @@ def test_a_subject_reference_threads_only_for_a_participant(
     THEN it joins REQ-1 only from a participant (the requester, or the staff member who
     replied); from another staff member or a stranger it opens a new request marked
     as unverified."""
-    target = imported(desk_mail.receive(rt, tenant.id, raw("utf8_attachment.eml")))
+    target = imported(desk_mail.receive(rt, command_line(tenant.id), raw("utf8_attachment.eml")))
     desk_service.reply(rt, staff["operator"], target.request_id,
                        ReplyCreate(body="確認します。", kind="note"))
     addresses = {"requester": REQUESTER, "replied_staff": OPERATOR.encode(),
                  "other_staff": OTHER_OPERATOR.encode(), "stranger": b"x@outside.example.com"}
     data = raw("reply_subject_ref.eml").replace(REQUESTER, addresses[sender])
 
-    result = imported(desk_mail.receive(rt, tenant.id, data))
+    result = imported(desk_mail.receive(rt, command_line(tenant.id), data))
 
     assert (result.request_id == target.request_id) is threads
     if not threads:
@@ -84,10 +84,10 @@ def test_a_forged_staff_from_does_not_write_into_another_employees_request(
     """GIVEN REQ-1 of 田中 健太, which no staff member has touched
     WHEN a mail From: <an operator> with Subject: Re: [REQ-1] arrives
     THEN REQ-1 is unchanged and a new request (marked unverified) holds the mail."""
-    target = imported(desk_mail.receive(rt, tenant.id, raw("utf8_attachment.eml")))
+    target = imported(desk_mail.receive(rt, command_line(tenant.id), raw("utf8_attachment.eml")))
     data = raw("reply_subject_ref.eml").replace(REQUESTER, OPERATOR.encode())
 
-    result = imported(desk_mail.receive(rt, tenant.id, data))
+    result = imported(desk_mail.receive(rt, command_line(tenant.id), data))
 
     assert result.created and result.request_id != target.request_id
     assert queries.get_request(rt, staff["admin"], target.request_id).messages == []
@@ -99,12 +99,12 @@ def test_in_reply_to_from_a_non_participant_opens_a_request(
     WHEN someone else answers that mail (In-Reply-To points to it)
     THEN the answer opens a new request marked unverified; the requester's own answer,
     and later answers of an address already in the thread, still join REQ-1."""
-    target = imported(desk_mail.receive(rt, tenant.id, raw("utf8_attachment.eml")))
+    target = imported(desk_mail.receive(rt, command_line(tenant.id), raw("utf8_attachment.eml")))
     stranger = (raw("reply.eml").replace(REQUESTER, b"x@outside.example.com")
                 .replace(b"<CAJm4rT3", b"<FORGED3"))
 
-    forged = imported(desk_mail.receive(rt, tenant.id, stranger))
-    genuine = imported(desk_mail.receive(rt, tenant.id, raw("reply.eml")))
+    forged = imported(desk_mail.receive(rt, command_line(tenant.id), stranger))
+    genuine = imported(desk_mail.receive(rt, command_line(tenant.id), raw("reply.eml")))
 
     assert forged.created and "差出人未確認" in queries.get_request(
         rt, staff["admin"], forged.request_id).tags
@@ -134,10 +134,10 @@ def test_authentication_results_are_recorded_and_a_failure_never_threads(
     WHEN his reply arrives carrying our receiving server's Authentication-Results
     THEN the results are recorded with the message; a failing SPF/DKIM/DMARC result opens
     a new request marked as failing authentication instead of joining REQ-1."""
-    target = imported(desk_mail.receive(rt, tenant.id, raw("utf8_attachment.eml")))
+    target = imported(desk_mail.receive(rt, command_line(tenant.id), raw("utf8_attachment.eml")))
     data = with_header(raw("reply.eml"), (AUTH + results).encode())
 
-    result = imported(desk_mail.receive(rt, tenant.id, data))
+    result = imported(desk_mail.receive(rt, command_line(tenant.id), data))
 
     assert (result.request_id != target.request_id) is failing
     note = desk_mail.mail_notes(rt, staff["admin"], result.request_id)[-1]
@@ -153,11 +153,11 @@ def test_only_the_topmost_authentication_results_count(
     mail, below the one our receiving server put on top (dmarc=fail)
     WHEN it is received
     THEN the topmost one decides: authentication failed, not threaded."""
-    target = imported(desk_mail.receive(rt, tenant.id, raw("utf8_attachment.eml")))
+    target = imported(desk_mail.receive(rt, command_line(tenant.id), raw("utf8_attachment.eml")))
     data = with_header(with_header(raw("reply.eml"), f"{AUTH} dmarc=pass".encode()),
                        f"{AUTH} dmarc=fail header.from=example.co.jp".encode())
 
-    result = imported(desk_mail.receive(rt, tenant.id, data))
+    result = imported(desk_mail.receive(rt, command_line(tenant.id), data))
 
     assert result.request_id != target.request_id
 
@@ -170,16 +170,16 @@ def test_a_configured_authserv_id_ignores_headers_from_other_servers(
     THEN ours decides; a mail with only a foreign header counts as not checked."""
     ours = Runtime(rt.settings.model_copy(update={"mail_authserv_id": "mx1.example.co.jp"}),
                    rt.db)
-    target = imported(desk_mail.receive(ours, tenant.id, raw("utf8_attachment.eml")))
+    target = imported(desk_mail.receive(ours, command_line(tenant.id), raw("utf8_attachment.eml")))
     data = with_header(with_header(raw("reply.eml"), f"{AUTH} dmarc=fail".encode()),
                        b"Authentication-Results: evil.example.net; dmarc=pass")
 
-    result = imported(desk_mail.receive(ours, tenant.id, data))
+    result = imported(desk_mail.receive(ours, command_line(tenant.id), data))
 
     assert result.request_id != target.request_id
     foreign = with_header(raw("reply_subject_ref.eml"),
                           b"Authentication-Results: evil.example.net; dmarc=fail")
-    alone = imported(desk_mail.receive(ours, tenant.id, foreign))
+    alone = imported(desk_mail.receive(ours, command_line(tenant.id), foreign))
     assert alone.request_id == target.request_id
 
 
@@ -187,7 +187,7 @@ def test_the_request_page_shows_failed_authentication(
         rt: Runtime, tenant: Tenant, client: TestClient, staff: dict[str, Principal],
         login: Callable[[str], str]) -> None:
     data = with_header(raw("iso2022jp.eml"), f"{AUTH} spf=fail smtp.mailfrom=x".encode())
-    result = imported(desk_mail.receive(rt, tenant.id, data))
+    result = imported(desk_mail.receive(rt, command_line(tenant.id), data))
     login("admin@sakura.example.co.jp")
 
     page = client.get(f"/desk/requests/{result.request_id}")

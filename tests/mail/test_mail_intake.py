@@ -26,7 +26,7 @@ from ushiro.desk import queries
 from ushiro.desk import service as desk_service
 from ushiro.desk.models import Request
 from ushiro.desk.schemas import QueueFilter, RequestChange
-from ushiro.identity import Principal, Role, Tenant, User
+from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
 
 MAIL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
@@ -106,7 +106,7 @@ def test_each_fixture_becomes_a_correctly_decoded_request(
     WHEN it is imported
     THEN one new mail request holds its subject, sender, display name, body text and
     attachments, all decoded without mojibake."""
-    result = desk_mail.import_mail(rt, tenant.id, raw(name))
+    result = desk_mail.import_mail(rt, command_line(tenant.id), raw(name))
 
     assert result.created and not result.duplicate
     out = queries.get_request(rt, admin, result.request_id)
@@ -131,7 +131,7 @@ def test_attachment_bytes_are_stored_and_retrievable(
     """GIVEN a mail with an attachment named by RFC 2231 or by an RFC 2047 `name=`
     WHEN it is imported
     THEN the attachment keeps its Japanese name and its exact bytes can be read back."""
-    result = desk_mail.import_mail(rt, tenant.id, raw(name))
+    result = desk_mail.import_mail(rt, command_line(tenant.id), raw(name))
 
     [listed] = queries.get_request(rt, admin, result.request_id).attachments
     found, data = queries.attachment_for(rt, admin, listed.id)
@@ -148,7 +148,7 @@ def test_html_only_mail_becomes_text_without_active_content(
     """GIVEN a mail with only an HTML part carrying <style>, <script> and javascript: links
     WHEN it is imported
     THEN the request body is plain text with none of the script, style or markup."""
-    result = desk_mail.import_mail(rt, tenant.id, raw("html_only.eml"))
+    result = desk_mail.import_mail(rt, command_line(tenant.id), raw("html_only.eml"))
 
     body = queries.get_request(rt, admin, result.request_id).body
     assert "本社3階 第2会議室" in body and "詳細はこちら" in body
@@ -182,7 +182,7 @@ def test_unencoded_8bit_headers_are_decoded(
                       filename="領収書.pdf", charset="shift_jis" if encoding == "cp932" else "utf-8",
                       encode=encoding)
 
-    result = desk_mail.import_mail(rt, tenant.id, data)
+    result = desk_mail.import_mail(rt, command_line(tenant.id), data)
 
     out = queries.get_request(rt, admin, result.request_id)
     assert out.title == "出張旅費の件 ①"
@@ -200,7 +200,7 @@ def test_a_broken_encoded_word_does_not_stop_the_mail(
     THEN the request is opened with the subject text as received (a crash here would
     block every later mail of the mailbox, since the mail would never be marked seen)."""
     result = desk_mail.import_mail(
-        rt, tenant.id, plain_mail(sender="kenta.tanaka@example.co.jp", subject=subject))
+        rt, command_line(tenant.id), plain_mail(sender="kenta.tanaka@example.co.jp", subject=subject))
 
     assert result.created
     assert queries.get_request(rt, admin, result.request_id).title == subject
@@ -214,10 +214,10 @@ def test_importing_the_same_mail_twice_stores_it_once(
     WHEN the same bytes are imported again (a re-poll, a repeated CLI run)
     THEN the first request is reported as a duplicate; no request, attachment or audit
     event is added."""
-    first = desk_mail.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
+    first = desk_mail.import_mail(rt, command_line(tenant.id), raw("utf8_attachment.eml"))
     requests, events = request_total(rt, admin), audit_seq(rt, admin)
 
-    again = desk_mail.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
+    again = desk_mail.import_mail(rt, command_line(tenant.id), raw("utf8_attachment.eml"))
 
     assert (again.request_id, again.number) == (first.request_id, first.number)
     assert again.duplicate and not again.created
@@ -231,11 +231,11 @@ def test_a_threaded_reply_imported_twice_is_one_message(
     """GIVEN a reply already added to its request
     WHEN it is imported again
     THEN it is a duplicate and the request still has one inbound message."""
-    original = desk_mail.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
-    desk_mail.import_mail(rt, tenant.id, raw("reply.eml"))
+    original = desk_mail.import_mail(rt, command_line(tenant.id), raw("utf8_attachment.eml"))
+    desk_mail.import_mail(rt, command_line(tenant.id), raw("reply.eml"))
     events = audit_seq(rt, admin)
 
-    again = desk_mail.import_mail(rt, tenant.id, raw("reply.eml"))
+    again = desk_mail.import_mail(rt, command_line(tenant.id), raw("reply.eml"))
 
     assert again.duplicate and again.request_id == original.request_id
     assert len(queries.get_request(rt, admin, original.request_id).messages) == 1
@@ -250,8 +250,8 @@ def test_a_mail_without_message_id_is_identified_by_its_content(
     data = re.sub(rb"Message-ID: [^\r\n]*\r\n", b"", raw("iso2022jp.eml"))
     assert b"Message-ID" not in data
 
-    first = desk_mail.import_mail(rt, tenant.id, data)
-    again = desk_mail.import_mail(rt, tenant.id, data)
+    first = desk_mail.import_mail(rt, command_line(tenant.id), data)
+    again = desk_mail.import_mail(rt, command_line(tenant.id), data)
 
     assert first.created and again.duplicate and again.request_id == first.request_id
     assert request_total(rt, admin) == 1
@@ -264,9 +264,9 @@ def test_reply_with_in_reply_to_joins_the_original_request(
     """GIVEN a request opened by a mail
     WHEN the requester's reply (In-Reply-To / References → that mail) is imported
     THEN it is an inbound message of that request, not a new request."""
-    original = desk_mail.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
+    original = desk_mail.import_mail(rt, command_line(tenant.id), raw("utf8_attachment.eml"))
 
-    result = desk_mail.import_mail(rt, tenant.id, raw("reply.eml"))
+    result = desk_mail.import_mail(rt, command_line(tenant.id), raw("reply.eml"))
 
     assert not result.created and result.request_id == original.request_id
     assert request_total(rt, admin) == 1
@@ -284,7 +284,7 @@ def test_mail_from_a_registered_member_is_linked_to_their_account(
     member = identity_service.principal(rt.db, user.id, tenant.id)
     data = raw("utf8_attachment.eml").replace(REQUESTER, b"Kenta.Tanaka@Example.CO.JP")
 
-    result = desk_mail.import_mail(rt, tenant.id, data)
+    result = desk_mail.import_mail(rt, command_line(tenant.id), data)
 
     assert queries.get_request(rt, member, result.request_id).requester == REQUESTER.decode()
     assert requester_name(rt, result.request_id) == "田中 健太郎"
@@ -295,7 +295,7 @@ def test_reply_whose_original_is_unknown_opens_a_request(
     """GIVEN no request for the mail a reply refers to
     WHEN the reply is imported
     THEN it opens a new request rather than being lost."""
-    result = desk_mail.import_mail(rt, tenant.id, raw("reply.eml"))
+    result = desk_mail.import_mail(rt, command_line(tenant.id), raw("reply.eml"))
 
     assert result.created
     assert queries.get_request(rt, admin, result.request_id).title.startswith("Re: 出張旅費")
@@ -307,9 +307,9 @@ def test_threading_never_crosses_tenants(
     WHEN the reply is imported into this tenant
     THEN it opens a request here and leaves the other tenant's request alone."""
     other = make_tenant("momiji", "もみじ商事株式会社")
-    theirs = desk_mail.import_mail(rt, other.id, raw("utf8_attachment.eml"))
+    theirs = desk_mail.import_mail(rt, command_line(other.id), raw("utf8_attachment.eml"))
 
-    ours = desk_mail.import_mail(rt, tenant.id, raw("reply.eml"))
+    ours = desk_mail.import_mail(rt, command_line(tenant.id), raw("reply.eml"))
 
     assert ours.created and ours.request_id != theirs.request_id
 
@@ -332,13 +332,13 @@ def test_subject_reference_threads_only_for_a_participant(
     addresses = {"requester": REQUESTER, "operator": b"keiri.op@sakura.example.co.jp",
                  "stranger": b"someone@outside.example.com",
                  "other_member": b"jiro.suzuki@sakura.example.co.jp"}
-    desk_mail.import_mail(rt, tenant.id, raw("iso2022jp.eml"))
-    target = desk_mail.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
+    desk_mail.import_mail(rt, command_line(tenant.id), raw("iso2022jp.eml"))
+    target = desk_mail.import_mail(rt, command_line(tenant.id), raw("utf8_attachment.eml"))
     assert target.number == 2
     data = (raw("reply_subject_ref.eml").replace(b"[REQ-1]", f"[REQ-{target.number}]".encode())
             .replace(REQUESTER, addresses[sender]))
 
-    result = desk_mail.import_mail(rt, tenant.id, data)
+    result = desk_mail.import_mail(rt, command_line(tenant.id), data)
 
     assert result.created is not threads
     if threads:
@@ -360,7 +360,7 @@ def test_subject_reference_to_a_missing_request_opens_a_request(
     THEN a new request is opened."""
     data = raw("reply_subject_ref.eml").replace(b"[REQ-1]", b"[REQ-999]")
 
-    assert desk_mail.import_mail(rt, tenant.id, data).created
+    assert desk_mail.import_mail(rt, command_line(tenant.id), data).created
 
 
 @pytest.mark.parametrize(("status", "after"), [
@@ -374,10 +374,10 @@ def test_a_mail_reply_reopens_a_waiting_or_resolved_request(
     """GIVEN a mail request waiting on the requester, or already resolved
     WHEN the requester's reply mail arrives
     THEN the request is back in progress (other statuses are left as they are)."""
-    original = desk_mail.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
+    original = desk_mail.import_mail(rt, command_line(tenant.id), raw("utf8_attachment.eml"))
     desk_service.change(rt, admin, original.request_id, RequestChange(status=status))
 
-    desk_mail.import_mail(rt, tenant.id, raw("reply.eml"))
+    desk_mail.import_mail(rt, command_line(tenant.id), raw("reply.eml"))
 
     assert queries.get_request(rt, admin, original.request_id).status == after
 
@@ -399,14 +399,14 @@ def test_an_out_of_office_reply_does_not_reopen_a_waiting_request(
     X-Autoreply, Precedence: auto_reply/bulk)
     THEN it joins the thread, so the operator sees it, but the request keeps waiting; a
     mail marked ``Auto-Submitted: no`` (a person's) reopens it as any reply does."""
-    original = desk_mail.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
+    original = desk_mail.import_mail(rt, command_line(tenant.id), raw("utf8_attachment.eml"))
     desk_service.change(rt, admin, original.request_id, RequestChange(status="waiting"))
     reply = raw("reply.eml").replace(b"MIME-Version: 1.0\r\n", b"MIME-Version: 1.0\r\n"
                                      + header + b"\r\n", 1)
     reply = reply.replace(b"MIME-Version: 1.0\n", b"MIME-Version: 1.0\n" + header + b"\n", 1)
     assert header in reply
 
-    result = desk_mail.import_mail(rt, tenant.id, reply)
+    result = desk_mail.import_mail(rt, command_line(tenant.id), reply)
 
     assert (result.request_id, result.created) == (original.request_id, False)
     request = queries.get_request(rt, admin, original.request_id)
@@ -424,7 +424,7 @@ def test_malformed_mail_is_rejected_in_japanese_and_nothing_is_stored(
     requests, events = request_total(rt, admin), audit_seq(rt, admin)
 
     with pytest.raises(UshiroError) as caught:
-        desk_mail.import_mail(rt, tenant.id, raw("malformed.eml"))
+        desk_mail.import_mail(rt, command_line(tenant.id), raw("malformed.eml"))
 
     assert caught.value.code == ErrorCode.MAIL_MALFORMED
     assert JAPANESE.search(caught.value.message) and "差出人" in caught.value.message
@@ -442,12 +442,12 @@ def test_mail_over_the_size_limit_is_rejected(
     small = Runtime(rt.settings.model_copy(update={"max_mail_bytes": len(data) - 1}), rt.db)
 
     with pytest.raises(UshiroError) as caught:
-        desk_mail.import_mail(small, tenant.id, data)
+        desk_mail.import_mail(small, command_line(tenant.id), data)
 
     assert caught.value.code == ErrorCode.MAIL_TOO_LARGE
     assert "上限" in caught.value.message and f"{len(data) - 1:,}" in caught.value.message
     assert request_total(rt, admin) == 0
-    assert desk_mail.import_mail(rt, tenant.id, data).created  # the default limit takes it
+    assert desk_mail.import_mail(rt, command_line(tenant.id), data).created  # the default limit takes it
 
 
 def test_attachment_over_the_size_limit_rejects_the_whole_mail(
@@ -459,7 +459,7 @@ def test_attachment_over_the_size_limit_rejects_the_whole_mail(
     events = audit_seq(rt, admin)
 
     with pytest.raises(UshiroError) as caught:
-        desk_mail.import_mail(small, tenant.id, raw("utf8_attachment.eml"))
+        desk_mail.import_mail(small, command_line(tenant.id), raw("utf8_attachment.eml"))
 
     assert caught.value.code == ErrorCode.TOO_LARGE == "payload_too_large"
     assert "領収書.pdf" in caught.value.message and "600" in caught.value.message

@@ -22,7 +22,7 @@ from ushiro.desk import mail as desk_mail
 from ushiro.desk import queries
 from ushiro.desk.mail import ImportResult, Quarantined, quarantine
 from ushiro.desk.schemas import QueueFilter
-from ushiro.identity import Principal, Role, Tenant, User
+from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
 
 MAIL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
@@ -80,7 +80,7 @@ def test_a_deeply_nested_mail_is_quarantined_not_raised(
     THEN it is quarantined with a Japanese reason and its raw bytes kept; no request."""
     data = nested(1000)
 
-    result = desk_mail.receive(rt, tenant.id, data)
+    result = desk_mail.receive(rt, command_line(tenant.id), data)
 
     assert isinstance(result, Quarantined)
     assert "入れ子" in result.reason
@@ -102,7 +102,7 @@ def test_limits_and_unreadable_mail_quarantine_with_the_reason(
     """GIVEN the default limits (MIME depth 20, 200 parts)
     WHEN a mail beyond one of them, or without a usable sender, is received
     THEN it is quarantined, and the reason names what was exceeded."""
-    result = desk_mail.receive(rt, tenant.id, build())
+    result = desk_mail.receive(rt, command_line(tenant.id), build())
 
     assert isinstance(result, Quarantined) and words in result.reason
     assert [q.reason for q in quarantine.listing(rt, admin)] == [result.reason]
@@ -111,7 +111,7 @@ def test_limits_and_unreadable_mail_quarantine_with_the_reason(
 def test_decoded_size_over_the_limit_is_quarantined(rt: Runtime, tenant: Tenant) -> None:
     small = Runtime(rt.settings.model_copy(update={"mail_max_decoded_bytes": 400}), rt.db)
 
-    result = desk_mail.receive(small, tenant.id, raw("utf8_attachment.eml"))
+    result = desk_mail.receive(small, command_line(tenant.id), raw("utf8_attachment.eml"))
 
     assert isinstance(result, Quarantined) and "400" in result.reason
 
@@ -122,7 +122,7 @@ def test_a_released_mail_is_imported_and_leaves_the_quarantine(
     WHEN the limit is raised and the admin releases it
     THEN it becomes a request and is no longer listed."""
     small = Runtime(rt.settings.model_copy(update={"max_attachment_bytes": 600}), rt.db)
-    held = desk_mail.receive(small, tenant.id, raw("utf8_attachment.eml"))
+    held = desk_mail.receive(small, command_line(tenant.id), raw("utf8_attachment.eml"))
     assert isinstance(held, Quarantined) and "領収書.pdf" in held.reason
 
     released = desk_mail.release(rt, admin, held.id)
@@ -163,7 +163,7 @@ def test_the_admin_mail_page_lists_quarantined_mail_with_download_and_delete(
     be downloaded, and deleting it removes it from the list."""
     user = make_user(Role.ADMIN, email="admin@sakura.example.co.jp", name="管理 花子")
     data = nested(1000)
-    held = desk_mail.receive(rt, tenant.id, data)
+    held = desk_mail.receive(rt, command_line(tenant.id), data)
     assert isinstance(held, Quarantined)
     csrf = login(user.email)
 
@@ -185,7 +185,7 @@ def test_a_requester_cannot_see_the_quarantine(
         rt: Runtime, tenant: Tenant, client: TestClient, make_user: Callable[..., User],
         login: Callable[[str], str]) -> None:
     user = make_user(Role.OPERATOR, email="op@sakura.example.co.jp", name="担当")
-    held = desk_mail.receive(rt, tenant.id, nested(1000))
+    held = desk_mail.receive(rt, command_line(tenant.id), nested(1000))
     assert isinstance(held, Quarantined)
     login(user.email)
 
@@ -203,7 +203,7 @@ def test_a_mail_body_over_the_limit_is_cut_with_a_note_and_the_original_kept(
     small = Runtime(rt.settings.model_copy(update={"max_body_chars": 1000}), rt.db)
     data = text_mail(("経費精算のお願いです。" * 500).encode(), "utf-8")
 
-    result = desk_mail.receive(small, tenant.id, data)
+    result = desk_mail.receive(small, command_line(tenant.id), data)
 
     assert isinstance(result, ImportResult)
     out = queries.get_request(rt, admin, result.request_id)
@@ -225,7 +225,7 @@ def test_a_huge_html_only_mail_is_converted_in_bounded_time(
     data = text_mail(html.encode(), "utf-8", subtype="html")
 
     started = time.perf_counter()
-    result = desk_mail.receive(rt, tenant.id, data)
+    result = desk_mail.receive(rt, command_line(tenant.id), data)
     elapsed = time.perf_counter() - started
 
     assert isinstance(result, ImportResult)
@@ -256,7 +256,7 @@ def test_a_mislabelled_charset_is_read_right_and_flagged(
     naming the declared charset, for the operator to check."""
     text = "お世話になっております。交通費の精算をお願いいたします。よろしくお願いします。"
 
-    result = desk_mail.receive(rt, tenant.id, text_mail(text.encode(actual), declared))
+    result = desk_mail.receive(rt, command_line(tenant.id), text_mail(text.encode(actual), declared))
 
     assert isinstance(result, ImportResult)
     assert queries.get_request(rt, admin, result.request_id).body == text
@@ -267,7 +267,7 @@ def test_a_mislabelled_charset_is_read_right_and_flagged(
 def test_undecodable_bytes_are_flagged(rt: Runtime, tenant: Tenant, admin: Principal) -> None:
     data = text_mail("受付".encode() + b"\xff\xfe\xfa" + "です".encode(), "utf-8")
 
-    result = desk_mail.receive(rt, tenant.id, data)
+    result = desk_mail.receive(rt, command_line(tenant.id), data)
 
     assert isinstance(result, ImportResult)
     [note] = desk_mail.mail_notes(rt, admin, result.request_id)
@@ -277,7 +277,7 @@ def test_undecodable_bytes_are_flagged(rt: Runtime, tenant: Tenant, admin: Princ
 def test_a_correctly_labelled_mail_has_no_warning(
         rt: Runtime, tenant: Tenant, admin: Principal) -> None:
     for name in ("iso2022jp.eml", "cp932.eml", "utf8_attachment.eml", "html_only.eml"):
-        result = desk_mail.receive(rt, tenant.id, raw(name))
+        result = desk_mail.receive(rt, command_line(tenant.id), raw(name))
         assert isinstance(result, ImportResult)
         assert all(n.warnings == [] for n in desk_mail.mail_notes(rt, admin, result.request_id))
 
@@ -287,7 +287,7 @@ def test_the_request_page_shows_the_mail_warning(
         login: Callable[[str], str]) -> None:
     user = make_user(Role.ADMIN, email="admin@sakura.example.co.jp", name="管理 花子")
     text = "お世話になっております。交通費の精算をお願いいたします。"
-    result = desk_mail.receive(rt, tenant.id, text_mail(text.encode("utf-8"), "shift_jis"))
+    result = desk_mail.receive(rt, command_line(tenant.id), text_mail(text.encode("utf-8"), "shift_jis"))
     assert isinstance(result, ImportResult)
     login(user.email)
 

@@ -15,7 +15,7 @@ from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.desk import mail as desk_mail
 from ushiro.desk.mail import MailAccountIn
-from ushiro.identity import Tenant
+from ushiro.identity import Tenant, command_line
 
 MAIL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
 
@@ -50,7 +50,7 @@ def test_passwords_are_stored_encrypted_and_polling_still_logs_in(
     stored account logs in and imports the mail."""
     folder = f"desk-{uuid.uuid4().hex[:10]}"
     imap.append((MAIL_DIR / "cp932.eml").read_bytes(), folder=folder)
-    desk_mail.save_account(rt, None, tenant.id,
+    desk_mail.save_account(rt, command_line(tenant.id),
                               account(imap, folder, smtp_password="smtp-秘密-pass"))
 
     imap_column, smtp_column = stored(rt, tenant.id)
@@ -69,7 +69,7 @@ def test_a_plain_text_password_from_before_still_works_and_is_encrypted_on_use(
     THEN it logs in with it and the column is encrypted from then on."""
     folder = f"desk-{uuid.uuid4().hex[:10]}"
     imap.append((MAIL_DIR / "iso2022jp.eml").read_bytes(), folder=folder)
-    desk_mail.save_account(rt, None, tenant.id, account(imap, folder))
+    desk_mail.save_account(rt, command_line(tenant.id), account(imap, folder))
     with rt.db.transaction() as session:
         session.execute(text("UPDATE mail_accounts SET imap_password = :p WHERE tenant_id = :t"),
                         {"p": imap.password, "t": tenant.id})
@@ -86,7 +86,7 @@ def test_another_instance_key_cannot_read_the_password(
     """GIVEN passwords saved under this instance's key
     WHEN the key changes (a database copied without its key)
     THEN polling says in Japanese that the password must be entered again."""
-    desk_mail.save_account(rt, None, tenant.id, account(imap, "INBOX"))
+    desk_mail.save_account(rt, command_line(tenant.id), account(imap, "INBOX"))
     other = Runtime(rt.settings.model_copy(update={"secret_key": "another-key"}), rt.db)
 
     with pytest.raises(UshiroError) as caught:

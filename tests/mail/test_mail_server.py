@@ -28,7 +28,7 @@ from ushiro.desk import service as desk_service
 from ushiro.desk.mail import MailAccountIn
 from ushiro.desk.models import Request
 from ushiro.desk.schemas import QueueFilter, ReplyCreate, Upload
-from ushiro.identity import Principal, Role, Tenant, User
+from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
 from ushiro.jobs.models import Job
 
@@ -122,7 +122,7 @@ def test_poll_imports_unseen_mail_and_marks_it_seen(
     for name in ("iso2022jp.eml", "cp932.eml", "utf8_attachment.eml", "malformed.eml"):
         imap.append(raw(name), folder=folder)
     imap.append(raw("html_only.eml"), folder=folder, flags=("\\Seen",))
-    desk_mail.save_account(rt, None, tenant.id, account(imap=imap, folder=folder))
+    desk_mail.save_account(rt, command_line(tenant.id), account(imap=imap, folder=folder))
 
     first = desk_mail.poll(rt, tenant.id)
 
@@ -158,7 +158,7 @@ def test_a_mail_that_cannot_be_decoded_does_not_block_the_mailbox(
               b"Content-Disposition: inline; filename=\"\xe9\xa0\x98.txt\"\r\n\r\nhi\r\n")
     imap.append(broken, folder=folder)
     imap.append(raw("iso2022jp.eml"), folder=folder)
-    desk_mail.save_account(rt, None, tenant.id, account(imap=imap, folder=folder))
+    desk_mail.save_account(rt, command_line(tenant.id), account(imap=imap, folder=folder))
 
     result = desk_mail.poll(rt, tenant.id)
 
@@ -195,7 +195,7 @@ def test_a_mail_that_crashes_the_parser_is_quarantined_and_the_poll_goes_on(
     imap.append(raw("iso2022jp.eml"), folder=folder)
     imap.append(nested if bad == "nested" else STDLIB_CRASH, folder=folder)
     imap.append(raw("cp932.eml"), folder=folder)
-    desk_mail.save_account(rt, None, tenant.id, account(imap=imap, folder=folder))
+    desk_mail.save_account(rt, command_line(tenant.id), account(imap=imap, folder=folder))
 
     first = desk_mail.poll(rt, tenant.id)
     second = desk_mail.poll(rt, tenant.id)
@@ -219,7 +219,7 @@ def test_poll_a_folder_with_a_japanese_name(
     wire = f"&U9dO2A-{uuid.uuid4().hex[:6]}"
     imap.append(raw("cp932.eml"), folder=wire)
     name = "受付" + wire.removeprefix("&U9dO2A-")
-    desk_mail.save_account(rt, None, tenant.id, account(imap=imap, folder=name))
+    desk_mail.save_account(rt, command_line(tenant.id), account(imap=imap, folder=name))
 
     [imported] = desk_mail.poll(rt, tenant.id).imported
 
@@ -235,7 +235,7 @@ def test_poll_over_tls_verifies_the_server_certificate(
     WHEN Settings.mail_ca_file names the CA
     THEN the mail is imported and marked seen."""
     imap.append(raw("cp932.eml"), folder=folder)
-    desk_mail.save_account(rt, None, tenant.id, account(imap=imap, folder=folder, tls=True))
+    desk_mail.save_account(rt, command_line(tenant.id), account(imap=imap, folder=folder, tls=True))
 
     with pytest.raises(UshiroError) as caught:
         desk_mail.poll(rt, tenant.id)
@@ -256,7 +256,7 @@ def test_poll_over_tls_verifies_the_server_certificate(
 def test_poll_with_a_wrong_password_fails_in_japanese(
         rt: Runtime, tenant: Tenant, imap: ImapServer, folder: str) -> None:
     imap.append(raw("cp932.eml"), folder=folder)
-    desk_mail.save_account(rt, None, tenant.id,
+    desk_mail.save_account(rt, command_line(tenant.id),
                               account(imap=imap, folder=folder, imap_password="wrong"))
 
     with pytest.raises(UshiroError) as caught:
@@ -289,7 +289,7 @@ def test_a_failed_poll_closes_its_connection(
     THEN the connection to the server is closed (no socket left for the collector)."""
     extra: dict[str, object] = ({"imap_password": "wrong"} if case == "wrong password"
                                 else {"folder": "存在しない"})
-    desk_mail.save_account(rt, None, tenant.id,
+    desk_mail.save_account(rt, command_line(tenant.id),
                               account(imap=imap, **({"folder": folder} | extra)))
 
     assert _unclosed_sockets_after(lambda: desk_mail.poll(rt, tenant.id)) == []
@@ -297,7 +297,7 @@ def test_a_failed_poll_closes_its_connection(
 
 @pytest.mark.mailserver
 def test_poll_of_a_missing_folder_names_it(rt: Runtime, tenant: Tenant, imap: ImapServer) -> None:
-    desk_mail.save_account(rt, None, tenant.id, account(imap=imap, folder="経理/存在しない"))
+    desk_mail.save_account(rt, command_line(tenant.id), account(imap=imap, folder="経理/存在しない"))
 
     with pytest.raises(UshiroError) as caught:
         desk_mail.poll(rt, tenant.id)
@@ -342,14 +342,14 @@ def test_a_reply_to_a_forwarded_reply_has_a_clean_subject(
     """GIVEN a request opened by a mail whose subject was "RE: 転送: 定期券の払い戻し"
     WHEN an operator replies
     THEN the mail sent says "Re: [REQ-n] 定期券の払い戻し", not "Re: [REQ-n] RE: 転送: …"."""
-    desk_mail.save_account(rt, None, tenant.id, account(smtp=smtp))
+    desk_mail.save_account(rt, command_line(tenant.id), account(smtp=smtp))
     incoming = EmailMessage()
     incoming["From"] = REQUESTER
     incoming["To"] = DESK
     incoming["Subject"] = "RE: 転送: 定期券の払い戻し"
     incoming["Message-ID"] = "<forwarded.1@example.co.jp>"
     incoming.set_content("定期券の払い戻しはどうすればよいですか。")
-    request = desk_mail.import_mail(rt, tenant.id, incoming.as_bytes())
+    request = desk_mail.import_mail(rt, command_line(tenant.id), incoming.as_bytes())
 
     desk_service.reply(rt, operator, request.request_id, ReplyCreate(body="窓口で手続きできます。"))
 
@@ -363,8 +363,8 @@ def test_operator_reply_is_sent_threaded_in_utf8(
     WHEN an operator replies
     THEN one mail goes to the requester with In-Reply-To/References naming the original,
     [REQ-n] in the subject and the Japanese body intact; the reply shows as sent."""
-    desk_mail.save_account(rt, None, tenant.id, account(smtp=smtp))
-    request = desk_mail.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
+    desk_mail.save_account(rt, command_line(tenant.id), account(smtp=smtp))
+    request = desk_mail.import_mail(rt, command_line(tenant.id), raw("utf8_attachment.eml"))
     body = "田中様\n\n領収書①を確認しました。髙橋が㈱なにわ精機様の件も精算します。"
 
     desk_service.reply(rt, operator, request.request_id, ReplyCreate(body=body))
@@ -389,8 +389,8 @@ def test_files_attached_to_a_reply_are_mailed_with_it(
     """GIVEN a mail request
     WHEN an operator replies with a file attached
     THEN the mail carries the file under its Japanese name with the same bytes."""
-    desk_mail.save_account(rt, None, tenant.id, account(smtp=smtp))
-    request = desk_mail.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
+    desk_mail.save_account(rt, command_line(tenant.id), account(smtp=smtp))
+    request = desk_mail.import_mail(rt, command_line(tenant.id), raw("utf8_attachment.eml"))
     data = b"%PDF-1.4\n% \xe7\xb2\xbe\xe7\xae\x97\n%%EOF\n"
 
     desk_service.reply(rt, operator, request.request_id, ReplyCreate(body="精算書を添付します。"),
@@ -410,9 +410,9 @@ def test_reply_with_smtp_auth(rt: Runtime, tenant: Tenant, operator: Principal) 
     WHEN the account holds its user and password
     THEN the reply is delivered."""
     with SmtpServer(user="desk", password="smtp-pass-1") as server:
-        desk_mail.save_account(rt, None, tenant.id, account(
+        desk_mail.save_account(rt, command_line(tenant.id), account(
             smtp=server, smtp_user="desk", smtp_password="smtp-pass-1"))
-        request = desk_mail.import_mail(rt, tenant.id, raw("iso2022jp.eml"))
+        request = desk_mail.import_mail(rt, command_line(tenant.id), raw("iso2022jp.eml"))
 
         desk_service.reply(rt, operator, request.request_id, ReplyCreate(body="承知しました。"))
 
@@ -427,8 +427,8 @@ def test_reply_while_smtp_is_down_is_kept_and_sent_later(
     WHEN an operator replies to a mail request
     THEN the reply is stored, marked failed with the error kept on a job to retry, and
     nothing is lost: once SMTP is back the job delivers it exactly once."""
-    desk_mail.save_account(rt, None, tenant.id, account(smtp=smtp))
-    request = desk_mail.import_mail(rt, tenant.id, raw("utf8_attachment.eml"))
+    desk_mail.save_account(rt, command_line(tenant.id), account(smtp=smtp))
+    request = desk_mail.import_mail(rt, command_line(tenant.id), raw("utf8_attachment.eml"))
     smtp.stop()
 
     message = desk_service.reply(rt, operator, request.request_id,
@@ -442,7 +442,7 @@ def test_reply_while_smtp_is_down_is_kept_and_sent_later(
     assert "SMTP" in (job.last_error or "")
 
     with SmtpServer() as back:
-        desk_mail.save_account(rt, None, tenant.id, account(smtp=back))
+        desk_mail.save_account(rt, command_line(tenant.id), account(smtp=back))
         desk_mail.send_reply(rt, dict(job.payload))  # the retry the worker would run
         desk_mail.send_reply(rt, dict(job.payload))  # a second run sends nothing more
         [(_, _, data)] = back.wait_for(1)
@@ -457,12 +457,12 @@ def test_requester_answer_to_our_reply_threads_into_the_request(
     """GIVEN an operator's reply went out by mail
     WHEN the requester answers it (In-Reply-To = our Message-ID)
     THEN the answer is an inbound message of the same request."""
-    desk_mail.save_account(rt, None, tenant.id, account(smtp=smtp))
-    request = desk_mail.import_mail(rt, tenant.id, raw("cp932.eml"))
+    desk_mail.save_account(rt, command_line(tenant.id), account(smtp=smtp))
+    request = desk_mail.import_mail(rt, command_line(tenant.id), raw("cp932.eml"))
     desk_service.reply(rt, operator, request.request_id, ReplyCreate(body="購入手配します。"))
     [(_, _, ours)] = smtp.wait_for(1)
 
-    result = desk_mail.import_mail(rt, tenant.id,
+    result = desk_mail.import_mail(rt, command_line(tenant.id),
                                       requester_reply(ours, "ありがとうございます。①だけ先にお願いします。"))
 
     assert not result.created and result.request_id == request.request_id
@@ -480,7 +480,7 @@ def test_mail_round_trip_through_imap_and_smtp(
     reply lands in the mailbox
     THEN the next poll adds the answer to the same request and reopens it; the operator's
     next reply references the whole thread."""
-    desk_mail.save_account(rt, None, tenant.id, account(imap=imap, folder=folder, smtp=smtp))
+    desk_mail.save_account(rt, command_line(tenant.id), account(imap=imap, folder=folder, smtp=smtp))
     imap.append(raw("utf8_attachment.eml"), folder=folder)
     [opened] = desk_mail.poll(rt, tenant.id).imported
     desk_service.reply(rt, operator, opened.request_id,

@@ -17,7 +17,6 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from ushiro import recurrence
-from ushiro.audit import SYSTEM
 from ushiro.core import security
 from ushiro.core.runtime import Runtime
 from ushiro.demo.service import sample
@@ -26,7 +25,7 @@ from ushiro.desk import service as desk_service
 from ushiro.desk.choices import Channel
 from ushiro.desk.models import Request
 from ushiro.desk.schemas import RequestCreate
-from ushiro.identity import Principal, Role, Tenant, User
+from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
 from ushiro.knowledge import DocumentIn, add_document
 
@@ -133,7 +132,7 @@ def similar_ids(desk: Desk, request_id: int, who: Principal | None = None) -> se
 
 
 def add_faq(desk: Desk) -> None:
-    add_document(desk.rt, SYSTEM, desk.tenant.id,
+    add_document(desk.rt, command_line(desk.tenant.id),
                  DocumentIn(filename="人事FAQ.md", data=FAQ_DOC.encode()))
 
 
@@ -286,7 +285,7 @@ def test_faq_entry_that_answers_is_linked(desk: Desk) -> None:
     THEN the FAQ item is linked, the article (not an FAQ entry) and the unrelated FAQ item
     on marriage leave are not."""
     add_faq(desk)
-    add_document(desk.rt, SYSTEM, desk.tenant.id,
+    add_document(desk.rt, command_line(desk.tenant.id),
                  DocumentIn(filename="就業規則.txt", data=RULES_DOC.encode()))
     request_id = desk.submit("年休の残り", "年休はあと何日残っていますか？")
     found = recurrence.for_request_id(desk.rt, desk.admin, request_id)

@@ -30,7 +30,7 @@ def require_automation_admin(principal: Principal) -> None:
 def request_for(rt: Runtime, principal: Principal, request_id: int) -> RequestFacts:
     """The request as the desk lets this staff member see it (not found otherwise)."""
     require_reviewer(principal)
-    return request_facts(rt, principal, principal.tenant_id, request_id)
+    return request_facts(rt, principal, request_id)
 
 
 def draft_for(rt: Runtime, session: Session, principal: Principal, draft_id: int) -> Draft:
@@ -39,7 +39,7 @@ def draft_for(rt: Runtime, session: Session, principal: Principal, draft_id: int
     found = repository.draft(session, principal.tenant_id, draft_id)
     if found is None:
         raise not_found("下書き")
-    request_facts(rt, principal, principal.tenant_id, found.request_id)  # desk scope
+    request_facts(rt, principal, found.request_id)  # desk scope
     return found
 
 

@@ -11,7 +11,6 @@ from ushiro import identity
 from ushiro.answers import selfservice, service
 from ushiro.answers.choices import AutomationMode
 from ushiro.answers.schemas import AutomationOut
-from ushiro.audit import Actor
 from ushiro.core.cli import (
     DataDir,
     JsonOpt,
@@ -21,10 +20,8 @@ from ushiro.core.cli import (
     reporting_errors,
     runtime_for,
 )
-from ushiro.identity import Principal
 from ushiro.knowledge import DraftResult
 
-CLI_ACTOR = Actor(None, "cli")
 answers_app = typer.Typer(help="回答の下書きと自動回答 (カテゴリごとのセルフサービス)",
                           no_args_is_help=True)
 
@@ -44,7 +41,7 @@ def set_mode(category: Annotated[str, typer.Argument(help="カテゴリ名また
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
         category_id = selfservice.resolve_category(rt, t.id, category)
-        row = selfservice.set_mode(rt, Principal.system(t.id, CLI_ACTOR.label), category_id, mode)
+        row = selfservice.set_mode(rt, identity.command_line(t.id), category_id, mode)
     if json_out:
         emit_json(row.model_dump(mode="json"))
     else:
@@ -58,7 +55,7 @@ def list_modes(data_dir: DataDir = None, tenant: TenantOpt = None,
     rt = runtime_for(data_dir)
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
-        rows = selfservice.overview(rt, Principal.system(t.id, CLI_ACTOR.label))
+        rows = selfservice.overview(rt, identity.command_line(t.id))
     if json_out:
         emit_json({"categories": [r.model_dump(mode="json") for r in rows]})
     else:
@@ -90,7 +87,7 @@ def draft(question: Annotated[str | None, typer.Argument(help="質問文")] = No
                      if line.strip()]
         else:
             asked = [question or ""]
-        results = service.draft_questions(rt, t.id, asked, k=k)
+        results = service.draft_questions(rt, identity.command_line(t.id), asked, k=k)
     for result in results:
         if json_out:
             emit_json(_draft_json(result))

@@ -53,10 +53,10 @@ def draft_new_request(session: Session, request: Request) -> None:
 def draft_request_job(rt: Runtime, payload: dict[str, Any]) -> None:
     """Idempotent: a request that has a draft already is left alone."""
     tenant_id = int(payload["tenant_id"])
-    if not knowledge.counts(rt, tenant_id).get("documents"):
+    system = service.system_principal(tenant_id)
+    if not knowledge.counts(rt, system).get("documents"):
         return
-    service.generate_draft(rt, service.system_principal(tenant_id), int(payload["request_id"]),
-                           auto=True)
+    service.generate_draft(rt, system, int(payload["request_id"]), auto=True)
 
 
 def _shown(draft: Draft | None) -> bool:
@@ -70,10 +70,10 @@ def instant_answer(rt: Runtime, principal: Principal, request_id: int,
                    generate: bool) -> InstantAnswer | None:
     """The automatic draft of the request, for its requester. An abstention (or a draft a
     person rejected) shows nothing: the request simply waits for a person."""
-    facts = request_facts(rt, principal, principal.tenant_id, request_id)  # own requests
+    facts = request_facts(rt, principal, request_id)  # own requests
     with rt.db.reading() as session:
         draft = repository.first_draft(session, facts.id)
-    if draft is None and generate and knowledge.counts(rt, facts.tenant_id).get("documents"):
+    if draft is None and generate and knowledge.counts(rt, principal).get("documents"):
         service.generate_draft(rt, service.system_principal(facts.tenant_id), facts.id,
                                auto=True)
         with rt.db.reading() as session:

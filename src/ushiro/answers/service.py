@@ -85,13 +85,13 @@ def generate_draft(rt: Runtime, who: Principal, request_id: int, *,
             return None
         mode = (selfservice.mode_of(session, facts.tenant_id, facts.category_id)
                 if auto else AutomationMode.DRAFT_ONLY)
-        context = _tenant_context(rt, session, facts.tenant_id)
+        context = _tenant_context(rt, session, who)
     requester = _requester(rt, facts) if mode.self_service else None
     if requester is None:
         mode = AutomationMode.DRAFT_ONLY  # no self-service for someone we cannot vouch for
-    reader = requester if mode.self_service else who
+    reader = requester if requester is not None and mode.self_service else who
     question = question_of(facts)
-    hits = knowledge.search(rt, facts.tenant_id, question, k=K, principal=reader)
+    hits = knowledge.search(rt, reader, question, k=K)
     drafter = drafter_for(rt.settings)
     result = drafter.draft(question, hits, context)
     draft = _store(rt, facts, _Author.of(who), question, result, hits, mode,
@@ -103,13 +103,14 @@ def generate_draft(rt: Runtime, who: Principal, request_id: int, *,
     return draft
 
 
-def _tenant_context(rt: Runtime, session: Session, tenant_id: int) -> TenantContext:
+def _tenant_context(rt: Runtime, session: Session, principal: Principal) -> TenantContext:
     """The tenant's people and name (masking) and its analyser: the drafter compares the
     question with the passages through the same synonyms as search (ホームオフィス → 在宅勤務)."""
+    tenant_id = principal.tenant_id
     tenant = session.get(Tenant, tenant_id)
     names = [user.name for user, _member in identity.members(session, tenant_id)]
     return TenantContext(user_names=names, tenant_name=tenant.name if tenant else "",
-                         analyzer=knowledge.analyzer(rt, tenant_id))
+                         analyzer=knowledge.analyzer(rt, principal))
 
 
 def _requester(rt: Runtime, facts: RequestFacts) -> Principal | None:
@@ -175,8 +176,8 @@ def _auto_send(rt: Runtime, draft: Draft) -> None:
     draft is kept, sent by the system. If sending fails, a person takes it as a draft."""
     data = ReplyCreate(body=draft.answer, kind=MessageKind.OUTBOUND, status=Status.RESOLVED)
     try:
-        message = desk.system_reply(rt, SYSTEM, draft.tenant_id, draft.request_id, data,
-                                            author_label=SYSTEM_LABEL)
+        message = desk.system_reply(rt, system_principal(draft.tenant_id), draft.request_id,
+                                    data, author_label=SYSTEM_LABEL)
     except UshiroError as error:
         log.warning("automatic answer to request %s not sent: %s", draft.request_id, error)
         return
@@ -200,7 +201,7 @@ def _auto_send(rt: Runtime, draft: Draft) -> None:
 def _facts_of_draft(rt: Runtime, principal: Principal, draft_id: int) -> RequestFacts:
     with rt.db.reading() as session:
         draft = access.draft_for(rt, session, principal, draft_id)
-    return request_facts(rt, principal, principal.tenant_id, draft.request_id)
+    return request_facts(rt, principal, draft.request_id)
 
 
 def _decidable(session: Session, principal: Principal, draft_id: int) -> Draft:
@@ -311,9 +312,7 @@ def promote_to_faq(rt: Runtime, principal: Principal, draft_id: int,
     name = f"faq-{facts.reference}"
     doc = knowledge.DocumentIn(filename=f"{name}.txt", data=faq_text(question, answer).encode(),
                                name=name, title=f"社内FAQ {facts.reference}")
-    # The operator may publish an answer they approved; the knowledge base's own rule
-    # (administrators add documents) is for files, so the service acts as the operator.
-    added = knowledge.add_document(rt, principal.actor, principal.tenant_id, doc)
+    added = knowledge.publish_faq(rt, principal, doc)
     with rt.db.transaction() as session:
         row = repository.promotion(session, draft.id)
         if row is None:
@@ -370,14 +369,14 @@ def _outs(session: Session, tenant_id: int, drafts: list[Draft]) -> list[DraftOu
     return out
 
 
-def draft_questions(rt: Runtime, tenant_id: int, questions: list[str],
+def draft_questions(rt: Runtime, principal: Principal, questions: list[str],
                     k: int = 5) -> list[DraftResult]:
     """Drafts for free-standing questions (the `ushiro draft` command): the same retrieval
     and drafter as for requests, with the system's view of the knowledge base."""
     drafter = drafter_for(rt.settings)
     with rt.db.reading() as session:
-        context = _tenant_context(rt, session, tenant_id)
+        context = _tenant_context(rt, session, principal)
     results = []
-    for question, hits in knowledge.search_many(rt, tenant_id, questions, k=k):
+    for question, hits in knowledge.search_many(rt, principal, questions, k=k):
         results.append(drafter.draft(question, hits, context))
     return results

@@ -50,7 +50,8 @@ def _create(rt: Runtime, tenant_id: int, item: dict[str, Any],
             principals: dict[str, Principal]) -> int:
     requester = principals[item["requester"]]
     if item["channel"] == Channel.MAIL.value:
-        return desk.import_mail(rt, tenant_id, _mail(item, requester.name)).request_id
+        return desk.import_mail(rt, Principal.system(tenant_id, DEMO_ACTOR.label),
+                                _mail(item, requester.name)).request_id
     data = RequestCreate(title=item["title"][:300], body=item["body"],
                          priority=Priority(item["priority"]), tags=item.get("tags", []))
     return desk.submit(rt, requester, data, channel=Channel(item["channel"])).id

@@ -34,7 +34,7 @@ def _import_row(rt: Runtime, tenant_id: int, path: Path) -> tuple[dict[str, Any]
         data = path.read_bytes()
     except OSError as exc:
         return {"file": str(path), "error": {"code": "io_error", "message": str(exc)}}, "failed"
-    result = mail.receive(rt, tenant_id, data)
+    result = mail.receive(rt, identity.command_line(tenant_id), data)
     if isinstance(result, Quarantined):
         return {"file": str(path), "quarantined": {"id": result.id, "code": result.code,
                                                   "reason": result.reason}}, "quarantined"
@@ -128,5 +128,5 @@ def mail_configure(
             imap_password=lines[0] if lines else None, smtp_host=smtp_host,
             smtp_port=smtp_port, smtp_security=smtp_security, smtp_user=smtp_user,
             smtp_password=lines[1] if len(lines) > 1 else None)
-        mail.save_account(rt, None, t.id, data)
+        mail.save_account(rt, identity.command_line(t.id), data)
     typer.echo(f"{t.name} のメール設定を保存しました。")

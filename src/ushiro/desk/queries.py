@@ -12,7 +12,7 @@ from ushiro import identity
 from ushiro.core.errors import not_found
 from ushiro.core.runtime import Runtime
 from ushiro.desk import repository
-from ushiro.desk.access import access_request_by_id, scope_for
+from ushiro.desk.access import access_request_by_id, require_staff, scope_for
 from ushiro.desk.models import Attachment, Message, Request
 from ushiro.desk.schemas import (
     AttachmentOut,
@@ -20,7 +20,6 @@ from ushiro.desk.schemas import (
     QueueFilter,
     RequestList,
     RequestOut,
-    Scope,
     Submitted,
     reference,
 )
@@ -111,6 +110,8 @@ class QueuePage:
 
 
 def queue_page(rt: Runtime, principal: Principal, f: QueueFilter) -> QueuePage:
+    """The desk's queue with what its filters offer: for the staff who work it."""
+    require_staff(principal)
     requests = list_requests(rt, principal, f)
     with rt.db.reading() as session:
         return QueuePage(
@@ -221,17 +222,10 @@ class RequestFacts:
     tags: list[str]
 
 
-def request_facts(rt: Runtime, principal: Principal | None, tenant_id: int,
-                  request_id: int) -> RequestFacts:
-    """The request if the principal may see it (``None``: the system, tenant-wide)."""
+def request_facts(rt: Runtime, principal: Principal, request_id: int) -> RequestFacts:
+    """The request if the principal may see it (a system principal: tenant-wide)."""
     with rt.db.reading() as session:
-        if principal is not None:
-            request = access_request_by_id(session, principal, request_id)
-        else:
-            found = repository.request_in_scope(session, Scope(tenant_id=tenant_id), request_id)
-            if found is None:
-                raise not_found("依頼")
-            request = found
+        request = access_request_by_id(session, principal, request_id)
         tags = repository.tags_for(session, [request.id]).get(request.id, [])
         return RequestFacts(request.id, request.tenant_id, request.number,
                             reference(request.number), request.title, request.body,

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from ushiro.core.errors import invalid
 from ushiro.core.limits import MAX_ID, Id, PageNumber, parse_id
 from ushiro.desk import events, panels, queries, service
-from ushiro.desk.access import as_requester, require_staff
+from ushiro.desk.access import as_requester
 from ushiro.desk.choices import Channel, MessageKind, Priority, Status
 from ushiro.desk.mail import views as mail_views
 from ushiro.desk.schemas import (
@@ -59,7 +59,6 @@ def _form_id(value: str, field: str) -> int | None:
 def queue(request: Request, principal: PagePrincipal, rt: RuntimeDep, q: str = "",
           status: str = "", department_id: str = "", category_id: str = "",
           work_type: str = "", assignee: str = "", page: PageNumber = 1) -> Response:
-    require_staff(principal)
     f = QueueFilter(text=q, status=status or None, department_id=_filter_id(department_id),
                     category_id=_filter_id(category_id), work_type=work_type or None,
                     assignee_id=principal.user_id if assignee == "me" else _filter_id(assignee),
@@ -76,9 +75,8 @@ def queue(request: Request, principal: PagePrincipal, rt: RuntimeDep, q: str = "
 @router.get("/desk/requests/{request_id}")
 def request_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
                  request_id: Id) -> Response:
-    require_staff(principal)
+    data = queries.queue_page(rt, principal, QueueFilter(per_page=1))  # staff only
     item = queries.get_request(rt, principal, request_id)
-    data = queries.queue_page(rt, principal, QueueFilter(per_page=1))
     return render(request, "desk/request.html", {
         "item": item, "data": data, "panels": panels.collect(rt, principal, item), **CHOICES})
 

@@ -6,6 +6,7 @@ inside their own transactions (a tenant's categories, departments, members and s
 """
 
 from ushiro.identity.access import (
+    command_line,
     principal_for,
     principal_from_session,
     principal_from_token,
@@ -35,7 +36,7 @@ from ushiro.identity.service import add_user, create_tenant, principal, resolve_
 __all__ = [
     "STAFF_ROLES", "Category", "Department", "Membership", "Principal", "Role", "Tenant",
     "User", "UserIn", "WorkType", "add_user", "categories", "category", "category_by_name",
-    "category_with_department", "create_tenant", "department", "departments", "first_tenant", "members",
+    "category_with_department", "command_line", "create_tenant", "department", "departments", "first_tenant", "members",
     "members_by_ids", "membership", "principal", "principal_for", "principal_from_session",
     "principal_from_token", "require", "require_same_tenant", "resolve_tenant", "staff",
     "tenant_choices", "user_by_email",

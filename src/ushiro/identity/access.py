@@ -22,6 +22,13 @@ from ushiro.identity.models import Tenant, User
 from ushiro.identity.schemas import Principal
 
 
+def command_line(tenant_id: int) -> Principal:
+    """The command line on the server acting for a tenant: whoever runs it can read the
+    data directory already, so it acts with the tenant's administrator rights, named "cli"
+    in the audit log."""
+    return Principal.system(tenant_id, "cli")
+
+
 def require(principal: Principal, role: Role) -> None:
     if not principal.role.at_least(role):
         raise forbidden()

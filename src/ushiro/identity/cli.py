@@ -11,8 +11,9 @@ from ushiro.audit import Actor
 from ushiro.core.cli import DataDir, JsonOpt, TenantOpt, emit_json, reporting_errors, runtime_for
 from ushiro.core.errors import invalid
 from ushiro.identity import service
+from ushiro.identity.access import command_line
 from ushiro.identity.choices import Role
-from ushiro.identity.schemas import Principal, UserIn
+from ushiro.identity.schemas import UserIn
 
 CLI_ACTOR = Actor(None, "cli")
 user_app = typer.Typer(help="ユーザー管理", no_args_is_help=True)
@@ -39,7 +40,7 @@ def user_add(
                                       departments=department or [])
         if password is not None and len(password) < 8:
             raise invalid("password", "パスワードは8文字以上にしてください。")
-        added = service.add_member(rt.db, Principal.system(t.id, CLI_ACTOR.label), data)
+        added = service.add_member(rt.db, command_line(t.id), data)
     user = added.user
     if json_out:
         emit_json({"id": user.id, "email": user.email, "role": role.value, "tenant": t.slug,
@@ -58,7 +59,7 @@ def token_create(email: str, name: Annotated[str, typer.Option("--name")] = "",
     rt = runtime_for(data_dir)
     with reporting_errors():
         t = service.resolve_tenant(rt.db, tenant)
-        typer.echo(service.create_token(rt.db, Principal.system(t.id, CLI_ACTOR.label), email, name))
+        typer.echo(service.create_token(rt.db, command_line(t.id), email, name))
 
 
 @user_app.command("password")

@@ -2,7 +2,13 @@
 
 from ushiro.knowledge.choices import AddStatus, DocumentFormat
 from ushiro.knowledge.drafting import Drafter, DraftResult, TenantContext, drafter_for
-from ushiro.knowledge.ingest import add_document, add_files, restrict_document, retire_document
+from ushiro.knowledge.ingest import (
+    add_document,
+    add_files,
+    publish_faq,
+    restrict_document,
+    retire_document,
+)
 from ushiro.knowledge.queries import (
     counts,
     has_documents,
@@ -35,6 +41,6 @@ __all__ = [
     "Analyzer", "IndexCache", "default_pairs", "passage_tokens", "synonym_state",
     "AddResult", "AddStatus", "DocumentFormat", "DocumentIn", "DocumentOut", "FileOutcome",
     "RetireResult", "SearchHit", "add_document", "add_files", "analyzer", "counts",
-    "edit_synonyms", "embed_passages", "has_documents", "list_documents", "restrict_document", "retire_document",
+    "edit_synonyms", "embed_passages", "has_documents", "list_documents", "publish_faq", "restrict_document", "retire_document",
     "search", "search_many", "synonyms",
 ]

@@ -11,7 +11,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from ushiro import identity
-from ushiro.audit import Actor
 from ushiro.core.cli import (
     DataDir,
     JsonOpt,
@@ -28,7 +27,6 @@ from ushiro.knowledge import ingest, queries, retrieval
 from ushiro.knowledge.ingest.extract import check_size, decode_text
 from ushiro.knowledge.schemas import DocumentIn, SearchHit
 
-CLI_ACTOR = Actor(None, "cli")
 kb_app = typer.Typer(help="ナレッジ (規程・FAQ) の登録と検索", no_args_is_help=True)
 
 
@@ -46,7 +44,7 @@ def _add_one(rt: Runtime, tenant_id: int, path: Path, doc: DocumentIn) -> dict[s
     try:
         check_size(path.name, path.stat().st_size, rt.settings.max_document_bytes)
         doc = replace(doc, filename=path.name, data=path.read_bytes())
-        result = ingest.add_document(rt, CLI_ACTOR, tenant_id, doc)
+        result = ingest.add_document(rt, identity.command_line(tenant_id), doc)
         return {"file": str(path), **result.as_dict()}
     except (UshiroError, OSError) as exc:
         message = exc.message if isinstance(exc, UshiroError) else f"読み込めません: {exc}"
@@ -103,7 +101,7 @@ def kb_remove(name: Annotated[str, typer.Argument(help="文書の名前 (`ushiro
     rt = runtime_for(data_dir)
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
-        result = ingest.retire_document(rt, CLI_ACTOR, t.id, name=name)
+        result = ingest.retire_document(rt, identity.command_line(t.id), name=name)
     if json_out:
         emit_json(result.as_dict())
     else:
@@ -125,7 +123,7 @@ def kb_embed(data_dir: DataDir = None, tenant: TenantOpt = None,
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            passages, embedded = retrieval.embed_passages(rt, t.id, advance)
+            passages, embedded = retrieval.embed_passages(rt, identity.command_line(t.id), advance)
     if json_out:
         emit_json({"passages": passages, "embedded": embedded})
     else:
@@ -165,7 +163,7 @@ def kb_search(
             raise invalid("query", "検索語か --queries FILE のどちらか一方を指定してください。")
         t = identity.resolve_tenant(rt.db, tenant)
         items = [query] if query is not None else _queries(queries)  # type: ignore[arg-type]
-        for text, hits in retrieval.search_many(rt, t.id, items, k=k):
+        for text, hits in retrieval.search_many(rt, identity.command_line(t.id), items, k=k):
             if json_out and queries is not None:
                 emit_json({"query": text, "hits": [hit.as_json() for hit in hits]})
             elif json_out:
@@ -183,7 +181,7 @@ def kb_list(data_dir: DataDir = None, tenant: TenantOpt = None,
     rt = runtime_for(data_dir)
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
-        documents = queries.list_documents(rt, t.id)
+        documents = queries.list_documents(rt, identity.command_line(t.id))
     if json_out:
         emit_json({"documents": [d.as_dict() for d in documents]})
         return
@@ -200,7 +198,7 @@ def kb_synonyms(data_dir: DataDir = None, tenant: TenantOpt = None,
     rt = runtime_for(data_dir)
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
-        table = retrieval.synonyms(rt, t.id)
+        table = retrieval.synonyms(rt, identity.command_line(t.id))
     if json_out:
         emit_json({"synonyms": table})
         return
@@ -213,7 +211,7 @@ def _edit(canonical: str, variants: list[str], remove: bool, data_dir: Path | No
     rt = runtime_for(data_dir)
     with reporting_errors():
         t = identity.resolve_tenant(rt.db, tenant)
-        count = retrieval.edit_synonyms(rt, CLI_ACTOR, t.id, canonical, variants, remove=remove)
+        count = retrieval.edit_synonyms(rt, identity.command_line(t.id), canonical, variants, remove=remove)
     typer.echo(f"{count} 件の同義語を{'削除' if remove else '追加'}しました。")
 
 

@@ -47,7 +47,7 @@ def admin_overview(rt: Runtime, principal: Principal) -> KnowledgeOverview:
     """The tenant's current documents (administrators see every one), retired documents,
     the departments a restriction may name, and row counts."""
     access.require_manager(principal)
-    documents = list_documents(rt, principal.tenant_id, principal)
+    documents = list_documents(rt, principal)
     with rt.db.reading() as session:
         retired = [(d.id, d.name, d.title, d.current_version)
                    for d in repository.retired_documents(session, principal.tenant_id)]
@@ -103,9 +103,9 @@ def doc_meta(document: Document, version: int, departments: dict[int, list[int]]
                    frozenset(departments.get(document.id, ())))
 
 
-def list_documents(rt: Runtime, tenant_id: int,
-                   principal: Principal | None = None) -> list[DocumentOut]:
-    access.check_tenant(principal, tenant_id)
+def list_documents(rt: Runtime, principal: Principal) -> list[DocumentOut]:
+    """The current documents of the principal's tenant that it may search."""
+    tenant_id = principal.tenant_id
     with rt.db.reading() as session:
         names = repository.department_names(session, tenant_id)
         departments = repository.departments_of_documents(session, tenant_id)
@@ -125,6 +125,8 @@ def has_documents(session: Session, tenant_id: int) -> bool:
     return repository.has_documents(session, tenant_id)
 
 
-def counts(rt: Runtime, tenant_id: int) -> dict[str, int]:
+def counts(rt: Runtime, principal: Principal) -> dict[str, int]:
+    """How many documents, versions and passages the principal's tenant holds (numbers
+    only, which every member may know)."""
     with rt.db.reading() as session:
-        return repository.counts(session, tenant_id)
+        return repository.counts(session, principal.tenant_id)

@@ -44,7 +44,7 @@ def upload_documents(request: Request, principal: PagePrincipal, rt: RuntimeDep,
     template = DocumentIn("", b"", title=title.strip() or None, effective_date=effective_date,
                           min_role=min_role, departments=departments or None)
     sources = [(f.filename, f.file) for f in files or [] if f.filename]
-    outcomes = ingest.add_files(rt, principal, principal.tenant_id, template, sources)
+    outcomes = ingest.add_files(rt, principal, template, sources)
     return _documents_page(request, rt, principal, outcomes)
 
 
@@ -62,7 +62,7 @@ def restrict_document(principal: PagePrincipal, rt: RuntimeDep, document_id: Id,
                       min_role: Annotated[str, Form()] = "",
                       departments: Annotated[list[str] | None, Form()] = None) -> Response:
     # An empty choice is a choice here: "everyone" (the upload form's empty one keeps).
-    ingest.restrict_document(rt, principal, principal.tenant_id, document_id,
+    ingest.restrict_document(rt, principal, document_id,
                               min_role=Role(min_role) if min_role else None,
                               departments=departments or [])
     return RedirectResponse(f"/admin/knowledge/{document_id}?restricted=1", status_code=303)
@@ -70,5 +70,5 @@ def restrict_document(principal: PagePrincipal, rt: RuntimeDep, document_id: Id,
 
 @router.post("/admin/knowledge/{document_id}/retire", dependencies=[CsrfChecked])
 def retire_document(principal: PagePrincipal, rt: RuntimeDep, document_id: Id) -> Response:
-    ingest.retire_document(rt, principal, principal.tenant_id, document_id=document_id)
+    ingest.retire_document(rt, principal, document_id=document_id)
     return RedirectResponse(f"/admin/knowledge/{document_id}?retired=1", status_code=303)

@@ -90,8 +90,7 @@ def faq_matches_many(rt: Runtime, principal: Principal, index: RequestIndex,
     asked = [i for i, q in enumerate(queries) if q and own[i] > 0]
     if not index.has_knowledge or not asked:
         return [[] for _ in requests]  # no knowledge yet: no search (and no first-use write)
-    found = search_many(rt, principal.tenant_id, [queries[i] for i in asked], k=FAQ_K,
-                        principal=principal)
+    found = search_many(rt, principal, [queries[i] for i in asked], k=FAQ_K)
     hits = {i: [h for h in found_hits if is_faq(h.document, h.section)]
             for i, (_q, found_hits) in zip(asked, found, strict=True)}
     passages = passage_tokens(rt, principal.tenant_id,

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ushiro import audit
-from ushiro.audit import Actor
 from ushiro.core import secretbox
 from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError, invalid
@@ -84,14 +83,12 @@ def get_account(rt: Runtime, principal: Principal) -> MailAccount | None:
         return repository.mail_account(session, principal.tenant_id)
 
 
-def save_account(rt: Runtime, principal: Principal | None, tenant_id: int,
-                 data: MailAccountIn) -> None:
+def save_account(rt: Runtime, principal: Principal, data: MailAccountIn) -> None:
     """Admins edit the mailbox; a blank password field keeps the stored password."""
-    if principal is not None:
-        require(principal, Role.ADMIN)
+    require(principal, Role.ADMIN)
     if data.address and "@" not in data.address:
         raise invalid("address", "送信元アドレスの形式が正しくありません。")
-    actor = principal.actor if principal else Actor(None, "cli")
+    actor, tenant_id = principal.actor, principal.tenant_id
     with rt.db.transaction() as session:
         account = repository.mail_account(session, tenant_id)
         if account is None:

@@ -36,7 +36,7 @@ from ushiro.desk.service.common import (
     snapshot,
     store_uploads,
 )
-from ushiro.identity import Principal
+from ushiro.identity import Principal, Role, require
 
 UNVERIFIED_TAG = "差出人未確認"  # a mail naming a request it may not write into
 AUTH_FAILED_TAG = "認証失敗"  # SPF/DKIM/DMARC failed at our receiving server
@@ -123,9 +123,13 @@ def _open_mail_request(rt: Runtime, session: Session, tenant_id: int, mail: Pars
     return ImportResult(request.id, request.number, created=True)
 
 
-def import_mail(rt: Runtime, tenant_id: int, raw: bytes) -> ImportResult:
+def import_mail(rt: Runtime, principal: Principal, raw: bytes) -> ImportResult:
     """Store one mail as a new request or as a message of the request it answers.
-    Importing the same Message-ID again changes nothing and reports the first result."""
+    Importing the same Message-ID again changes nothing and reports the first result.
+    The mail poller does this as the tenant's system principal, an administrator by hand
+    (a quarantined mail, ``ushiro mail import``)."""
+    require(principal, Role.ADMIN)
+    tenant_id = principal.tenant_id
     mail = parse_mail(raw, max_bytes=rt.settings.max_mail_bytes, limits=mail_limits(rt.settings))
     check_uploads(rt, [Upload(a.filename, a.content_type, a.data) for a in mail.attachments])
     try:
@@ -143,13 +147,13 @@ def import_mail(rt: Runtime, tenant_id: int, raw: bytes) -> ImportResult:
     return result
 
 
-def receive(rt: Runtime, tenant_id: int, raw: bytes, *,
+def receive(rt: Runtime, principal: Principal, raw: bytes, *,
             source: str = "import") -> ImportResult | Quarantined:
     """:func:`import_mail`, or else the mail is quarantined with the reason. Failures of
     the desk itself (database unavailable, disk full) are raised instead, so the mail is
     tried again rather than held for a fault that is not its own."""
     try:
-        return import_mail(rt, tenant_id, raw)
+        return import_mail(rt, principal, raw)
     except UshiroError as exc:
         code, reason = str(exc.code), exc.message
     except (OperationalError, OSError):
@@ -159,7 +163,7 @@ def receive(rt: Runtime, tenant_id: int, raw: bytes, *,
         code = "internal_error"
         reason = ("このメールの取り込み中に予期しないエラーが発生しました"
                   f"({type(exc).__name__})。元のメールを確認してください。")
-    return quarantine.hold(rt, tenant_id, raw, code=code, reason=reason, source=source,
+    return quarantine.hold(rt, principal.tenant_id, raw, code=code, reason=reason, source=source,
                            actor=MAIL_ACTOR)
 
 
@@ -168,7 +172,7 @@ def release(rt: Runtime, principal: Principal, quarantine_id: int) -> ImportResu
     still cannot be imported the entry stays and the reason is raised to the admin."""
     _, raw = quarantine.raw_mail(rt, principal, quarantine_id)
     try:
-        result = import_mail(rt, principal.tenant_id, raw)
+        result = import_mail(rt, principal, raw)
     except UshiroError:
         raise
     except (OperationalError, OSError):
@@ -193,7 +197,8 @@ def poll(rt: Runtime, tenant_id: int) -> PollResult:
     result = PollResult()
     with mailbox.imap_session(account, login.imap_password, rt.settings.mail_ca_file) as client:
         for uid, raw in mailbox.fetch_unseen(client, account.imap_folder):
-            outcome = receive(rt, tenant_id, raw, source="imap")
+            outcome = receive(rt, Principal.system(tenant_id, MAIL_ACTOR.label), raw,
+                              source="imap")
             if isinstance(outcome, Quarantined):
                 result.quarantined.append(outcome)
                 result.errors.append(f"UID {uid.decode()}: 隔離しました(#{outcome.id}): "

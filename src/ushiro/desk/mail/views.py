@@ -38,7 +38,7 @@ async def save_mail_settings(request: Request, principal: PagePrincipal,
     form = await request.form()
     fields = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
     data = MailAccountIn.model_validate(fields)
-    account.save_account(rt, principal, principal.tenant_id, data)
+    account.save_account(rt, principal, data)
     return RedirectResponse("/admin/mail?saved=1", status_code=303)
 
 

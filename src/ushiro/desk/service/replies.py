@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from ushiro import audit, jobs
 from ushiro.audit import Actor
 from ushiro.core.clock import now
-from ushiro.core.errors import ErrorCode, UshiroError, invalid, not_found
+from ushiro.core.errors import ErrorCode, UshiroError, forbidden, invalid
 from ushiro.core.runtime import Runtime
 from ushiro.core.text import clean
 from ushiro.desk import repository
@@ -16,7 +16,7 @@ from ushiro.desk.access import access_request_by_id, require_staff
 from ushiro.desk.choices import Channel, DeliveryStatus, MessageKind, Status
 from ushiro.desk.mail.parse import new_message_id
 from ushiro.desk.models import Message, Request
-from ushiro.desk.schemas import ReplyCreate, Scope, Upload
+from ushiro.desk.schemas import ReplyCreate, Upload
 from ushiro.desk.service.common import (
     add_message,
     audit_change,
@@ -45,16 +45,17 @@ def reply(rt: Runtime, principal: Principal, request_id: int, data: ReplyCreate,
     return message
 
 
-def system_reply(rt: Runtime, actor: Actor, tenant_id: int, request_id: int,
+def system_reply(rt: Runtime, principal: Principal, request_id: int,
                  data: ReplyCreate, *, author_label: str) -> Message:
     """The system itself answers (an answer sent without a person, e.g. a proven FAQ);
-    it goes out exactly like an operator's reply, by mail for mail requests."""
+    it goes out exactly like an operator's reply, by mail for mail requests. Only a system
+    principal sends one: a person's answer is a :func:`reply`, under their name."""
+    if not principal.is_system:
+        raise forbidden()
     body = _reply_body(rt, data, [])
     with rt.db.transaction() as session:
-        request = repository.request_in_scope(session, Scope(tenant_id=tenant_id), request_id)
-        if request is None:
-            raise not_found("依頼")
-        message = _answer(rt, session, request, actor, author_label, body, data, [])
+        request = access_request_by_id(session, principal, request_id)
+        message = _answer(rt, session, request, principal.actor, author_label, body, data, [])
     return message
 
 

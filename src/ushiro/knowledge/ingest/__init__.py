@@ -2,7 +2,12 @@
 cutting it into passages (:mod:`.passages`), and the write use cases that add, restrict and
 retire documents (:mod:`.documents`, :mod:`.manage`)."""
 
-from ushiro.knowledge.ingest.documents import add_document, add_files, document_name
+from ushiro.knowledge.ingest.documents import (
+    add_document,
+    add_files,
+    document_name,
+    publish_faq,
+)
 from ushiro.knowledge.ingest.manage import restrict_document, retire_document
 
-__all__ = ["add_document", "add_files", "document_name", "restrict_document", "retire_document"]
+__all__ = ["add_document", "add_files", "document_name", "publish_faq", "restrict_document", "retire_document"]

@@ -24,7 +24,7 @@ from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError, invalid
 from ushiro.core.runtime import Runtime
 from ushiro.core.text import one_line
-from ushiro.identity import Principal
+from ushiro.identity import Principal, Role, require
 from ushiro.knowledge import access, repository
 from ushiro.knowledge.choices import AddStatus
 from ushiro.knowledge.ingest.extract import check_size, extract
@@ -53,16 +53,25 @@ class _Prepared:
     tokens: list[str] | None  # per draft; None: the file is the current version already
 
 
-def add_document(rt: Runtime, who: Principal | Actor, tenant_id: int,
-                 doc: DocumentIn) -> AddResult:
+def add_document(rt: Runtime, principal: Principal, doc: DocumentIn) -> AddResult:
     """Add a file as a new document, or as the next version of the document of that name.
 
     The text is extracted, split and analysed before the write transaction; the
     transaction then stores the version and every passage at once, so search sees the
     whole document or nothing of it. Synonyms edited in between are noticed there (the
     tenant's synonyms are read again, a few hundred short rows) and the passages are then
-    analysed again inside it."""
-    actor = access.acting(who, tenant_id)
+    analysed again inside it. For the tenant's administrators (and its system principal)."""
+    return _add(rt, access.acting(principal), principal.tenant_id, doc)
+
+
+def publish_faq(rt: Runtime, principal: Principal, doc: DocumentIn) -> AddResult:
+    """Add an answer a member of the desk approved as a FAQ document. Unlike files, which
+    administrators add, an operator may publish what they reviewed themselves."""
+    require(principal, Role.OPERATOR)
+    return _add(rt, principal.actor, principal.tenant_id, doc)
+
+
+def _add(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn) -> AddResult:
     name = one_line(doc.name or "", 200) or document_name(doc.filename)
     title = one_line(doc.title or "", 200) or name
     prepared = _prepare(rt, tenant_id, name, title, doc)
@@ -214,12 +223,12 @@ def _store_version(session: Session, document: Document, current: DocumentVersio
     return version
 
 
-def add_files(rt: Runtime, who: Principal | Actor, tenant_id: int, template: DocumentIn,
+def add_files(rt: Runtime, principal: Principal, template: DocumentIn,
               files: Sequence[tuple[str, BinaryIO]]) -> list[FileOutcome]:
     """Add each (filename, stream) like :func:`add_document`, with the title, date and
     restriction of ``template``. A bad file is reported in its outcome and stores nothing;
     the others are still added. A file over the size limit is refused before it is read."""
-    access.acting(who, tenant_id)  # refuse callers before reading anything
+    access.require_manager(principal)  # refuse callers before reading anything
     if not files:
         raise invalid("files", "取り込むファイルを選択してください。")
     if template.title and len(files) > 1:
@@ -231,7 +240,7 @@ def add_files(rt: Runtime, who: Principal | Actor, tenant_id: int, template: Doc
             check_size(filename, stream.tell(), rt.settings.max_document_bytes)
             stream.seek(0)
             doc = replace(template, filename=filename, data=stream.read())
-            outcomes.append(FileOutcome(filename, result=add_document(rt, who, tenant_id, doc)))
+            outcomes.append(FileOutcome(filename, result=add_document(rt, principal, doc)))
         except UshiroError as error:
             outcomes.append(FileOutcome(filename, error=error))
     return outcomes

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ushiro import audit
-from ushiro.audit import Actor
 from ushiro.core.clock import now
 from ushiro.core.errors import ErrorCode, UshiroError, not_found
 from ushiro.core.runtime import Runtime
@@ -14,13 +13,13 @@ from ushiro.knowledge.schemas import RetireResult
 from ushiro.knowledge.state import bump, ready_state
 
 
-def restrict_document(rt: Runtime, who: Principal | Actor, tenant_id: int, document_id: int,
+def restrict_document(rt: Runtime, principal: Principal, document_id: int,
                       *, min_role: Role | None, departments: list[str]) -> bool:
     """Set exactly who may search a document: a role floor and departments, or nobody
     named (None, []): everyone in the tenant. Unlike a restriction given with an upload,
     where "not given" keeps the document's setting, this can also lift one. True when
     something changed."""
-    actor = access.acting(who, tenant_id)
+    actor, tenant_id = access.acting(principal), principal.tenant_id
     with rt.db.transaction() as session:
         state = ready_state(session, tenant_id, actor)
         document = repository.document_by_id(session, tenant_id, document_id)
@@ -44,12 +43,12 @@ def restrict_document(rt: Runtime, who: Principal | Actor, tenant_id: int, docum
     return True
 
 
-def retire_document(rt: Runtime, who: Principal | Actor, tenant_id: int, *,
+def retire_document(rt: Runtime, principal: Principal, *,
                     document_id: int | None = None, name: str | None = None) -> RetireResult:
     """Take a document (by id or name) out of search. Its versions and passages stay for
     old citations; adding a file of the same name later makes it current again as the
     next version."""
-    actor = access.acting(who, tenant_id)
+    actor, tenant_id = access.acting(principal), principal.tenant_id
     with rt.db.transaction() as session:
         state = ready_state(session, tenant_id, actor)
         document = (repository.document_by_id(session, tenant_id, document_id)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
-from ushiro.knowledge import queries, repository
+from ushiro.identity import Principal
+from ushiro.knowledge import access, queries, repository
 from ushiro.knowledge.retrieval import dense, embeddings
 from ushiro.knowledge.retrieval.backend import (
     BM25Backend,
@@ -122,7 +123,7 @@ def current_index(rt: Runtime, tenant_id: int,
                         lambda: _build_index(rt, tenant_id, embedder, progress))
 
 
-def embed_passages(rt: Runtime, tenant_id: int,
+def embed_passages(rt: Runtime, principal: Principal,
                    progress: Progress | None = None) -> tuple[int, int]:
     """Embed and store, now, the vectors the configured model lacks for the tenant's
     searchable passages, instead of during the first search after the model is set up
@@ -133,6 +134,7 @@ def embed_passages(rt: Runtime, tenant_id: int,
                           "埋め込みモデルが設定されていません。USHIRO_EMBEDDING_MODEL_DIR に"
                           "モデルのディレクトリを指定してください (docs/knowledge.md)。",
                           field="USHIRO_EMBEDDING_MODEL_DIR")
+    access.require_manager(principal)  # minutes of work for the whole tenant: its administrators
     embedded = 0
 
     def counted(done: int, total: int) -> None:
@@ -141,11 +143,11 @@ def embed_passages(rt: Runtime, tenant_id: int,
         if progress is not None:
             progress(done, total)
 
-    index = current_index(rt, tenant_id, counted)
+    index = current_index(rt, principal.tenant_id, counted)
     return len(index.passages), embedded
 
 
-def analyzer(rt: Runtime, tenant_id: int) -> Analyzer:
-    """The tenant's analyser (its synonyms), the one search uses: for comparing a question
-    with passages word by word, as the drafters do."""
-    return current_index(rt, tenant_id).analyzer
+def analyzer(rt: Runtime, principal: Principal) -> Analyzer:
+    """The principal's tenant's analyser (its synonyms), the one search uses: for comparing
+    a question with passages word by word, as the drafters do."""
+    return current_index(rt, principal.tenant_id).analyzer

@@ -19,20 +19,18 @@ MAX_K = 100
 MAX_QUERY_CHARS = 2000
 
 
-def search(rt: Runtime, tenant_id: int, query: str, *, k: int = 5,
-           principal: Principal | None = None) -> list[SearchHit]:
-    """The k best passages for ``query`` among the documents the principal may search
-    (``principal`` None: the system, e.g. the command line on the server)."""
-    return list(search_many(rt, tenant_id, [query], k=k, principal=principal))[0][1]
+def search(rt: Runtime, principal: Principal, query: str, *, k: int = 5) -> list[SearchHit]:
+    """The k best passages for ``query`` among the documents of the principal's tenant that
+    it may search (a system principal, e.g. the command line on the server, sees all)."""
+    return list(search_many(rt, principal, [query], k=k))[0][1]
 
 
-def search_many(rt: Runtime, tenant_id: int, queries: Iterable[str], *, k: int = 5,
-                principal: Principal | None = None) -> Iterator[tuple[str, list[SearchHit]]]:
+def search_many(rt: Runtime, principal: Principal, queries: Iterable[str], *,
+                k: int = 5) -> Iterator[tuple[str, list[SearchHit]]]:
     """(query, hits) for each query, all against one snapshot of the tenant's knowledge."""
-    access.check_tenant(principal, tenant_id)
     if not 1 <= k <= MAX_K:
         raise invalid("k", f"件数は 1〜{MAX_K} の範囲で指定してください。")
-    index = current_index(rt, tenant_id)
+    index = current_index(rt, principal.tenant_id)
     allowed = access.searchable_documents(principal, index.documents.values())
     for query in queries:
         yield query, _answer(index, query, k, allowed)

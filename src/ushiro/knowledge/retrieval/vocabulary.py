@@ -6,7 +6,6 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ushiro import audit
-from ushiro.audit import Actor
 from ushiro.core.errors import invalid
 from ushiro.core.runtime import Runtime
 from ushiro.core.text import one_line
@@ -16,8 +15,11 @@ from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
 from ushiro.knowledge.state import bump, ready_state, seed
 
 
-def synonyms(rt: Runtime, tenant_id: int) -> dict[str, list[str]]:
-    """canonical → variants of the tenant (the shipped list until someone edits it)."""
+def synonyms(rt: Runtime, principal: Principal) -> dict[str, list[str]]:
+    """canonical → variants of the tenant (the shipped list until someone edits it), for
+    its administrators, who edit them."""
+    access.require_manager(principal)
+    tenant_id = principal.tenant_id
     with rt.db.reading() as session:
         seeded = repository.seeded_stamp(session, tenant_id) is not None
     if not seeded:
@@ -32,12 +34,12 @@ def synonyms(rt: Runtime, tenant_id: int) -> dict[str, list[str]]:
     return grouped
 
 
-def edit_synonyms(rt: Runtime, who: Principal | Actor, tenant_id: int, canonical: str,
+def edit_synonyms(rt: Runtime, principal: Principal, canonical: str,
                   variants: list[str], *, remove: bool = False) -> int:
     """Add (or remove) variants of ``canonical``; current passages are re-analysed in the
     same transaction, so search never mixes the old and the new reading. Returns the number
     of synonym rows added or removed."""
-    actor = access.acting(who, tenant_id)
+    actor, tenant_id = access.acting(principal), principal.tenant_id
     canonical = one_line(canonical, 100)
     variants = [v for v in dict.fromkeys(one_line(v, 100) for v in variants) if v]
     if not canonical:
