@@ -182,6 +182,14 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
                   openapi_url="/api/v1/openapi.json",
                   description="Ushiro (後ろ) — 総務・人事・経理の窓口。Bearer トークンで認証します。")
     app.state.rt = rt
+    _add_middleware(app, rt)
+    _add_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _include_routers(app)
+    return app
+
+
+def _add_middleware(app: FastAPI, rt: Runtime) -> None:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(PageSessions, secret_key=rt.settings.resolved_secret_key(),
                        session_cookie="ushiro_session",
@@ -191,6 +199,11 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     app.add_middleware(BodyLimit, limit=limit)
     if rt.settings.trusted_proxy_networks:
         app.add_middleware(TrustedProxies, networks=rt.settings.trusted_proxy_networks)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """The one error type and the framework's own errors, all rendered by
+    :func:`_error_response` (JSON for /api, a page or an htmx fragment otherwise)."""
 
     @app.exception_handler(UshiroError)
     async def _ushiro_error(request: Request, exc: UshiroError) -> Response:
@@ -217,10 +230,6 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         if request.headers.get("HX-Request") == "true":
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    _include_routers(app)
-    return app
 
 
 def _include_routers(app: FastAPI) -> None:
