@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import cli_invoker, cli_test_env
+from cli_support import cli_invoker
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -171,11 +171,6 @@ def test_a_new_address_still_creates_the_user(client: TestClient, rt: Runtime, t
     response = _invite(client, login, admin, email="new-person@example.co.jp")
     assert response.status_code == 200
     assert "偽の名前" in response.text  # the name the admin typed for a new account
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, db_url_factory: Any) -> dict[str, str]:
-    return cli_test_env(tmp_path / "data", db_url_factory)
 
 
 def test_the_cli_invites_an_existing_user(cli_env: dict[str, str]) -> None:
