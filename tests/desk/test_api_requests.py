@@ -102,7 +102,7 @@ def test_idempotency_key_returns_the_same_request(client: TestClient, rt: Runtim
     """GIVEN a create call sent with an Idempotency-Key
     WHEN it is retried with the same key and the same payload
     THEN the first request is returned again and only one request and one audit event are
-    stored; a new key creates a new request (another payload: tests/access/test_idempotency)."""
+    stored; a new key creates a new request (another payload: tests/desk/test_idempotency)."""
     headers = {**api_headers(requester), "Idempotency-Key": "order-2026-0001"}
     requests_before, audit_before = _count(rt, Request), _count(rt, AuditEvent)
     first = client.post("/api/v1/requests", headers=headers,
