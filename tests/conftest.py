@@ -3,7 +3,9 @@ migrated once per session, every test inside a transaction that is rolled back.
 
 Fixtures: ``rt`` (runtime bound to the test transaction), ``client`` (HTTP), ``tenant``,
 ``make_user``, ``login``, ``api_headers``, ``db_url_factory`` (a fresh empty database for
-tests that run the server in another process).
+tests that run the server in another process), ``cli_env`` and ``ushiro`` (the `ushiro`
+command in-process on its own data directory and database; helpers in cli_support.py).
+Every test hashes passwords with argon2 at a test strength.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
+from cli_support import cli_invoker, cli_test_env
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from typer.testing import Result
 
 from ushiro import domains
 from ushiro.app import create_app
 from ushiro.audit import SYSTEM
+from ushiro.core import security
 from ushiro.core.db import Database
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
@@ -30,7 +36,6 @@ from ushiro.identity import service as identity_service
 from ushiro.migrations import upgrade
 
 sys.path.insert(0, str(Path(__file__).parent))
-
 BACKEND = os.environ.get("USHIRO_TEST_DB", "sqlite")
 PG_BASE = os.environ.get("USHIRO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "correct-horse-42"
@@ -79,6 +84,14 @@ def _domains_loaded() -> None:
     """As in every process of the product (app, worker, CLI): domains subscribe to the
     events and jobs they handle before any work."""
     domains.load_hooks()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests create many users: argon2 at a test strength keeps the suite fast while still
+    hashing and verifying for real."""
+    monkeypatch.setattr(security, "_hasher",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session")
@@ -172,3 +185,14 @@ def api_headers(rt: Runtime, tenant: Tenant) -> Callable[[User], dict[str, str]]
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, db_url_factory: DatabaseFactory) -> dict[str, str]:
+    return cli_test_env(tmp_path / "data", db_url_factory)
+
+
+@pytest.fixture
+def ushiro(cli_env: dict[str, str]) -> Callable[..., Result]:
+    """Run `ushiro ARGS…` in-process; stdin text optional."""
+    return cli_invoker(cli_env)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from ushiro import identity
 from ushiro.core.runtime import Runtime
-from ushiro.identity import Role, repository
+from ushiro.identity import Role
 
 
 def test_login_page_is_japanese(client: TestClient) -> None:
@@ -29,4 +30,4 @@ def test_api_request_roundtrip(client: TestClient, make_user, api_headers) -> No
 
 def test_each_test_starts_empty(rt: Runtime) -> None:
     with rt.db.reading() as session:
-        assert repository.first_tenant(session) is None
+        assert identity.first_tenant(session) is None

@@ -11,13 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from ushiro import identity
 from ushiro.app import create_app
-from ushiro.audit.models import AuditEvent
+from ushiro.audit import AuditEvent
 from ushiro.core.runtime import Runtime
 from ushiro.desk.models import Attachment, Message, Request, RequestTag
-from ushiro.identity import Role, Tenant, User
-from ushiro.identity import repository as identity_repo
-from ushiro.identity.models import Category, Department
+from ushiro.identity import Category, Department, Role, Tenant, User
 
 PASSWORD = "correct-horse-42"
 Headers = Callable[..., dict[str, str]]
@@ -307,7 +306,7 @@ def request_id(client: TestClient, requester: User, api_headers: Headers) -> int
 
 def _foreign_category_id(rt: Runtime, other: Tenant) -> int:
     with rt.db.reading() as session:
-        category = identity_repo.category_by_name(session, other.id, "経費精算")
+        category = identity.category_by_name(session, other.id, "経費精算")
         assert category is not None
         return category.id
 
@@ -507,8 +506,7 @@ def test_bad_category_work_type_is_refused(client: TestClient, rt: Runtime, tena
                                            admin: User, login: Callable[[str], str],
                                            unchanged: Callable[[], None]) -> None:
     with rt.db.reading() as session:
-        department = identity_repo.department_by_name(session, tenant.id, "経理")
-        assert department is not None
+        department = next(d for d in identity.departments(session, tenant.id) if d.name == "経理")
     csrf = login(admin.email)
     unchanged()
     response = client.post("/admin/categories", follow_redirects=False,
@@ -520,7 +518,8 @@ def test_bad_category_work_type_is_refused(client: TestClient, rt: Runtime, tena
 
 def test_blank_choices_in_the_update_form_keep_the_values(client: TestClient, rt: Runtime,
                                                           request_id: int, admin: User,
-                                                          login: Callable[[str], str]) -> None:
+                                                          login: Callable[[str], str],
+                                                          api_headers: Headers) -> None:
     """GIVEN the request page's update form, where "-" choices arrive as empty strings
     WHEN it is saved with an empty work type and category and only the priority changed
     THEN the blanks mean "keep" and only the priority changes."""
@@ -534,9 +533,7 @@ def test_blank_choices_in_the_update_form_keep_the_values(client: TestClient, rt
                         data={"body": "確認中です。", "kind": "note", "status": "",
                               "csrf_token": csrf})
     assert reply.status_code == 303, reply.text[:2000]
-    with rt.db.reading() as session:
-        stored = session.get(Request, request_id)
-        assert stored is not None
-        assert (stored.priority, stored.category_id is not None, stored.work_type) == (
-            "high", True, "transcription")
-        assert stored.status == "triaged"
+    stored = client.get(f"/api/v1/requests/{request_id}", headers=api_headers(admin)).json()
+    assert (stored["priority"], stored["category"] is not None, stored["work_type"]) == (
+        "high", True, "transcription")
+    assert stored["status"] == "triaged"

@@ -35,10 +35,10 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
 
+from ushiro import identity
 from ushiro.answers import service as answers_service
 from ushiro.answers.schemas import ApproveIn
-from ushiro.audit import SYSTEM
-from ushiro.audit.models import AuditEvent
+from ushiro.audit import SYSTEM, AuditEvent
 from ushiro.core.runtime import Runtime
 from ushiro.desk import queries
 from ushiro.desk import service as desk_service
@@ -354,9 +354,9 @@ def world(rt: Runtime, tenant: Tenant, make_tenant: Callable[..., Tenant],
     identity_service.create_token(rt.db, Principal.system(tenant.id, "test"), owner.email, "連携ボット")
     with rt.db.reading() as session:
         token_id = identity_repo.tokens(session, tenant.id)[0][0].id
-        department = identity_repo.department_by_name(session, tenant.id, "総務")
-        category = identity_repo.category_by_name(session, tenant.id, "設備・修繕")
-        assert department is not None and category is not None
+        department = next(d for d in identity.departments(session, tenant.id) if d.name == "総務")
+        category = identity.category_by_name(session, tenant.id, "設備・修繕")
+        assert category is not None
         assert request.department_id == department.id
     reviewer = identity_service.principal(rt.db, make_user(Role.ADMIN).id, tenant.id)
     sent = answers_service.generate_draft(rt, reviewer, request.id)

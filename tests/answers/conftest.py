@@ -13,11 +13,9 @@ from answers_support import CATEGORY, RULES, People
 from cli_support import cli_invoker, cli_test_env
 from typer.testing import Result
 
-from ushiro import knowledge
+from ushiro import identity, knowledge
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal, Role, Tenant, User, command_line
-from ushiro.identity import repository as identity_repo
-from ushiro.identity import service as identity_service
 
 
 @pytest.fixture
@@ -27,7 +25,7 @@ def people(rt: Runtime, tenant: Tenant, make_user: Callable[..., User]) -> Peopl
     admin = make_user(Role.ADMIN, name="鈴木 一郎")
 
     def principal(user: User) -> Principal:
-        return identity_service.principal(rt.db, user.id, tenant.id)
+        return identity.principal(rt.db, user.id, tenant.id)
 
     return People(tenant, employee, operator, admin, principal(employee), principal(operator),
                   principal(admin))
@@ -42,7 +40,7 @@ def rules(rt: Runtime, tenant: Tenant) -> None:
 @pytest.fixture
 def category_id(rt: Runtime, tenant: Tenant) -> int:
     with rt.db.reading() as session:
-        found = identity_repo.category_by_name(session, tenant.id, CATEGORY)
+        found = identity.category_by_name(session, tenant.id, CATEGORY)
         assert found is not None
         return found.id
 

@@ -9,12 +9,10 @@ from collections.abc import Callable
 import pytest
 from answers_support import MANUAL, QUESTION, People, ask, current_draft, set_mode_directly
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from ushiro import knowledge
+from ushiro import audit, knowledge
 from ushiro.answers import service as answers
 from ushiro.answers.choices import AutomationMode
-from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
 from ushiro.desk import events, queries
 from ushiro.desk import service as desk
@@ -35,8 +33,7 @@ def _chat(client: TestClient, token: str, message: str, category_id: int) -> tup
 
 def _actions(rt: Runtime, tenant_id: int) -> list[str]:
     with rt.db.reading() as session:
-        return list(session.scalars(select(AuditEvent.action).where(AuditEvent.chain == tenant_id)
-                                    .order_by(AuditEvent.seq)))
+        return [e.action for e in reversed(audit.recent_events(session, tenant_id, 10_000))]
 
 
 def test_suggest_shows_the_answer_and_escalates(client: TestClient, rt: Runtime,

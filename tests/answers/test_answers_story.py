@@ -9,10 +9,8 @@ from collections.abc import Callable
 
 from answers_support import QUESTION, People, ask, csrf_of, current_draft
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from ushiro import knowledge
-from ushiro.audit.models import AuditEvent
+from ushiro import audit, knowledge
 from ushiro.core.runtime import Runtime
 from ushiro.desk import queries
 from ushiro.identity import User, command_line
@@ -22,8 +20,7 @@ EDIT = "申請は勤怠システムの「休暇申請」から行ってくださ
 
 def _audit_actions(rt: Runtime, tenant_id: int) -> list[str]:
     with rt.db.reading() as session:
-        return list(session.scalars(select(AuditEvent.action).where(AuditEvent.chain == tenant_id)
-                                    .order_by(AuditEvent.seq)))
+        return [e.action for e in reversed(audit.recent_events(session, tenant_id, 10_000))]
 
 
 def test_rule_question_from_chat_to_faq(client: TestClient, rt: Runtime, people: People,

@@ -19,15 +19,13 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
-from ushiro import knowledge
+from ushiro import identity, knowledge
 from ushiro.answers import selfservice
 from ushiro.answers import service as answers
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
 from ushiro.desk import queries
 from ushiro.identity import Principal, Role, UserIn
-from ushiro.identity import repository as identity_repo
-from ushiro.identity import service as identity_service
 
 pytestmark = pytest.mark.browser
 
@@ -86,16 +84,16 @@ def people(desk_rt: Runtime, live_desk: Any, tmp_path: Path,
     rules = tmp_path / "就業規則.txt"
     rules.write_text(RULES, encoding="utf-8")
     live_desk.cli("kb", "add", str(rules))
-    tenant = identity_service.resolve_tenant(desk_rt.db, "sakura")
-    operator = identity_service.add_user(desk_rt.db, Principal.system(tenant.id, "test"), UserIn(
+    tenant = identity.resolve_tenant(desk_rt.db, "sakura")
+    operator = identity.add_user(desk_rt.db, Principal.system(tenant.id, "test"), UserIn(
         email=HR_OPERATOR["email"], name=HR_OPERATOR["name"], role=Role.OPERATOR,
         password=PASSWORD, departments=["人事・労務"]))
-    admin = identity_service.add_user(desk_rt.db, Principal.system(tenant.id, "test"), UserIn(
+    admin = identity.add_user(desk_rt.db, Principal.system(tenant.id, "test"), UserIn(
         email=ADMIN["email"], name=ADMIN["name"], role=Role.ADMIN, password=PASSWORD))
     with desk_rt.db.reading() as session:
-        employee = identity_repo.user_by_email(session, str(desk_accounts["requester"]["email"]))
+        employee = identity.user_by_email(session, str(desk_accounts["requester"]["email"]))
         assert employee is not None
-    principals = [identity_service.principal(desk_rt.db, u.id, tenant.id)
+    principals = [identity.principal(desk_rt.db, u.id, tenant.id)
                   for u in (employee, operator, admin)]
     return People(tenant, employee, operator, admin, *principals)
 

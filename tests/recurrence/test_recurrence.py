@@ -20,10 +20,9 @@ from ushiro import recurrence
 from ushiro.core import security
 from ushiro.core.runtime import Runtime
 from ushiro.demo.service import sample
-from ushiro.desk import repository as desk_repo
+from ushiro.desk import backdate
 from ushiro.desk import service as desk_service
 from ushiro.desk.choices import Channel
-from ushiro.desk.models import Request
 from ushiro.desk.schemas import RequestCreate
 from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
@@ -97,15 +96,8 @@ class Desk:
                                       RequestCreate(title=title, body=body, category=category),
                                       channel=Channel.PORTAL)
         if days_ago:
-            backdate(self.rt, request.id, days_ago)
+            backdate(self.rt, self.admin, request.id, timedelta(days=days_ago))
         return request.id
-
-
-def backdate(rt: Runtime, request_id: int, days: float) -> None:
-    with rt.db.transaction() as session:
-        request = session.get(Request, request_id)
-        assert request is not None
-        desk_repo.shift_times(session, request, timedelta(days=days))
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from ushiro.desk.schemas import QueueFilter, RequestChange
 from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
 
-MAIL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+MAIL_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 MSGID_ORIGINAL = "<CAJm4rT2xQ8nV1b9ZpK3wYcR7uF5eHd0sA6gL2jM@mail.gmail.com>"
 REQUESTER = b"kenta.tanaka@example.co.jp"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -13,13 +13,12 @@ from cli_support import cli_invoker
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from ushiro import identity
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
 from ushiro.desk import service as desk_service
 from ushiro.desk.choices import Channel
 from ushiro.desk.schemas import RequestCreate
-from ushiro.identity import repository as identity_repository
-from ushiro.identity.access import principal_for
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mail"
 TRICKY = "一行目\u2028二行目\u2029三\u0085四\r五\x1c六\x1d七\x1e八\x0b九\x0c十"
@@ -68,11 +67,11 @@ def _with_request(ushiro, cli_env: dict[str, str], body: str) -> None:
     ushiro("user", "add", "emp@example.co.jp", "--name", "社員", "--role", "admin")
     rt = _runtime(cli_env)
     try:
+        tenant = identity.resolve_tenant(rt.db, "sakura")
         with rt.db.reading() as session:
-            tenant = identity_repository.tenant_by_slug(session, "sakura")
-            user = identity_repository.user_by_email(session, "emp@example.co.jp")
-            assert tenant is not None and user is not None
-            principal = principal_for(session, user, tenant)
+            user = identity.user_by_email(session, "emp@example.co.jp")
+            assert user is not None
+        principal = identity.principal(rt.db, user.id, tenant.id)
         desk_service.submit(rt, principal, RequestCreate(title="備品\u2028の件", body=body),
                             channel=Channel.API)
     finally:

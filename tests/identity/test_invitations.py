@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import cli_invoker, cli_test_env
+from cli_support import cli_invoker
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
+from ushiro import audit
 from ushiro.app import create_app
 from ushiro.audit import SYSTEM
-from ushiro.audit.models import AuditEvent
 from ushiro.core.errors import UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.core.settings import Settings
@@ -83,9 +82,9 @@ def test_adding_an_existing_user_invites_them_and_reveals_nothing(
     assert SECRET_NAME not in response.text
     assert not _member(rt, stranger, tenant)
     with rt.db.reading() as session:
-        event = session.scalars(select(AuditEvent).where(AuditEvent.chain == tenant.id)
-                                .order_by(AuditEvent.id.desc())).first()
-    assert event is not None and event.action == "user.invite"
+        newest = audit.recent_events(session, tenant.id, 1)
+    assert newest and newest[0].action == "user.invite"
+    event = newest[0]
     assert SECRET_NAME not in str(event.after)
     with pytest.raises(UshiroError):
         identity_service.principal(rt.db, stranger.id, tenant.id)
@@ -115,8 +114,7 @@ def test_the_invitee_accepts_and_becomes_a_member(client: TestClient, second: Te
     assert SECRET_NAME in users.text  # a member now: their own name, not "偽の名前"
     assert "招待中" not in users.text
     with rt.db.reading() as session:
-        actions = set(session.scalars(select(AuditEvent.action)
-                                      .where(AuditEvent.chain == tenant.id)))
+        actions = {e.action for e in audit.recent_events(session, tenant.id, 10_000)}
     assert {"user.invite", "invitation.accept"} <= actions
 
 
@@ -171,11 +169,6 @@ def test_a_new_address_still_creates_the_user(client: TestClient, rt: Runtime, t
     response = _invite(client, login, admin, email="new-person@example.co.jp")
     assert response.status_code == 200
     assert "偽の名前" in response.text  # the name the admin typed for a new account
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, db_url_factory: Any) -> dict[str, str]:
-    return cli_test_env(tmp_path / "data", db_url_factory)
 
 
 def test_the_cli_invites_an_existing_user(cli_env: dict[str, str]) -> None:

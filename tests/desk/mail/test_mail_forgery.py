@@ -18,7 +18,7 @@ from ushiro.desk.schemas import ReplyCreate
 from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
 
-MAIL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+MAIL_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 REQUESTER = b"kenta.tanaka@example.co.jp"
 OPERATOR = "keiri.op@sakura.example.co.jp"
 OTHER_OPERATOR = "soumu.op@sakura.example.co.jp"

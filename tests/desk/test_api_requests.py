@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from ushiro.audit.models import AuditEvent
+from ushiro import identity
+from ushiro.audit import AuditEvent
 from ushiro.core.runtime import Runtime
 from ushiro.desk.models import Message, Request
 from ushiro.identity import Role, Tenant, User
@@ -102,7 +103,7 @@ def test_idempotency_key_returns_the_same_request(client: TestClient, rt: Runtim
     """GIVEN a create call sent with an Idempotency-Key
     WHEN it is retried with the same key and the same payload
     THEN the first request is returned again and only one request and one audit event are
-    stored; a new key creates a new request (another payload: tests/access/test_idempotency)."""
+    stored; a new key creates a new request (another payload: tests/desk/test_idempotency)."""
     headers = {**api_headers(requester), "Idempotency-Key": "order-2026-0001"}
     requests_before, audit_before = _count(rt, Request), _count(rt, AuditEvent)
     first = client.post("/api/v1/requests", headers=headers,
@@ -162,10 +163,8 @@ def test_inactive_category_is_refused(client: TestClient, requester: User, admin
     """GIVEN a category the admin has switched off
     WHEN a request is created with it
     THEN 422 on field ``category``."""
-    from ushiro.identity import repository
-
     with rt.db.reading() as session:
-        category = repository.category_by_name(session, tenant.id, "来客対応")
+        category = identity.category_by_name(session, tenant.id, "来客対応")
         assert category is not None
     csrf = login(admin.email)
     client.post(f"/admin/categories/{category.id}/active",
@@ -325,11 +324,9 @@ def test_patch_assigns_categorises_and_tags(client: TestClient, rt: Runtime, req
     WHEN staff set its category, assignee, priority and tags
     THEN department and work type follow the category, the request becomes triaged, and the
     change is readable back."""
-    from ushiro.identity import repository
-
     operator = make_user(Role.OPERATOR, name="総務 三郎", departments=["総務"])
     with rt.db.reading() as session:
-        category = repository.category_by_name(session, tenant.id, "契約・文書")
+        category = identity.category_by_name(session, tenant.id, "契約・文書")
         assert category is not None
     created = _create(client, api_headers(requester))
     response = client.patch(f"/api/v1/requests/{created['id']}", headers=api_headers(admin),

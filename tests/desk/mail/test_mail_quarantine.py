@@ -25,7 +25,7 @@ from ushiro.desk.schemas import QueueFilter
 from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
 
-MAIL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+MAIL_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 
 
 def raw(name: str) -> bytes:

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from ushiro.audit.models import AuditEvent
+from ushiro.audit import AuditEvent
 from ushiro.core.runtime import Runtime
 from ushiro.desk.models import Request
 from ushiro.identity import Role, User

@@ -32,7 +32,7 @@ from ushiro.identity import Principal, Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
 from ushiro.jobs.models import Job
 
-MAIL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+MAIL_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 DESK = "desk@example.co.jp"
 MSGID_ORIGINAL = "<CAJm4rT2xQ8nV1b9ZpK3wYcR7uF5eHd0sA6gL2jM@mail.gmail.com>"
 REQUESTER = "kenta.tanaka@example.co.jp"

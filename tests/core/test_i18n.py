@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from ushiro.core import i18n
 from ushiro.desk.choices import Status
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "i18n_extract.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "i18n_extract.py"
 
 
 @pytest.fixture(scope="module")

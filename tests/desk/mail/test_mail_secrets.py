@@ -17,7 +17,7 @@ from ushiro.desk import mail as desk_mail
 from ushiro.desk.mail import MailAccountIn
 from ushiro.identity import Tenant, command_line
 
-MAIL_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "mail"
+MAIL_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "mail"
 
 
 @pytest.fixture(scope="module")

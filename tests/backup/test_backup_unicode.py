@@ -17,8 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Table, insert, select
 
 from ushiro import backup as backup_service
-from ushiro.audit import Actor, record
-from ushiro.audit.verify import verify_instance
+from ushiro.audit import Actor, record, verify_instance
 from ushiro.backup.service import _tables
 from ushiro.core.db import Base
 from ushiro.core.runtime import Runtime
