@@ -31,7 +31,7 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _FACTS = {
-    "amount": re.compile(r"[0-9][0-9,.]*\s*(?:円|%|％|倍)|実費|都度|支給しない|全額"),
+    "amount": re.compile(r"[0-9][0-9,.]*\s*(?:円|%|％|倍)|実費|都度"),
     "days": re.compile(r"[0-9][0-9.]*\s*(?:日|週間|週|か月|ヶ月|カ月|箇月|年)|前日|翌日"),
     "deadline": re.compile(r"[0-9]+\s*(?:日|週間|か月|ヶ月|カ月|箇月|年)\s*(?:前|以内|後)|前日|末日"
                            r"|までに|以内"),
@@ -73,6 +73,21 @@ _ASKED_NUMBER = re.compile(_NUMBER)
 
 def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
+
+
+# Places an employee names and the class a travel rule uses for them.
+_PLACE_CLASSES = (
+    ("政令指定都市", "札幌 仙台 さいたま 千葉 横浜 川崎 相模原 新潟 静岡 浜松 名古屋 京都 大阪 堺 神戸 "
+                "岡山 広島 北九州 福岡 熊本".split()),
+    ("東京23区", "千代田 中央区 港区 新宿 文京 台東 墨田 江東 品川 目黒 大田区 世田谷 渋谷 中野 杉並 "
+               "豊島 北区 荒川 板橋 練馬 足立 葛飾 江戸川 丸の内 銀座 六本木 池袋 都内".split()),
+)
+
+
+def place_classes(question: str) -> list[str]:
+    """「大阪出張」 → ["政令指定都市"]: the class of the places a question names."""
+    text = fold(question)
+    return [name for name, places in _PLACE_CLASSES if any(p in text for p in places)]
 
 
 def question_kind(question: str) -> str:
@@ -133,16 +148,20 @@ def _rows(text: str) -> list[tuple[int, list[str], bool]]:
     the |---| line is its header), any other line one cell."""
     out: list[tuple[int, list[str], bool]] = []
     pending: list[str] = []
-    pending_indent, pending_header = 0, False
+    pending_indent, pending_header, table_start = 0, False, 0
     for raw in _HTML_COMMENT.sub("", text).splitlines():
         cells = _CELL.findall(raw)
         if cells or any(tag in raw for tag in ("<tr", "</tr>", "<table", "</table>")):
+            if "<table" in raw:
+                table_start = len(out)
             if not pending:
                 pending_indent, pending_header = _indent(raw), "<th" in raw
             pending.extend(_clean(c) for c in cells)
             if ("</tr>" in raw or "</table>" in raw) and pending:
                 out.append((pending_indent, pending, pending_header))
                 pending = []
+            if "</table>" in raw:
+                _mark_columns(out, table_start)
             continue
         stripped = raw.strip()
         if stripped.startswith("|") and stripped.endswith("|"):
@@ -160,24 +179,47 @@ def _rows(text: str) -> list[tuple[int, list[str], bool]]:
     return out
 
 
+def _mark_columns(rows: list[tuple[int, list[str], bool]], start: int) -> None:
+    """A table of rows as wide as each other (3 cells or more): the first row names the
+    columns (0.5年 | 1.5年 | … above 10日 | 11日 | …)."""
+    table = rows[start:]
+    widths = {len(cells) for _, cells, _ in table}
+    if len(table) >= 2 and len(widths) == 1 and widths.pop() >= 3 and not table[0][2]:
+        rows[start] = (table[0][0], table[0][1], True)
+
+
+def _column_lines(cells: list[str], names: list[str], path: tuple[str, ...],
+                  first: int) -> list[Line]:
+    """One line per cell of a row under column names: 「6.5年以上 ・・・ 20日」."""
+    label = (cells[0],) if not _ANY_FACT.search(names[0]) and len(cells) == len(names) else ()
+    skip = len(label)
+    return [Line(f"{name} ・・・ {value}", path + label, name, value, first + i)
+            for i, (name, value) in enumerate(zip(names[skip:], cells[skip:], strict=False))
+            if value and not is_noise(value)]
+
+
 def clause_lines(text: str) -> list[Line]:
     """The rule lines of a passage with their items, without headings, comments or noise."""
     lines: list[Line] = []
     stack: list[tuple[int, str]] = []  # (indent, item text) of the enclosing items
     header: tuple[str, ...] = ()
+    columns: list[str] = []
     for indent, cells, is_header in _rows(text):
         while stack and stack[-1][0] >= indent:
             stack.pop()
         path = tuple(t for _, t in stack)
         if is_header:
-            header = (" / ".join(cells),)
+            header, columns = (" / ".join(cells),), cells
+            continue
+        if len(cells) > 2 and len(cells) == len(columns):
+            lines.extend(_column_lines(cells, columns, path, len(lines)))
             continue
         if len(cells) > 1:
             key, value = cells[0], "、".join(c for c in cells[1:] if c)
             if not is_noise(value):
                 lines.append(Line(f"{key} ・・・ {value}", path + header, key, value, len(lines)))
             continue
-        header = ()
+        header, columns = (), []
         line = fold(cells[0])
         if line.startswith("#") or _CAPTION_ONLY.match(line) or is_noise(cells[0]) or (
                 _ARTICLE_NO.match(line) and _ARTICLE_HEAD.match(line)):

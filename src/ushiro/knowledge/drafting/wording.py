@@ -96,9 +96,13 @@ def _value(value: str) -> str:
     return value + "です。"
 
 
-def answer_sentences(line: Line, lines: Sequence[Line], caption: str, kind: str) -> str:
-    """The answer in one or two sentences, from the chosen line."""
+def answer_sentences(line: Line, same: Sequence[Line], kind: str) -> str:
+    """The answer in one or two sentences, from the chosen line (or the rows of its list it
+    ties with, when the question names none of them: 役員は7,500円、一般社員は2,500円です)."""
     subject = _subject(line)
+    if line.key and len(same) > 1:
+        rows = "、".join(f"{x.key}は{x.value.rstrip('。')}" for x in same[:6])
+        return (_intro(line) or (f"{subject}、" if subject else "")) + rows + "です。"
     if line.key:
         value = _value(fact_sentence(line.value, kind) if line.value.endswith("。")
                        else line.value)
