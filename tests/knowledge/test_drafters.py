@@ -25,11 +25,11 @@ from ushiro.knowledge.drafting.drafters import (
     GREETING,
     Citation,
     DraftResult,
-    LlmDrafter,
-    OfflineDrafter,
     TenantContext,
     drafter_for,
 )
+from ushiro.knowledge.drafting.llm import LlmDrafter
+from ushiro.knowledge.drafting.offline import OfflineDrafter
 
 CONTEXT = TenantContext(user_names=["山田 太郎", "鈴木 次郎"], tenant_name="さくら精機株式会社")
 

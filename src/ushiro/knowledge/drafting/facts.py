@@ -49,8 +49,10 @@ _ANY_FACT = re.compile(r"[0-9]")
 # Lines that are never the rule: a table-of-contents line (dots then a page number), a
 # template blank (full-width space where the number belongs), commentary and notes.
 _TOC = re.compile(r"(?:\.{3,}|…{2,}|・{3,}|‥{2,})\s*[0-9]+\s*$")
-_BLANK = re.compile(r"[　 ]+(?:日|円|か月|ヶ月|時間|歳|分|%|回)|月額[　 ]+円|[（(][　 ]*[）)]")
+_BLANK = re.compile(r"(?<![0-9０-９])[　 ]+(?:日|円|か月|ヶ月|時間|歳|分|%|回)(?=$|[、。）)\s]|[をとにのでまは以間与付前後])"
+                    r"|月額[　 ]+円|[（(][　 ]+[）)]")
 _COMMENTARY = re.compile(r"^(?:【解説】|【注】|注記|注[0-9]*[:：）)]|※|解説[:：]|\[解説\])")
+_ANSWER = re.compile(r"^(?:A|Ａ|答|回答)[0-9０-９]*[.．:：]?[ 　]*|^【回答】[ 　]*", re.IGNORECASE)
 _QUESTION = re.compile(r"^(?:Q|Ｑ|問)[0-9０-９]*[.．:：　 ]", re.IGNORECASE)
 _HTML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
 _TAG = re.compile(r"<[^>]{0,200}>")
@@ -198,12 +200,24 @@ def _column_lines(cells: list[str], names: list[str], path: tuple[str, ...],
             if value and not is_noise(value)]
 
 
+def _key_value(body: str, marked: bool) -> tuple[str, str]:
+    """「政令指定都市 ・・・ 1泊あたり8,000円」, or an item 「役員　5,000円」 → key and value."""
+    parts = _KEY_VALUE.split(body, maxsplit=1)
+    if len(parts) == 2 and parts[0] and parts[1]:
+        return parts[0], parts[1]
+    parts = re.split(r"　+", body, maxsplit=1)
+    if marked and len(parts) == 2 and len(parts[0]) <= 20 and _ANY_FACT.search(fold(parts[1])):
+        return parts[0], parts[1]
+    return "", ""
+
+
 def clause_lines(text: str) -> list[Line]:
     """The rule lines of a passage with their items, without headings, comments or noise."""
     lines: list[Line] = []
     stack: list[tuple[int, str]] = []  # (indent, item text) of the enclosing items
     header: tuple[str, ...] = ()
     columns: list[str] = []
+    intro: tuple[int, str] | None = None
     for indent, cells, is_header in _rows(text):
         while stack and stack[-1][0] >= indent:
             stack.pop()
@@ -224,13 +238,16 @@ def clause_lines(text: str) -> list[Line]:
         if line.startswith("#") or _CAPTION_ONLY.match(line) or is_noise(cells[0]) or (
                 _ARTICLE_NO.match(line) and _ARTICLE_HEAD.match(line)):
             continue
-        body = _MARKER.sub("", _clean(_ARTICLE_NO.sub("", cells[0].strip(), count=1)), count=1)
+        raw = _ANSWER.sub("", _clean(_ARTICLE_NO.sub("", cells[0].strip(), count=1)), count=1)
+        marked = bool(_MARKER.match(raw))
+        body = _MARKER.sub("", raw, count=1)
         if not body:
             continue
-        key, value = "", ""
-        parts = _KEY_VALUE.split(body, maxsplit=1)
-        if len(parts) == 2 and parts[0] and parts[1]:
-            key, value = parts
+        if marked and intro and intro[0] >= indent:
+            path = (*path, intro[1])  # 「次の額を支給する。」 above unindented items 一　役員　5,000円
+        elif not marked:
+            intro = (indent, body) if body.endswith("。") and "次" in body else None
+        key, value = _key_value(body, marked)
         lines.append(Line(body, path, key, value, len(lines)))
         stack.append((indent, body))
     return lines
