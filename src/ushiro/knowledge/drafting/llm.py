@@ -179,7 +179,7 @@ class LlmDrafter:
 
 
 # A greeting the model wrote anyway: the drafter writes its own.
-_OPENING = re.compile(r"^(?:\s*(?:\S{1,30}(?:様|さん)[ 　]*)?(?:お疲れ様です。|お疲れさまです。"
+_OPENING = re.compile(r"^(?:\s*(?:[^\s。]{1,30}(?:様|さん)[ 　]*(?=\n|お疲|お問)|お疲れ様です。|お疲れさまです。"
                       r"|お問い合わせありがとうございます。|お問い合わせいただきありがとうございます。))+\s*")
 # A stated fact: a number with its unit (15万円, 満65歳, 7日以内, 1,500円, 150%).
 _FACT = re.compile(r"[0-9][0-9,.]*\s*万?\s*(?:円|日|か月|ヶ月|カ月|箇月|週間|週|年|歳|時間|時|分|%|倍|km|回|人|泊)")

@@ -210,7 +210,7 @@ class Reader:
         fit = facts.range_fit(self.asked, " ".join([*line.path[-2:], line.text]))
         spec = (specific or {}).get(line.index, 0.0)
         intro = 1.5 if line.text in parents else 0.0  # it introduces the lines below it
-        return own + 0.8 * near + 0.3 * far + fact + 2.5 * fit + 2.5 * spec - intro
+        return own + 0.8 * near + 0.3 * far + fact + 4.0 * fit + 2.5 * spec - intro
 
     def specificity(self, lines: Sequence[Line]) -> dict[int, float]:
         """Per line, the share of the question's rare characters it names (with the item it
