@@ -397,3 +397,23 @@ def test_llm_fallback_that_abstains_says_both_reasons(llm_server) -> None:
     assert draft.abstained and draft.citations == []
     assert draft.reason is not None
     assert draft.reason.startswith("llm_unavailable: HTTP 503; off_topic")
+
+
+def test_llm_fact_not_in_a_cited_passage_falls_back(llm_server) -> None:
+    """GIVEN a model that answers with a value from general knowledge (15日), citing the
+    paid-leave clause that says １０日
+    WHEN the draft is checked THEN the stated fact is in no cited passage: the offline draft
+    is used instead, and the reason says why."""
+    llm_server.reply = lambda request: "年次有給休暇は入社6か月後に15日付与されます[1]。"
+    drafter = LlmDrafter(llm_server.url, "m", timeout=5)
+    draft = drafter.draft("有給は何日もらえますか", PASSAGES[:1], CONTEXT)
+    offline = OfflineDrafter().draft("有給は何日もらえますか", PASSAGES[:1], CONTEXT)
+    assert (draft.answer, draft.citations) == (offline.answer, offline.citations)
+    assert draft.reason is not None and draft.reason.startswith("llm_unsupported: 15日")
+    assert "15日" not in draft.answer
+
+    llm_server.reply = lambda request: "年次有給休暇は入社6か月後に10日付与されます[1]。"
+    kept = drafter.draft("有給は何日もらえますか", PASSAGES[:1], CONTEXT)
+    assert kept.reason is None and kept.answer.startswith(GREETING + "\n\n年次有給休暇は")
+    system = llm_server.request["messages"][0]["content"]
+    assert "最初の1〜2文で" in system and "お問い合わせありがとうございます」は使いません" in system
