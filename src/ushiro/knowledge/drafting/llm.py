@@ -33,7 +33,7 @@ from ushiro.knowledge.drafting.facts import fold
 from ushiro.knowledge.drafting.masking import Masker, unmask
 from ushiro.knowledge.drafting.offline import OfflineDrafter
 from ushiro.knowledge.drafting.wording import sentences
-from ushiro.knowledge.ingest.passages import number
+from ushiro.knowledge.ingest.passages import number as numeral
 from ushiro.knowledge.schemas import SearchHit
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ _KANJI_NUMBER = re.compile(r"[〇一二三四五六七八九十百千]+(?=[円�
 
 def _comparable(text: str) -> str:
     text = fold(text).replace(",", "").replace(" ", "").replace("　", "")
-    return _KANJI_NUMBER.sub(lambda m: str(number(m.group(0))), text)
+    return _KANJI_NUMBER.sub(lambda m: str(numeral(m.group(0))), text)
 
 
 def unsupported(reply: str, cited: Sequence[SearchHit]) -> str:

@@ -273,8 +273,8 @@ def quoted(choice: Choice, reader: Reader) -> list[str]:
     keep = {line.index, *(x.index for x in choice.same)}
     parents = [p for p in choice.lines if p.text in line.path[-1:]]
     keep.update(p.index for p in parents)
-    others = sorted((( -reader.overlap(x.text), x.index) for x in choice.lines
-                     if x.index not in keep and reader.overlap(x.text) > 0))
+    others = sorted(( -reader.overlap(x.text), x.index) for x in choice.lines
+                     if x.index not in keep and reader.overlap(x.text) > 0)
     for _, index in others[:MAX_QUOTED_LINES - len(keep)]:
         keep.add(index)
     return [_trim(x.text) for x in choice.lines if x.index in keep]
