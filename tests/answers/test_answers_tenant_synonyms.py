@@ -10,7 +10,8 @@ from ushiro import knowledge
 from ushiro.answers import service as answers
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Tenant, command_line
-from ushiro.knowledge.drafting.drafters import OfflineDrafter, TenantContext
+from ushiro.knowledge.drafting.drafters import TenantContext
+from ushiro.knowledge.drafting.offline import OfflineDrafter
 
 TELEWORK = """在宅勤務規程
 

@@ -45,3 +45,28 @@ def test_draft_needs_exactly_one_source_of_questions(ushiro) -> None:
     ushiro("init")
     result = ushiro("draft")
     assert result.exit_code == 2 and "どちらか一方" in result.output
+
+
+RULES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "rules" / "denkiyagi"
+
+
+def test_draft_answers_first_with_the_captioned_clause(ushiro) -> None:
+    """GIVEN a real company's 出張旅費規程 (CC0, tests/fixtures/rules/denkiyagi)
+    WHEN `ushiro draft` is asked the hotel allowance for Osaka
+    THEN the answer right after the greeting is the 政令指定都市 row (8,000円), the basis names
+    document, article and caption; an off-topic question is held for the team."""
+    ushiro("init", "--tenant", "denkiyagi")
+    added = ushiro("kb", "add", str(RULES_DIR / "出張旅費規程.md"))
+    assert added.exit_code == 0, added.output
+    one = ushiro("draft", "大阪出張の宿泊費っていくら出るの？", "--json")
+    assert one.exit_code == 0, one.output
+    result = json.loads(one.stdout)
+    assert result["abstained"] is False
+    greeting, answer = result["answer"].split("\n\n")[:2]
+    assert greeting == "お疲れさまです。"
+    assert "政令指定都市は、1泊あたり8,000円です。" in answer
+    assert "根拠: 出張旅費規程 第15条（宿泊費）(第1版)" in result["answer"]
+    assert result["citations"][0]["section"].startswith("第15条")
+    held = json.loads(ushiro("draft", "社員旅行っていつ行くの？", "--json").stdout)
+    assert held["abstained"] is True and held["citations"] == []
+    assert "担当部署で内容を確認のうえ" in held["answer"]

@@ -25,11 +25,11 @@ from ushiro.knowledge.drafting.drafters import (
     GREETING,
     Citation,
     DraftResult,
-    LlmDrafter,
-    OfflineDrafter,
     TenantContext,
     drafter_for,
 )
+from ushiro.knowledge.drafting.llm import LlmDrafter
+from ushiro.knowledge.drafting.offline import OfflineDrafter
 
 CONTEXT = TenantContext(user_names=["山田 太郎", "鈴木 次郎"], tenant_name="さくら精機株式会社")
 
@@ -63,11 +63,15 @@ def test_offline_cites_the_paid_leave_clause(ask) -> None:
     clause = next(h for h in hits if h.section == "第12条(年次有給休暇)")
     assert draft.citations[0] == Citation("就業規則", 1, "第12条(年次有給休暇)", clause.passage_id)
     assert {c.passage_id for c in draft.citations} <= {h.passage_id for h in hits}
-    assert draft.answer.startswith(GREETING)
+    assert draft.answer.startswith(GREETING + "\n\n")
     assert draft.answer.endswith(CLOSING)
-    assert "１０日の年次有給休暇を与える。" in draft.answer
+    # The answer first, in the reply's polite form, then the basis and the clause.
+    first = draft.answer.split("\n\n")[1]
+    assert "１０日の年次有給休暇を与えます。" in first
     assert "根拠: 就業規則 第12条(年次有給休暇)(第1版)" in draft.answer
+    assert "\n「会社は、雇入れの日から６か月間継続勤務し、" in draft.answer
     assert "（年次有給休暇）" not in draft.answer  # the caption is not quoted as text
+    assert "お問い合わせありがとうございます" not in draft.answer
 
 
 @pytest.mark.parametrize(("question", "section"), [
@@ -90,14 +94,16 @@ def test_offline_answers_from_the_clause(ask, question, section) -> None:
 
 
 def test_offline_keeps_a_list_with_its_introduction(ask) -> None:
+    """A question naming none of a list's rows gets the list, introduced as the rule does."""
     _, draft = ask("出張の日当はいくら")
-    assert "日当は、出張1日につき次の額を支給する。\n一　役員　5,000円\n二　管理職　3,000円\n" \
-           "三　一般社員　2,000円" in draft.answer
+    assert draft.answer.split("\n\n")[1] == (
+        "日当は、出張1日につき次の額を支給します。役員は5,000円、管理職は3,000円、一般社員は2,000円です。")
+    assert "「日当は、出張1日につき次の額を支給する。」\n「役員　5,000円」" in draft.answer
 
 
 def test_offline_quotes_the_answer_of_a_faq(ask) -> None:
     _, draft = ask("パソコンが壊れた")
-    assert "「情報システム部のヘルプデスクに連絡してください。」" in draft.answer
+    assert draft.answer.split("\n\n")[1] == "情報システム部のヘルプデスクに連絡してください。"
     assert "Q：パソコンが壊れたときは？" not in draft.answer
 
 
@@ -275,7 +281,7 @@ def placeholder_reply(request: dict[str, Any]) -> str:
     name = re.search(r"\[氏名\d+\]", user)
     phone = re.search(r"\[電話番号\d+\]", user)
     assert name and phone
-    return (f"{name.group()}様\n\n{GREETING}年次有給休暇は、入社から6か月継続勤務すると10日"
+    return (f"{name.group()}様\n\nお問い合わせありがとうございます。年次有給休暇は、入社から6か月継続勤務すると10日"
             f"付与されます［２］[1]。半年を過ぎていれば取得できます[2]。[7]\n"
             f"ご登録の電話番号（{phone.group()}）にもご連絡いたします。")
 
@@ -323,7 +329,9 @@ def test_llm_sends_nothing_personal_and_restores_the_reply(llm_server) -> None:
     assert not draft.abstained and draft.reason is None
     assert draft.citations == [Citation("社内FAQ", 1, "Q1 入社してすぐに有給休暇は使えますか?", 31),
                                Citation("就業規則", 1, "第12条(年次有給休暇)", 12)]
-    assert draft.answer.startswith("山田 太郎様\n\n" + GREETING)
+    # The drafter writes the greeting itself (the internal register), not the model's.
+    assert draft.answer.startswith(GREETING + "\n\n年次有給休暇は、入社から6か月")
+    assert "山田 太郎様" not in draft.answer and "お問い合わせありがとう" not in draft.answer
     assert "ご登録の電話番号（090-1234-5678）" in draft.answer
     assert "[7]" not in draft.answer and "[氏名" not in draft.answer
     assert "根拠[2]: 社内FAQ Q1 入社してすぐに有給休暇は使えますか?(第1版)" in draft.answer
@@ -389,3 +397,23 @@ def test_llm_fallback_that_abstains_says_both_reasons(llm_server) -> None:
     assert draft.abstained and draft.citations == []
     assert draft.reason is not None
     assert draft.reason.startswith("llm_unavailable: HTTP 503; off_topic")
+
+
+def test_llm_fact_not_in_a_cited_passage_falls_back(llm_server) -> None:
+    """GIVEN a model that answers with a value from general knowledge (15日), citing the
+    paid-leave clause that says １０日
+    WHEN the draft is checked THEN the stated fact is in no cited passage: the offline draft
+    is used instead, and the reason says why."""
+    llm_server.reply = lambda request: "年次有給休暇は入社6か月後に15日付与されます[1]。"
+    drafter = LlmDrafter(llm_server.url, "m", timeout=5)
+    draft = drafter.draft("有給は何日もらえますか", PASSAGES[:1], CONTEXT)
+    offline = OfflineDrafter().draft("有給は何日もらえますか", PASSAGES[:1], CONTEXT)
+    assert (draft.answer, draft.citations) == (offline.answer, offline.citations)
+    assert draft.reason is not None and draft.reason.startswith("llm_unsupported: 15日")
+    assert "15日" not in draft.answer
+
+    llm_server.reply = lambda request: "年次有給休暇は入社6か月後に10日付与されます[1]。"
+    kept = drafter.draft("有給は何日もらえますか", PASSAGES[:1], CONTEXT)
+    assert kept.reason is None and kept.answer.startswith(GREETING + "\n\n年次有給休暇は")
+    system = llm_server.request["messages"][0]["content"]
+    assert "最初の1〜2文で" in system and "お問い合わせありがとうございます」は使いません" in system

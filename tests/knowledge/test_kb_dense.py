@@ -367,7 +367,8 @@ def test_offline_drafter_judges_fused_hits_by_their_bm25_score(rt: Runtime, dens
     WHEN the offline drafter answers from the fused hits
     THEN it applies its BM25 thresholds to the BM25 score and drafts as without the model:
     the only passage with the question's words (第17条) is fused first and quoted."""
-    from ushiro.knowledge.drafting.drafters import MIN_TOP_SCORE, OfflineDrafter, TenantContext
+    from ushiro.knowledge.drafting.drafters import TenantContext
+    from ushiro.knowledge.drafting.offline import MIN_TOP_SCORE, OfflineDrafter
 
     add_company(rt, tenant.id, texts)
     question = "ボーナスはいつ出ますか"

@@ -13,7 +13,7 @@ Every review re-checks the category's self-service mode (:mod:`.selfservice`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -85,7 +85,8 @@ def generate_draft(rt: Runtime, who: Principal, request_id: int, *,
             return None
         mode = (selfservice.mode_of(session, facts.tenant_id, facts.category_id)
                 if auto else AutomationMode.DRAFT_ONLY)
-        context = _tenant_context(rt, session, who)
+        context = replace(_tenant_context(rt, session, who),
+                          team=_team(session, facts.tenant_id, facts.category_id))
     requester = _requester(rt, facts) if mode.self_service else None
     if requester is None:
         mode = AutomationMode.DRAFT_ONLY  # no self-service for someone we cannot vouch for
@@ -111,6 +112,15 @@ def _tenant_context(rt: Runtime, session: Session, principal: Principal) -> Tena
     names = [user.name for user, _member in identity.members(session, tenant_id)]
     return TenantContext(user_names=names, tenant_name=tenant.name if tenant else "",
                          analyzer=knowledge.analyzer(rt, principal))
+
+
+def _team(session: Session, tenant_id: int, category_id: int | None) -> str:
+    """The department that answers the request's category ("" when not known): named in
+    the holding reply when the drafter holds back."""
+    if category_id is None:
+        return ""
+    found = identity.category_with_department(session, tenant_id, category_id=category_id)
+    return found[1] if found else ""
 
 
 def _requester(rt: Runtime, facts: RequestFacts) -> Principal | None:

@@ -72,6 +72,7 @@ class SearchHit:
     # None when ``score`` is the BM25 score itself.
     lexical_score: float | None = None
     dense_score: float | None = None
+    kind: str = "company"
 
     @property
     def bm25(self) -> float:

@@ -1,0 +1,183 @@
+"""Answer first: what a question asks for, the line of a real rule that holds it, and a
+draft that states it before anything else (real published rules of デンキヤギ株式会社, CC0:
+tests/fixtures/rules/denkiyagi)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ushiro import knowledge
+from ushiro.identity import command_line
+from ushiro.knowledge import DocumentIn, SearchHit
+from ushiro.knowledge.drafting import facts
+from ushiro.knowledge.drafting.drafters import DraftResult, TenantContext
+from ushiro.knowledge.drafting.offline import OfflineDrafter
+from ushiro.knowledge.drafting.wording import polite
+
+RULES = Path(__file__).resolve().parents[1] / "fixtures" / "rules" / "denkiyagi"
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("出張の日当っていくら？", "amount"),
+    ("通勤手当の上限は？", "amount"),
+    ("忌引きは何日もらえますか", "days"),
+    ("結婚休暇っていつまでに申請すればいいですか", "deadline"),
+    ("定年って何歳？", "age"),
+    ("給料日いつ？", "date"),
+    ("始業時間は何時ですか", "time"),
+    ("退職金はどうやって受け取るんですか", "procedure"),
+    ("生理休暇は有給ですか", "yesno"),
+    ("健康診断は年に何回ありますか", "count"),
+])
+def test_question_kind(question: str, kind: str) -> None:
+    """GIVEN an employee's question WHEN its kind is detected THEN it names the fact asked."""
+    assert facts.question_kind(question) == kind
+
+
+@pytest.mark.parametrize(("plain", "reply"), [
+    ("宿泊費は支給しない。", "宿泊費は支給しません。"),
+    ("慶弔休暇を与える。", "慶弔休暇を与えます。"),
+    ("入籍日から6か月以内とする。", "入籍日から6か月以内とします。"),
+    ("30日前までに届け出なければならない。", "30日前までに届け出なければなりません。"),
+    ("休日を含む。", "休日を含みます。"),
+    ("最大5日", "最大5日です。"),
+])
+def test_polite_form(plain: str, reply: str) -> None:
+    assert polite(plain) == reply
+
+
+def hit(document: str, article: int, *, score: float = 8.0, kind: str = "company") -> SearchHit:
+    """The article of a real rule as search returns it (one passage)."""
+    text = (RULES / f"{document}.md").read_text("utf-8")
+    start = text.index(f"### 第{article}条")
+    end = text.find("\n### ", start + 1)
+    body = text[start:end if end > 0 else None].removeprefix("### ")
+    return SearchHit(article, document, 1, f"第{article}条", document, None, score, body,
+                     kind=kind)
+
+
+def answer_of(draft: DraftResult) -> str:
+    """The paragraph after the greeting: the answer itself."""
+    return draft.answer.split("\n\n")[1]
+
+
+@pytest.mark.parametrize(("question", "document", "article", "answer", "caption"), [
+    # A row of an HTML table under the item the question names (本人が結婚するとき).
+    ("結婚するとき慶弔休暇は何日取れますか", "就業規則", 40, "本人が結婚するときの休暇日数は、最大5日です。",
+     "慶弔休暇"),
+    ("祖母が亡くなったときの慶弔休暇は何日？", "就業規則", 40,
+     "兄弟姉妹、祖父母又は配偶者の祖父母が死亡したときの休暇日数は、最大2日です。", "慶弔休暇"),
+    ("結婚の慶弔休暇はいつまでに届け出ればいいですか", "就業規則", 40,
+     "本人が結婚するときの届出条件は、30日前までに届け出なければなりません。", "慶弔休暇"),
+    # A column of a wide table chosen by the question's number (7年 ≥ 6.5年以上).
+    ("勤続7年の年次有給休暇は何日ですか", "就業規則", 38, "20日", "年次有給休暇"),
+    # 大阪 → 政令指定都市; a Markdown table row by distance; a 「A ・・・ B」 item.
+    ("大阪出張の宿泊費はいくら？", "出張旅費規程", 15, "政令指定都市は、1泊あたり8,000円です。", "宿泊費"),
+    ("自転車通勤で片道12kmの通勤手当は1日いくら？", "賃金規程", 16,
+     "移動区間の距離が10km以上15km未満の場合、1日あたりの支給額は355円です。", "通勤手当"),
+    ("有料特急は移動距離何km以上から使えますか", "出張旅費規程", 12, "120km以上", "交通手段"),
+    # A plain sentence of the clause, in the reply's polite form.
+    ("出張で実家に泊まったら宿泊費は出ますか", "出張旅費規程", 15,
+     "自宅及び実家等に宿泊する場合、宿泊費は支給しません。", "宿泊費"),
+])
+def test_answer_first_from_the_line_that_holds_the_fact(question: str, document: str,
+                                                      article: int, answer: str,
+                                                      caption: str) -> None:
+    """GIVEN the article of a real rule that answers the question
+    WHEN the offline drafter drafts
+    THEN the answer right after the greeting states the fact from the matching item, row
+    or sentence; the basis names document, article and caption; the article is cited."""
+    draft = OfflineDrafter().draft(question, [hit(document, article)], TenantContext())
+    assert not draft.abstained, draft.reason
+    assert answer in answer_of(draft)
+    assert f"根拠: {document} 第{article}条（{caption}）(第1版)" in draft.answer
+    assert [c.section for c in draft.citations] == [f"第{article}条"]
+    assert "<td" not in draft.answer and "<!--" not in draft.answer
+
+
+def test_conditions_follow_the_answer() -> None:
+    """GIVEN a row whose rule attaches an exception (但し、…延長を認めることがある)
+    WHEN the drafter answers with that row THEN the exception follows as なお、…"""
+    draft = OfflineDrafter().draft("結婚の慶弔休暇は入籍日からいつまでに取ればいいですか",
+                                   [hit("就業規則", 40)], TenantContext())
+    assert "6か月以内とします。" in answer_of(draft)
+    assert "なお、本人から請求があり、取得時期が明確な場合は、取得期限の延長を認めることがあります。" \
+        in draft.answer
+
+
+@pytest.mark.parametrize("line", [
+    "第1章　総則 ………… 1",
+    "第12条（年次有給休暇）........ 15",
+    "年次有給休暇は、　日とする。",
+    "通勤手当は、月額　円とする。",
+    "【解説】本条は、労働基準法第39条の定めを確認したものです。",
+    "注記：国税庁「マイカー・自転車通勤者の通勤手当」を参照。",
+    "Q3. 有給休暇は半日でも取れますか？",
+])
+def test_never_quoted_as_the_rule(line: str) -> None:
+    """A table-of-contents line, a template blank, commentary or a neighbouring question is
+    not rule text: it is never a line the drafter can quote."""
+    assert facts.is_noise(line)
+    assert all(x.text != facts.fold(line) for x in facts.clause_lines(f"{line}\n賞与は支給しない。"))
+
+
+def test_register_greets_by_name_and_signs() -> None:
+    """GIVEN the requester's name and the operator's signature
+    WHEN a draft is made THEN it opens 「山田さん　お疲れさまです。」 and ends with the signature;
+    the holding reply names the team that will answer."""
+    context = TenantContext(requester_name="山田", signature="人事部　佐藤", team="人事部")
+    draft = OfflineDrafter().draft("出張の日当はいくらですか", [hit("出張旅費規程", 13)], context)
+    assert draft.answer.startswith("山田さん　お疲れさまです。\n\n")
+    assert draft.answer.endswith("\n\n人事部　佐藤")
+    assert "お問い合わせありがとうございます" not in draft.answer
+    held = OfflineDrafter().draft("社員旅行はいつですか", [], context)
+    assert held.abstained and held.answer.startswith("山田さん　お疲れさまです。")
+    assert "人事部で内容を確認のうえ" in held.answer
+    assert "担当部署で" in OfflineDrafter().draft("社員旅行", [], TenantContext()).answer
+
+
+def test_reference_only_says_so() -> None:
+    """GIVEN only reference material supports the answer THEN the draft says so."""
+    draft = OfflineDrafter().draft("大阪出張の宿泊費はいくら？",
+                                   [hit("出張旅費規程", 15, kind="reference")], TenantContext())
+    assert answer_of(draft).startswith(
+        "社内規程に定めがないため、出張旅費規程を参考としてご案内します。")
+
+
+@pytest.fixture
+def ask_rules(rt, tenant) -> Callable[[str], DraftResult]:
+    for name in ("就業規則", "出張旅費規程", "賃金規程"):
+        knowledge.add_document(rt, command_line(tenant.id), DocumentIn(
+            f"{name}.md", (RULES / f"{name}.md").read_bytes()))
+
+    def run(question: str) -> DraftResult:
+        hits = knowledge.search(rt, command_line(tenant.id), question, k=5)
+        return OfflineDrafter().draft(question, hits, TenantContext())
+
+    return run
+
+
+@pytest.mark.parametrize("question", ["社員旅行っていつ行くの？", "誕生日休暇はありますか",
+                                      "在宅勤務手当は出ますか", "社食ってありますか？"])
+def test_abstains_when_the_topic_is_absent(ask_rules, question: str) -> None:
+    """GIVEN real rules that never mention the topic (search still finds a passage sharing
+    a word: 旅行 of 旅行損害保険, 休暇 of 慶弔休暇) WHEN asked THEN the draft abstains."""
+    draft = ask_rules(question)
+    assert draft.abstained and draft.citations == []
+
+
+@pytest.mark.parametrize(("question", "fact"), [
+    ("父が亡くなりました。忌引きは何日もらえますか", "5日"),
+    ("出張の日当っていくら？", "2,500円"),
+    ("自転車通勤で片道12kmなんですが、通勤手当は1日いくら？", "355円"),
+])
+def test_answers_when_the_top_passage_holds_the_fact(ask_rules, question: str,
+                                                    fact: str) -> None:
+    """GIVEN the rules that hold the asked fact WHEN asked colloquially THEN no abstention:
+    the fact is in the answer right after the greeting."""
+    draft = ask_rules(question)
+    assert not draft.abstained, draft.reason
+    assert fact in answer_of(draft)
