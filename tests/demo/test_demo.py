@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import conftest
 import pytest
 from cli_support import cli_invoker, cli_test_env
-import conftest
 from fastapi.testclient import TestClient
 
 from ushiro.app import create_app
