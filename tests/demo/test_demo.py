@@ -13,13 +13,13 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import conftest
 import pytest
 from cli_support import cli_invoker, cli_test_env
 from fastapi.testclient import TestClient
 
 from ushiro.app import create_app
 from ushiro.core.runtime import Runtime
+from ushiro.core.settings import Settings
 from ushiro.demo import DEMO_PASSWORD
 from ushiro.demo.rules import RULE_FILES
 from ushiro.demo.service import sample
@@ -34,7 +34,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory, db_url_factory) -> Iterator[d
     run = cli_invoker(env)
     built = run("demo", "--no-serve")
     assert built.exit_code == 0, built.output
-    rt = Runtime.from_settings(conftest.test_settings(data_dir, env["USHIRO_DATABASE_URL"]))
+    rt = Runtime.from_settings(Settings(
+        data_dir=data_dir, database_url=env["USHIRO_DATABASE_URL"],
+        secret_key=env["USHIRO_SECRET_KEY"], worker_in_process=False))
     token = run("token", "create", ADMIN, "--tenant", "sakura", "--name", "test")
     assert token.exit_code == 0, token.output
     api = {"Authorization": f"Bearer {token.stdout.strip()}"}
