@@ -87,7 +87,7 @@ def init(data_dir: DataDir = None,
 def demo(data_dir: DataDir = None,
          no_serve: Annotated[bool, typer.Option("--no-serve", help="起動せずに終了する")] = False,
          host: str = "127.0.0.1", port: int = 8000) -> None:
-    """init + サンプル会社 (2 テナント・20 名・200 件の依頼) を作成し、起動する。"""
+    """init + サンプル会社 (2 テナント・20 名・200 件の依頼、規程 7 文書と回答の下書き) を作成し、起動する。"""
     from ushiro.demo import load_demo
 
     with reporting_errors():
@@ -97,7 +97,7 @@ def demo(data_dir: DataDir = None,
         else:
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           console=console) as progress:
-                task = progress.add_task("サンプル会社を作成中", total=200)
+                task = progress.add_task("サンプル会社を作成中", total=None)
                 summary = load_demo(rt, lambda done, total: progress.update(
                     task, completed=done, total=total))
             _print_credentials(summary)
@@ -111,6 +111,11 @@ def _print_credentials(summary: dict[str, object]) -> None:
     for user in summary["users"]:  # type: ignore[attr-defined]
         typer.echo(f"  {user['role']:<10} {user['email']:<45} {user['name']}"
                    f"  [{', '.join(user['tenants'])}]")
+    typer.echo(f"\nさくら精機の規程: {'、'.join(summary['documents'])}")  # type: ignore[arg-type]
+    modes = summary["suggest"]
+    assert isinstance(modes, dict)
+    shown = [name for name, mode in modes.items() if mode == "suggest"]
+    typer.echo(f"自動回答の提示: {'、'.join(shown) or 'なし'} (管理画面の「自動回答」で承認率を確認できます)")
 
 
 def _serve(rt: Runtime, host: str, port: int, workers: int) -> None:

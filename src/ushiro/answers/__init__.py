@@ -5,5 +5,9 @@ Its desk hooks (automatic drafts, the chat's instant answer) and its job handler
 """
 
 from ushiro.answers.choices import AutomationMode, DraftStatus, RevisionKind
+from ushiro.answers.schemas import ApproveIn
+from ushiro.answers.selfservice import overview, set_mode
+from ushiro.answers.service import approve, drafts_for_request
 
-__all__ = ["AutomationMode", "DraftStatus", "RevisionKind"]
+__all__ = ["ApproveIn", "AutomationMode", "DraftStatus", "RevisionKind", "approve",
+           "drafts_for_request", "overview", "set_mode"]

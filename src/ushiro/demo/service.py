@@ -15,6 +15,8 @@ from ushiro import desk, identity
 from ushiro.audit import Actor
 from ushiro.core.errors import UshiroError
 from ushiro.core.runtime import Runtime
+from ushiro.demo.history import drain_jobs, earn_selfservice
+from ushiro.demo.rules import RULES_TENANT, add_rules
 from ushiro.desk import (
     Channel,
     MessageKind,
@@ -24,7 +26,7 @@ from ushiro.desk import (
     RequestCreate,
     Status,
 )
-from ushiro.identity import Principal, Role, UserIn
+from ushiro.identity import Principal, Role, UserIn, WorkType
 
 DEMO_PASSWORD = "ushiro-demo-2026"
 DEMO_ACTOR = Actor(None, "demo")
@@ -63,7 +65,8 @@ def _work(rt: Runtime, request_id: int, item: dict[str, Any],
     assignee = principals.get(item.get("assignee") or "")
     final = Status(item["status"])
     desk.change(rt, staff, request_id, RequestChange(
-        category_id=categories[item["category"]], priority=Priority(item["priority"]),
+        category_id=categories[item["category"]], work_type=WorkType(item["work_type"]),
+        priority=Priority(item["priority"]),
         assignee_id=assignee.user_id if assignee else None, tags=item.get("tags", []),
         status=Status.NEW if final is Status.NEW else None))
     for message in item.get("messages", []):
@@ -92,12 +95,8 @@ def _people(rt: Runtime, data: dict[str, Any], tenants: dict[str, int]) -> None:
                 join_existing=True)  # the sample people work for both companies
 
 
-def load_demo(rt: Runtime, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Create the sample tenants, users and requests. Returns what to print."""
-    data = sample()
-    tenants = {t["slug"]: identity.create_tenant(rt.db, DEMO_ACTOR, t["slug"], t["name"]).id
-               for t in data["tenants"]}
-    _people(rt, data, tenants)
+def _members(rt: Runtime, tenants: dict[str, int]) -> tuple[
+        dict[int, dict[str, Principal]], dict[int, dict[str, int]]]:
     principals: dict[int, dict[str, Principal]] = {}
     categories: dict[int, dict[str, int]] = {}
     with rt.db.reading() as session:
@@ -106,12 +105,37 @@ def load_demo(rt: Runtime, progress: Callable[[int, int], None] | None = None) -
                                      for u, _m in identity.members(session, tenant_id)}
             categories[tenant_id] = {c.name: c.id for c in
                                      identity.categories(session, tenant_id)}
-    total = len(data["requests"])
-    for done, item in enumerate(data["requests"], start=1):
+    return principals, categories
+
+
+def load_demo(rt: Runtime, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Create the sample tenants, users, the demo company's rules, its answered history
+    (which earns two categories suggest mode) and the requests, each 判断/案内 request
+    with its automatic draft. Returns what to print."""
+    data = sample()
+    tenants = {t["slug"]: identity.create_tenant(rt.db, DEMO_ACTOR, t["slug"], t["name"]).id
+               for t in data["tenants"]}
+    _people(rt, data, tenants)
+    principals, categories = _members(rt, tenants)
+    company = tenants[RULES_TENANT]
+    documents = add_rules(rt, Principal.system(company, DEMO_ACTOR.label))
+    history = data["selfservice"]["history"]
+    total, done = len(history) + len(data["requests"]), 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
+    modes = earn_selfservice(rt, data["selfservice"], principals[company],
+                             categories[company], step)
+    for item in data["requests"]:
         tenant_id = tenants[item["tenant"]]
         request_id = _create(rt, tenant_id, item, principals[tenant_id])
         _work(rt, request_id, item, principals[tenant_id], categories[tenant_id])
-        if progress:
-            progress(done, total)
+        step()
+    drain_jobs(rt)  # the automatic drafts of the requests
     return {"tenants": data["tenants"], "users": data["users"], "password": DEMO_PASSWORD,
-            "requests": total}
+            "requests": len(data["requests"]), "history": len(history),
+            "documents": [d.name for d in documents], "suggest": modes}

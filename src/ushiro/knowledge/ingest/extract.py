@@ -217,6 +217,20 @@ def _unreadable(kind: str, exc: BaseException | None = None) -> UshiroError:
                        field="file")
 
 
+# PDFs made with CJK fonts (Chromium, Word, many converters) often map glyphs back to the
+# Kangxi radicals (U+2F00-) rather than the ideographs they look like: 「⽇当」 for 日当.
+# They show the same, but a quoted clause would carry them into replies and no search or
+# fact check matches them. NFKC maps the Kangxi radicals; the supplement's (⻑ for 長) it
+# leaves alone, so the ones that stand for a whole Japanese ideograph are listed here.
+_RADICALS = re.compile("[\u2e80-\u2fdf]")
+_SUPPLEMENT = dict(zip("⺟⺠⻆⻄⻑⻘⻝⻤⻨⻩⻫⻭⻯⻲", "母民角西長青食鬼麦黄斉歯竜亀", strict=True))
+
+
+def radicals_to_ideographs(text: str) -> str:
+    return _RADICALS.sub(lambda m: _SUPPLEMENT.get(m.group())
+                         or unicodedata.normalize("NFKC", m.group()), text)
+
+
 def _pdf(filename: str, data: bytes, limits: DocumentLimits, budget: Budget) -> list[str]:
     from pypdf import PdfReader, apply_configuration
     from pypdf.errors import LimitReachedError
@@ -234,7 +248,7 @@ def _pdf(filename: str, data: bytes, limits: DocumentLimits, budget: Budget) -> 
             pages = []
             for page in reader.pages:
                 budget.tick()
-                pages.append(budget.add(clean(page.extract_text() or "")))
+                pages.append(budget.add(clean(radicals_to_ideographs(page.extract_text() or ""))))
     except UshiroError:
         raise
     except LimitReachedError as exc:
