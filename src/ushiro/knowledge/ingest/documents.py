@@ -26,7 +26,7 @@ from ushiro.core.runtime import Runtime
 from ushiro.core.text import one_line
 from ushiro.identity import Principal, Role, require
 from ushiro.knowledge import access, repository
-from ushiro.knowledge.choices import AddStatus
+from ushiro.knowledge.choices import AddStatus, DocumentKind
 from ushiro.knowledge.ingest.extract import check_size, extract
 from ushiro.knowledge.ingest.limits import DocumentLimits
 from ushiro.knowledge.ingest.passages import PassageDraft, split
@@ -86,13 +86,15 @@ def _add(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn) -> AddResul
             if _update_document(session, actor, document, doc, departments):
                 bump(state)
             return AddResult(document.id, name, document.title, current.version,
-                             AddStatus.UNCHANGED, current.passage_count, digest)
+                             AddStatus.UNCHANGED, current.passage_count, digest,
+                             DocumentKind(document.kind))
         tokens = _current_tokens(session, tenant_id, prepared)
         # In the transaction (5 MB: 10-20 ms), so that a refused file leaves nothing behind.
         rt.files.put(doc.data)  # content-addressed: kept for re-reading, never half-written
         status = AddStatus.ADDED if document is None else AddStatus.NEW_VERSION
         if document is None:
-            document = _new_document(session, tenant_id, name, title)
+            document = _new_document(session, tenant_id, name, title,
+                                     doc.kind or DocumentKind.COMPANY)
         version = _store_version(session, document, current, doc, digest, prepared.format,
                                  drafts, tokens)
         _update_document(session, actor, document, doc, departments, audited=False)
@@ -101,7 +103,7 @@ def _add(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn) -> AddResul
                      action=f"knowledge.document.{status.value}", object_type="kb_document",
                      object_id=document.id, after=_described(document, version, departments))
     return AddResult(document.id, name, document.title, version.version, status, len(drafts),
-                     digest)
+                     digest, DocumentKind(document.kind))
 
 
 def _prepare(rt: Runtime, tenant_id: int, name: str, title: str,
@@ -136,8 +138,9 @@ def _current_tokens(session: Session, tenant_id: int, prepared: _Prepared) -> li
     return prepared.tokens
 
 
-def _new_document(session: Session, tenant_id: int, name: str, title: str) -> Document:
-    document = Document(tenant_id=tenant_id, name=name, title=title)
+def _new_document(session: Session, tenant_id: int, name: str, title: str,
+                  kind: DocumentKind) -> Document:
+    document = Document(tenant_id=tenant_id, name=name, title=title, kind=kind.value)
     session.add(document)
     session.flush()
     return document
@@ -154,7 +157,8 @@ def _tokens(analyzer: Analyzer, drafts: list[PassageDraft]) -> list[str]:
 
 def _described(document: Document, version: DocumentVersion,
                departments: list[int] | None) -> dict[str, object]:
-    return {"name": document.name, "title": document.title, "version": version.version,
+    return {"name": document.name, "title": document.title, "kind": document.kind,
+            "version": version.version,
             "file": version.source_filename, "sha256": version.sha256,
             "effective_date": version.effective_date, "passages": version.passage_count,
             "restrict_role": document.min_role, "restrict_departments": departments}
@@ -175,13 +179,16 @@ def department_ids(session: Session, tenant_id: int, names: list[str] | None) ->
 
 def _update_document(session: Session, actor: Actor, document: Document, doc: DocumentIn,
                      departments: list[int] | None, *, audited: bool = True) -> bool:
-    """Apply a new title or restriction given with the file; True when something changed."""
+    """Apply a new title, kind or restriction given with the file; True when something
+    changed."""
     before_departments = repository.department_ids(session, document.id)
-    before = {"title": document.title, "restrict_role": document.min_role,
-              "restrict_departments": before_departments}
+    before = {"title": document.title, "kind": document.kind,
+              "restrict_role": document.min_role, "restrict_departments": before_departments}
     after = dict(before)
     if doc.title:
         after["title"] = one_line(doc.title, 200)
+    if doc.kind is not None:
+        after["kind"] = doc.kind.value
     if doc.min_role is not None:
         after["restrict_role"] = doc.min_role.value
     if departments is not None:
@@ -189,6 +196,7 @@ def _update_document(session: Session, actor: Actor, document: Document, doc: Do
     if after == before:
         return False
     document.title = str(after["title"])
+    document.kind = str(after["kind"])
     document.min_role = doc.min_role.value if doc.min_role is not None else document.min_role
     if departments is not None and departments != before_departments:
         repository.set_departments(session, document.id, departments)
