@@ -4,6 +4,7 @@ from ushiro.knowledge.choices import AddStatus, DocumentFormat, DocumentKind
 from ushiro.knowledge.drafting import Drafter, DraftResult, TenantContext, drafter_for
 from ushiro.knowledge.ingest import (
     add_document,
+    add_file,
     add_files,
     publish_faq,
     restrict_document,
@@ -45,5 +46,5 @@ __all__ = [
     "RetireResult", "SearchHit", "add_document", "add_files", "analyzer", "counts",
     "edit_synonyms", "embed_passages", "has_documents", "list_documents", "publish_faq", "restrict_document", "retire_document",
     "search", "search_many", "synonyms",
-    "Conflict", "DocumentKind", "conflicts",
+    "Conflict", "DocumentKind", "add_file", "conflicts",
 ]

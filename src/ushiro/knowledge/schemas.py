@@ -130,10 +130,11 @@ class DocumentOut:
 
 @dataclass(frozen=True)
 class FileOutcome:
-    """What became of one uploaded file: added (``result``) or refused (``error``)."""
+    """What became of one uploaded file: added (``results``: one per document it became,
+    several for a file holding several rule sets) or refused (``error``)."""
 
     filename: str
-    result: AddResult | None = None
+    results: list[AddResult] = field(default_factory=list)
     error: UshiroError | None = None
 
 

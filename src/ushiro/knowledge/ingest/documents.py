@@ -1,5 +1,6 @@
 """Adding documents: a file becomes a new document, or the next version of the document of
-that name, with its passages.
+that name, with its passages; a file holding several rule sets becomes one document per
+rule set (:mod:`.rulesets`).
 
 Adding a file is all-or-nothing: the file is read, split and analysed before the
 transaction (which on SQLite holds the one writer lock), and the document, its version,
@@ -27,9 +28,10 @@ from ushiro.core.text import one_line
 from ushiro.identity import Principal, Role, require
 from ushiro.knowledge import access, repository
 from ushiro.knowledge.choices import AddStatus, DocumentKind
-from ushiro.knowledge.ingest.extract import check_size, extract
+from ushiro.knowledge.ingest.extract import Extracted, check_size, extract
 from ushiro.knowledge.ingest.limits import DocumentLimits
 from ushiro.knowledge.ingest.passages import PassageDraft, split
+from ushiro.knowledge.ingest.rulesets import rule_sets
 from ushiro.knowledge.models import Document, DocumentVersion
 from ushiro.knowledge.retrieval.synonyms import default_pairs
 from ushiro.knowledge.retrieval.tokenize import Analyzer
@@ -71,10 +73,39 @@ def publish_faq(rt: Runtime, principal: Principal, doc: DocumentIn) -> AddResult
     return _add(rt, principal.actor, principal.tenant_id, doc)
 
 
-def _add(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn) -> AddResult:
+def add_file(rt: Runtime, principal: Principal, doc: DocumentIn) -> list[AddResult]:
+    """Add a file as :func:`add_document` does, or, when it holds several rule sets (``#
+    就業規則`` … ``# 賃金規程`` …, see :mod:`.rulesets`), each rule set as the document
+    named after its title. Every part is read and analysed before the first is stored, so
+    a part without text refuses the whole file. For the tenant's administrators."""
+    actor, tenant_id = access.acting(principal), principal.tenant_id
+    extracted = _extract(rt, doc)
+    sets = rule_sets(extracted)
+    if not sets:
+        return [_add(rt, actor, tenant_id, doc, extracted)]
+    if doc.title or doc.name:
+        titles = "、".join(f"「{s.title}」" for s in sets)
+        raise invalid("title", f"このファイルには複数の規程（{titles}）が含まれるため、"
+                      "表示名は指定できません。各規程の見出しが文書名になります。")
+    parts = [(replace(doc, name=one_line(s.title, 200)), s.extracted) for s in sets]
+    prepared = [(part, _prepare(rt, tenant_id, str(part.name), str(part.name), part, found))
+                for part, found in parts]
+    return [_write(rt, actor, tenant_id, part, ready) for part, ready in prepared]
+
+
+def _add(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn,
+         extracted: Extracted | None = None) -> AddResult:
     name = one_line(doc.name or "", 200) or document_name(doc.filename)
     title = one_line(doc.title or "", 200) or name
-    prepared = _prepare(rt, tenant_id, name, title, doc)
+    found = extracted or _extract(rt, doc)
+    named = replace(doc, name=name)
+    return _write(rt, actor, tenant_id, named, _prepare(rt, tenant_id, name, title, doc, found))
+
+
+def _write(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn,
+           prepared: _Prepared) -> AddResult:
+    name = str(doc.name)
+    title = one_line(doc.title or "", 200) or name
     digest, drafts = prepared.digest, prepared.drafts
     with rt.db.transaction() as session:
         state = ready_state(session, tenant_id, actor)
@@ -106,10 +137,13 @@ def _add(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn) -> AddResul
                      digest, DocumentKind(document.kind))
 
 
-def _prepare(rt: Runtime, tenant_id: int, name: str, title: str,
-             doc: DocumentIn) -> _Prepared:
-    extracted = extract(doc.filename, doc.data, max_bytes=rt.settings.max_document_bytes,
-                        limits=DocumentLimits.of(rt.settings))
+def _extract(rt: Runtime, doc: DocumentIn) -> Extracted:
+    return extract(doc.filename, doc.data, max_bytes=rt.settings.max_document_bytes,
+                   limits=DocumentLimits.of(rt.settings))
+
+
+def _prepare(rt: Runtime, tenant_id: int, name: str, title: str, doc: DocumentIn,
+             extracted: Extracted) -> _Prepared:
     drafts = split(extracted, title)
     if not drafts:
         raise UshiroError(ErrorCode.DOCUMENT_UNREADABLE,
@@ -248,7 +282,7 @@ def add_files(rt: Runtime, principal: Principal, template: DocumentIn,
             check_size(filename, stream.tell(), rt.settings.max_document_bytes)
             stream.seek(0)
             doc = replace(template, filename=filename, data=stream.read())
-            outcomes.append(FileOutcome(filename, result=add_document(rt, principal, doc)))
+            outcomes.append(FileOutcome(filename, results=add_file(rt, principal, doc)))
         except UshiroError as error:
             outcomes.append(FileOutcome(filename, error=error))
     return outcomes

@@ -137,7 +137,8 @@ def document_lines(extracted: Extracted) -> list[Line]:
     for index, raw in enumerate(pages):
         kept = [line for line in raw if nfkc(line) not in running]
         texts = rejoin(kept) if numbered else kept
-        lines.extend(Line(text.rstrip(), index + 1 if numbered else None) for text in texts)
+        page = index + extracted.first_page if numbered else None
+        lines.extend(Line(text.rstrip(), page) for text in texts)
     return lines
 
 
