@@ -24,8 +24,8 @@ from ushiro.core.errors import UshiroError, invalid
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Role
 from ushiro.knowledge import ingest, queries, retrieval
-from ushiro.knowledge.ingest.extract import check_size, decode_text
 from ushiro.knowledge.choices import DocumentKind
+from ushiro.knowledge.ingest.extract import check_size, decode_text
 from ushiro.knowledge.schemas import DocumentIn, SearchHit, parse_kind
 
 kb_app = typer.Typer(help="ナレッジ (規程・FAQ) の登録と検索", no_args_is_help=True)

@@ -58,7 +58,8 @@ def _shown(index: TenantIndex, hits: Sequence[Hit]) -> list[SearchHit]:
     for hit in hits:
         document_id, section, context, page, text = index.passages[hit.passage_id]
         meta = index.documents[document_id]
-        parts = (hit.lexical, hit.dense) if isinstance(hit, dense.FusedHit) else (None, None)
+        lexical, cosine = ((hit.lexical, hit.dense) if isinstance(hit, dense.FusedHit)
+                           else (None, None))
         out.append(SearchHit(hit.passage_id, meta.title, meta.version, section, context, page,
-                             hit.score, text, *parts, kind=meta.kind.value))
+                             hit.score, text, lexical, cosine, kind=meta.kind.value))
     return out
