@@ -9,6 +9,7 @@ from ushiro.knowledge.ingest import (
     publish_faq,
     restrict_document,
     retire_document,
+    set_document_kind,
 )
 from ushiro.knowledge.queries import (
     counts,
@@ -46,5 +47,5 @@ __all__ = [
     "RetireResult", "SearchHit", "add_document", "add_files", "analyzer", "counts",
     "edit_synonyms", "embed_passages", "has_documents", "list_documents", "publish_faq", "restrict_document", "retire_document",
     "search", "search_many", "synonyms",
-    "Conflict", "DocumentKind", "add_file", "conflicts",
+    "Conflict", "DocumentKind", "add_file", "conflicts", "set_document_kind",
 ]

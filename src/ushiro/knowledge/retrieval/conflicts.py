@@ -8,8 +8,9 @@ would ask about.
 Two passages are on one topic when their article captions overlap (定年 / 定年等, 賃金の
 支払 / 賃金支払日). Their values are compared by kind: ages, amounts, days of the month,
 periods and counts (a number with its unit), and what is granted or refused (支給する /
-支給しない). A conflict is a kind of value both passages state, with no value in common:
-a reference that offers 満60歳 and 満65歳 as alternatives does not contradict 満65歳.
+支給しない). A conflict is a kind of value for which each passage states a value the other
+does not (締め日 毎月末日 in both, but 支払日 当月末日 against 翌月15日): a reference that
+offers 満60歳 and 満65歳 as alternatives does not contradict 満65歳.
 """
 
 from __future__ import annotations
@@ -98,10 +99,11 @@ def _differing(own: dict[str, set[str]],
                other: dict[str, set[str]]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     mine: list[str] = []
     theirs: list[str] = []
-    for kind in own.keys() & other.keys():
-        if not own[kind] & other[kind]:
-            mine.extend(sorted(own[kind]))
-            theirs.extend(sorted(other[kind]))
+    for kind in sorted(own.keys() & other.keys()):
+        only_mine, only_theirs = own[kind] - other[kind], other[kind] - own[kind]
+        if only_mine and only_theirs:
+            mine.extend(sorted(only_mine))
+            theirs.extend(sorted(only_theirs))
     return (tuple(mine), tuple(theirs)) if mine else None
 
 
