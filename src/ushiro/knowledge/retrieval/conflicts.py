@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ushiro.knowledge.choices import DocumentKind
-from ushiro.knowledge.retrieval.precedence import is_commentary
+from ushiro.knowledge.retrieval.precedence import FLOOR, is_commentary
 from ushiro.knowledge.schemas import SearchHit
 
 # Own passages compared per query: the first few are the ones an answer rests on.
@@ -109,11 +109,16 @@ def _differing(own: dict[str, set[str]],
 
 def conflicts(hits: Sequence[SearchHit]) -> list[Conflict]:
     """The conflicts among one query's hits: each reference passage against the first
-    :data:`OWN_COMPARED` company passages on its topic. Commentary is left out (it explains,
-    it does not rule)."""
-    own = [h for h in hits if h.kind == DocumentKind.COMPANY and not is_commentary(h.section)]
+    :data:`OWN_COMPARED` company passages on its topic, among the hits that match the query
+    well (a score within :data:`~.precedence.FLOOR` of the best: a passage sharing a word
+    with the question is not what it asks about). Commentary is left out (it explains, it
+    does not rule)."""
+    best = max((h.score for h in hits), default=0.0)
+    relevant = [h for h in hits if h.score >= FLOOR * best]
+    own = [h for h in relevant
+           if h.kind == DocumentKind.COMPANY and not is_commentary(h.section)]
     found: list[Conflict] = []
-    for reference in hits:
+    for reference in relevant:
         if reference.kind != DocumentKind.REFERENCE or is_commentary(reference.section):
             continue
         for company in own[:OWN_COMPARED]:
