@@ -17,8 +17,8 @@ from ushiro.core.runtime import Runtime
 from ushiro.identity import Role, Tenant, User, command_line
 from ushiro.identity import service as identity_service
 from ushiro.knowledge import DocumentIn, DocumentKind, SearchHit
-from ushiro.knowledge.retrieval.conflicts import same_topic
 from ushiro.knowledge.retrieval import precedence
+from ushiro.knowledge.retrieval.conflicts import same_topic
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "knowledge"
 MODEL = (FIXTURES / "モデル就業規則.md").read_bytes()
