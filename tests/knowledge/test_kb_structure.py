@@ -186,3 +186,17 @@ def test_cli_and_admin_upload_split_a_file_of_rule_sets(kb_cli, tmp_path: Path,
         assert f">{title}</a>" in page.text
     assert {d.name for d in knowledge.list_documents(rt, command_line(tenant.id))} == {
         "就業規則", "賃金規程", "出張旅費規程"}
+
+
+def test_commentary_is_marked_and_a_note_of_the_rule_is_not() -> None:
+    """GIVEN model rules with 【第1条　目的】 notes after 第1条 and a 【解説】 block, and a
+    company rule with a （注） note and 【第5条　日当】 as an article's own heading
+    THEN the notes are passages labelled …【解説】; the （注） stays in its article; the
+    bracketed heading opens 第5条(日当)."""
+    model = ("（目的）\n第1条　この規則は定める。\n【第1条　目的】\n１　就業規則は作成が必要です。\n"
+             "（適用範囲）\n第2条　全員に適用する。\n【解説】\n適用範囲を定めます。")
+    assert sections(model) == ["第1条(目的)", "第1条(目的)【解説】", "第2条(適用範囲)",
+                               "第2条(適用範囲)【解説】"]
+    company = ("（日当）\n第4条　日当は3,000円とする。\n（注）税込とする。\n"
+               "【第5条　宿泊料】\n宿泊料は10,000円とする。")
+    assert sections(company) == ["第4条(日当)", "第5条(宿泊料)"]

@@ -20,6 +20,7 @@ from ushiro.knowledge.ingest.structure import (
     CAPTION,
     article_label,
     bare_label,
+    bracketed_article,
     commentary_of,
     heading_of,
     is_toc_entry,
@@ -270,8 +271,9 @@ class _Splitter:
         article = article_label(inner, heading=markdown)
         question = None if article else question_label(inner)
         commentary = None if article or question else commentary_of(inner, self.article)
-        if article:
-            self.open_article(article[0], first)
+        bracketed = None if article or question or commentary else bracketed_article(inner)
+        if article or bracketed:
+            self.open_article(article[0] if article else str(bracketed), first)
         elif question:
             self.open_question(question, first)
         elif commentary:

@@ -25,8 +25,9 @@ _BRACKET_QUESTION = re.compile(r"^[【\[〔<《(]\s*(?:質問|問|Q|照会要旨
 # === Q1 ===, --- Q1 ---, *** 問2 ***: decorations around a label.
 _DECORATED = re.compile(r"^[=\-*~_+]{2,}\s*(.*?)\s*[=\-*~_+]{2,}$")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
-# 【解説】, (解説), <解説>, 【注】…, and the model rules' 【第1条 目的】 after the article.
-_COMMENTARY = re.compile(r"^[【\[〔<《(]\s*(?:解説|注|注記|留意事項|ポイント)\s*[】\]〕>》)]\s*(.*)$")
+# 【解説】, (解説), <解説>, and the model rules' 【第1条 目的】 after the article. Not （注）:
+# a company's own rules write notes that are part of the rule.
+_COMMENTARY = re.compile(r"^[【\[〔<《(]\s*(?:解説|コメント)\s*[】\]〕>》)]\s*(.*)$")
 _ABOUT_ARTICLE = re.compile(rf"^【\s*(第\s*(?:{_NUM})\s*条(?:\s*の\s*(?:{_NUM}))*)\s*(.*?)\s*】$")
 # A table-of-contents entry: a label, then dot leaders or a wide gap, then a page number.
 _TOC_ENTRY = re.compile(r"^(?:第\s*\S+?\s*[条章節款]|附\s*則|付\s*則).*?"
@@ -142,17 +143,25 @@ def question_label(line: str) -> str | None:
     return f"{marker}{num} {question}".strip() if marker else f"Q {question}".strip()
 
 
+def bracketed_article(line: str) -> str | None:
+    """'第1条(目的)' for a line 【第1条　目的】, else None."""
+    about = _ABOUT_ARTICLE.match(nfkc(line))
+    if about is None:
+        return None
+    found = article_label(f"{about.group(1)} {about.group(2)}".strip(), heading=True)
+    return found[0] if found else None
+
+
 def commentary_of(line: str, article: str) -> str | None:
-    """The label of commentary that starts at this line (【解説】, or 【第1条 目的】 after
-    the article, as the model rules write it), else None. ``article`` is the label of the
-    article before it."""
-    text = nfkc(line)
-    about = _ABOUT_ARTICLE.match(text)
-    if about:
-        found = article_label(f"{about.group(1)} {about.group(2)}".strip())
-        label = found[0] if found else article
-        return f"{label}{COMMENTARY_MARK}"
-    if _COMMENTARY.match(text):
+    """The label of commentary that starts at this line, else None: 【解説】, or 【第1条
+    目的】 right after 第1条 itself (as the model rules write their notes). ``article`` is
+    the label of the article before it; 【第5条　…】 after another article is that
+    article's own heading, not commentary."""
+    bracketed = bracketed_article(line)
+    if bracketed is not None:
+        same = bracketed.split("(")[0] == article.split("(")[0]
+        return f"{article if '(' in article else bracketed}{COMMENTARY_MARK}" if same else None
+    if _COMMENTARY.match(nfkc(line)):
         return f"{article}{COMMENTARY_MARK}"
     return None
 
