@@ -201,3 +201,14 @@ def test_admin_upload_and_document_page_set_the_kind(client: TestClient, rt: Run
     assert bad_upload.status_code == 422 and "文書の種類「x」は指定できません" in bad_upload.text
     [document] = knowledge.list_documents(rt, command_line(tenant.id))
     assert document.kind is DocumentKind.COMPANY
+
+
+def test_an_answer_published_as_faq_is_of_kind_faq(rt: Runtime, tenant: Tenant,
+                                                   make_user: Callable[..., User]) -> None:
+    """GIVEN an operator publishing a reviewed answer THEN the document is an FAQ, which
+    search ranks with the company's own rules."""
+    staff = identity_service.principal(rt.db, make_user(Role.OPERATOR).id, tenant.id)
+    added = knowledge.publish_faq(rt, staff, DocumentIn(
+        "faq-REQ-1.txt", "Q 定年は何歳ですか？\nA 満65歳です。".encode()))
+    assert added.kind is DocumentKind.FAQ
+    assert hits_for(rt, tenant, "定年")[0].kind == "faq"

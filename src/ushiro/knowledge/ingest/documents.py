@@ -67,10 +67,12 @@ def add_document(rt: Runtime, principal: Principal, doc: DocumentIn) -> AddResul
 
 
 def publish_faq(rt: Runtime, principal: Principal, doc: DocumentIn) -> AddResult:
-    """Add an answer a member of the desk approved as a FAQ document. Unlike files, which
-    administrators add, an operator may publish what they reviewed themselves."""
+    """Add an answer a member of the desk approved as a FAQ document (of kind FAQ unless
+    told otherwise). Unlike files, which administrators add, an operator may publish what
+    they reviewed themselves."""
     require(principal, Role.OPERATOR)
-    return _add(rt, principal.actor, principal.tenant_id, doc)
+    return _add(rt, principal.actor, principal.tenant_id,
+                replace(doc, kind=doc.kind or DocumentKind.FAQ))
 
 
 def add_file(rt: Runtime, principal: Principal, doc: DocumentIn) -> list[AddResult]:
@@ -125,7 +127,7 @@ def _write(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn,
         status = AddStatus.ADDED if document is None else AddStatus.NEW_VERSION
         if document is None:
             document = _new_document(session, tenant_id, name, title,
-                                     doc.kind or DocumentKind.COMPANY)
+                                     DocumentKind(doc.kind or DocumentKind.COMPANY))
         version = _store_version(session, document, current, doc, digest, prepared.format,
                                  drafts, tokens)
         _update_document(session, actor, document, doc, departments, audited=False)
@@ -222,7 +224,7 @@ def _update_document(session: Session, actor: Actor, document: Document, doc: Do
     if doc.title:
         after["title"] = one_line(doc.title, 200)
     if doc.kind is not None:
-        after["kind"] = doc.kind.value
+        after["kind"] = DocumentKind(doc.kind).value  # a plain "reference" is taken too
     if doc.min_role is not None:
         after["restrict_role"] = doc.min_role.value
     if departments is not None:

@@ -45,7 +45,8 @@ _KANJI_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
 
 @dataclass(frozen=True)
 class Conflict:
-    """A reference passage stating other values than a company passage on the same topic."""
+    """A reference passage stating other values than a company passage (a rule or an FAQ
+    answer) on the same topic."""
 
     company: SearchHit
     reference: SearchHit
@@ -115,8 +116,9 @@ def conflicts(hits: Sequence[SearchHit]) -> list[Conflict]:
     does not rule)."""
     best = max((h.score for h in hits), default=0.0)
     relevant = [h for h in hits if h.score >= FLOOR * best]
+    # The company's own: its rules and its FAQ answers.
     own = [h for h in relevant
-           if h.kind == DocumentKind.COMPANY and not is_commentary(h.section)]
+           if h.kind != DocumentKind.REFERENCE and not is_commentary(h.section)]
     found: list[Conflict] = []
     for reference in relevant:
         if reference.kind != DocumentKind.REFERENCE or is_commentary(reference.section):
