@@ -202,6 +202,10 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w: {"url": f"/admin/knowledge/{w.document_id}/restriction",
                    "data": {"min_role": "admin"}},
         (LOGIN, 403, 403, 403, 403, 303, 404)),
+    ("POST", "/admin/knowledge/{document_id}/kind"): Row(
+        lambda w: {"url": f"/admin/knowledge/{w.document_id}/kind",
+                   "data": {"kind": "reference"}},
+        (LOGIN, 403, 403, 403, 403, 303, 404)),
     ("POST", "/admin/knowledge/{document_id}/retire"): Row(
         lambda w: {"url": f"/admin/knowledge/{w.document_id}/retire", "data": {}},
         (LOGIN, 403, 403, 403, 403, 303, 404)),

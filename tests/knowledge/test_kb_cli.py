@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-HIT_KEYS = {"document", "section", "score", "text", "version"}
+HIT_KEYS = {"document", "section", "score", "text", "version", "kind"}
 
 
 def test_add_then_search_json_shape(kb_cli, documents) -> None:

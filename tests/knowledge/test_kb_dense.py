@@ -446,7 +446,7 @@ def test_command_line_search_with_a_model(kb_cli, documents, model_dir: Path,
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)["hits"]
     assert len(hits) == 3
-    assert all(set(hit) == {"document", "section", "score", "text", "version"} for hit in hits)
+    assert all(set(hit) == {"document", "section", "score", "text", "version", "kind"} for hit in hits)
     monkeypatch.setenv("USHIRO_EMBEDDING_MODEL_DIR", str(model_dir / "nowhere"))
     failed = kb_cli("kb", "search", "有給は何日もらえますか", "--json")
     assert failed.exit_code == 2

@@ -18,9 +18,13 @@ def labels(text: str, fmt: DocumentFormat = DocumentFormat.TEXT, *,
     ("第１２条（年次有給休暇）　会社は", ("第12条(年次有給休暇)", "会社は")),
     ("第十二条　会社は", ("第12条", "会社は")),
     ("第二十一条（賞与）", ("第21条(賞与)", "")),
-    ("第百条 雑則", ("第100条", "雑則")),
+    ("第百条 雑則", ("第100条(雑則)", "")),
     ("第3条の2 (航空機の利用)", ("第3条の2(航空機の利用)", "")),
-    ("第三条の二　海外出張", ("第3条の2", "海外出張")),
+    ("第三条の二　海外出張", ("第3条の2(海外出張)", "")),
+    ("第40条　慶弔休暇", ("第40条(慶弔休暇)", "")),
+    ("第5条　削除", ("第5条", "削除")),
+    ("第13条　賞与は年2回", ("第13条", "賞与は年2回")),  # a sentence a page edge cut
+    ("第10条　使用者は、次の", ("第10条", "使用者は、次の")),
     ("第１２条【年次有給休暇】", ("第12条(年次有給休暇)", "")),
     ("第12条", ("第12条", "")),
     ("第12条の規定にかかわらず、", None),
@@ -51,7 +55,7 @@ SPLIT_CASES = [
                  "第4条　日当は2,000円とする。",
                  ["第3条", "第3条の2(航空機)", "第4条"], id="branch-article"),
     pytest.param("第１条　定義\n第１条の規定にかかわらず、次による。\n第２条　適用",
-                 ["第1条", "第2条"], id="reference-is-not-an-article"),
+                 ["第1条(定義)", "第2条(適用)"], id="reference-is-not-an-article"),
     pytest.param("問1　有給は何日？\n答　10日です。\nQ2. 結婚したら？\nA. 5日です。\n"
                  "Ｑ３：住所変更は？\nＡ：届け出てください。\nQ：パソコンが壊れたら？\nA：連絡を。",
                  ["問1 有給は何日?", "Q2 結婚したら?", "Q3 住所変更は?", "Q パソコンが壊れたら?"],
@@ -156,7 +160,7 @@ def test_one_enormous_line_is_cut_at_sentences() -> None:
 
 
 def test_title_line_alone_is_not_a_passage_but_text_before_articles_is() -> None:
-    assert labels("就業規則\n\n第1条　目的") == ["第1条"]
+    assert labels("就業規則\n\n第1条　目的") == ["第1条(目的)"]
     with_preamble = split(Extracted(DocumentFormat.TEXT, [
         "この規程は、経理部が定め、全社に適用する。改定は取締役会の承認による。\n第1条　目的"]), "経理規程")
-    assert [p.section for p in with_preamble] == ["経理規程", "第1条"]
+    assert [p.section for p in with_preamble] == ["経理規程", "第1条(目的)"]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ushiro.answers import compare, selfservice, service
+from ushiro.answers import compare, conflicts, selfservice, service
 from ushiro.answers.choices import AutomationMode, DraftStatus
 from ushiro.answers.schemas import ApproveIn, CitationOut, DraftOut, PromoteIn
 from ushiro.core.errors import ErrorCode, UshiroError
@@ -42,6 +42,7 @@ def draft_panel(rt: Runtime, principal: Principal, request: RequestOut) -> dict[
                 for c in current.citations] if current else []
     return {"template": "answers/_panel.html", "request_id": request.id, "current": current,
             "older": [d for d in drafts if d is not current], "passages": passages,
+            "conflicts": conflicts.draft_conflicts(rt, principal, current),
             "draft_statuses": Status, "accepted_below": compare.ACCEPTED_BELOW}
 
 

@@ -1,13 +1,15 @@
 """Documents (rules, policies, FAQs), Japanese search over their passages, synonyms."""
 
-from ushiro.knowledge.choices import AddStatus, DocumentFormat
+from ushiro.knowledge.choices import AddStatus, DocumentFormat, DocumentKind
 from ushiro.knowledge.drafting import Drafter, DraftResult, TenantContext, drafter_for
 from ushiro.knowledge.ingest import (
     add_document,
+    add_file,
     add_files,
     publish_faq,
     restrict_document,
     retire_document,
+    set_document_kind,
 )
 from ushiro.knowledge.queries import (
     counts,
@@ -18,8 +20,10 @@ from ushiro.knowledge.queries import (
 )
 from ushiro.knowledge.retrieval import (
     Analyzer,
+    Conflict,
     IndexCache,
     analyzer,
+    conflicts,
     default_pairs,
     edit_synonyms,
     embed_passages,
@@ -43,4 +47,5 @@ __all__ = [
     "RetireResult", "SearchHit", "add_document", "add_files", "analyzer", "counts",
     "edit_synonyms", "embed_passages", "has_documents", "list_documents", "publish_faq", "restrict_document", "retire_document",
     "search", "search_many", "synonyms",
+    "Conflict", "DocumentKind", "add_file", "conflicts", "set_document_kind",
 ]

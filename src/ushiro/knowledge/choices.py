@@ -42,3 +42,24 @@ class AddStatus(Choice):
     ADDED = "added"
     NEW_VERSION = "new_version"
     UNCHANGED = "unchanged"
+
+
+@with_labels({
+    "company": "Company rule",
+    "reference": "Reference material",
+    "faq": "FAQ",
+})
+class DocumentKind(Choice):
+    """What a document is to the company. Its own rules are what an answer rests on;
+    reference material (model rules, government guides, commentary) never outranks them;
+    an FAQ is the company's own answer to a common question."""
+
+    COMPANY = "company"
+    REFERENCE = "reference"
+    FAQ = "faq"
+
+
+# The label suffix of a commentary passage (【解説】, the notes after an article of model
+# rules): the splitter appends it, search ranks such passages below rules, and a citation
+# shows that it quotes commentary, not the rule.
+COMMENTARY_MARK = "【解説】"

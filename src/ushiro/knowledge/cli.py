@@ -24,8 +24,9 @@ from ushiro.core.errors import UshiroError, invalid
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Role
 from ushiro.knowledge import ingest, queries, retrieval
+from ushiro.knowledge.choices import DocumentKind
 from ushiro.knowledge.ingest.extract import check_size, decode_text
-from ushiro.knowledge.schemas import DocumentIn, SearchHit
+from ushiro.knowledge.schemas import DocumentIn, SearchHit, parse_kind
 
 kb_app = typer.Typer(help="ナレッジ (規程・FAQ) の登録と検索", no_args_is_help=True)
 
@@ -40,17 +41,28 @@ def _date(value: str | None) -> date | None:
                       ) from None
 
 
-def _add_one(rt: Runtime, tenant_id: int, path: Path, doc: DocumentIn) -> dict[str, Any]:
+def _add_one(rt: Runtime, tenant_id: int, path: Path, doc: DocumentIn) -> list[dict[str, Any]]:
+    """One row per document the file became (several for a file of several rule sets)."""
     try:
         check_size(path.name, path.stat().st_size, rt.settings.max_document_bytes)
         doc = replace(doc, filename=path.name, data=path.read_bytes())
-        result = ingest.add_document(rt, identity.command_line(tenant_id), doc)
-        return {"file": str(path), **result.as_dict()}
+        results = ingest.add_file(rt, identity.command_line(tenant_id), doc)
+        return [{"file": str(path), **result.as_dict()} for result in results]
     except (UshiroError, OSError) as exc:
         message = exc.message if isinstance(exc, UshiroError) else f"読み込めません: {exc}"
         code = str(exc.code) if isinstance(exc, UshiroError) else "io_error"
         console.print(f"[red]{path}: {message}[/red] ({code})")
-        return {"file": str(path), "error": {"code": code, "message": message}}
+        return [{"file": str(path), "error": {"code": code, "message": message}}]
+
+
+def _kind(kind: str | None, reference: bool, faq: bool) -> DocumentKind | None:
+    chosen = [k for k, on in ((DocumentKind.REFERENCE, reference), (DocumentKind.FAQ, faq)) if on]
+    if kind is not None:
+        chosen.append(parse_kind(kind))
+    if len(set(chosen)) > 1:
+        raise invalid("kind", "文書の種類は --kind, --reference, --faq のどれか 1 つで"
+                      "指定してください。")
+    return chosen[0] if chosen else None
 
 
 @kb_app.command("add")
@@ -63,32 +75,42 @@ def kb_add(
         "--restrict-role", help="この役割以上だけが検索できる")] = None,
     restrict_department: Annotated[list[str] | None, typer.Option(
         "--restrict-department", help="この部門の担当者だけが検索できる (複数可)")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--kind", help="文書の種類: company (社内規程, 既定), reference (参考資料), faq")] = None,
+    reference: Annotated[bool, typer.Option(
+        "--reference", help="参考資料 (モデル就業規則・行政の手引き・解説) として取り込む。"
+        "社内規程より上位には並ばない")] = False,
+    faq: Annotated[bool, typer.Option("--faq", help="FAQ として取り込む")] = False,
     data_dir: DataDir = None, tenant: TenantOpt = None, json_out: JsonOpt = False,
 ) -> None:
-    """文書を取り込む。同じ名前のファイルを再登録すると新しい版になる。"""
+    """文書を取り込む。同じ名前のファイルを再登録すると新しい版になる。複数の規程
+    (# 就業規則 … # 賃金規程 …) を含むファイルは規程ごとの文書になる。"""
     rt = runtime_for(data_dir)
     with reporting_errors():
         if title and len(paths) > 1:
             raise invalid("title", "--title はファイルを 1 つだけ指定するときに使えます。")
         t = identity.resolve_tenant(rt.db, tenant)
         template = DocumentIn("", b"", title=title, effective_date=_date(effective_date),
-                              min_role=restrict_role, departments=restrict_department or None)
+                              min_role=restrict_role, departments=restrict_department or None,
+                              kind=_kind(kind, reference, faq))
     rows = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   console=console) as progress:
         task = progress.add_task("文書を取り込み中", total=len(paths))
         for path in paths:
-            rows.append(_add_one(rt, t.id, path, template))
+            rows.extend(_add_one(rt, t.id, path, template))
             progress.advance(task)
     failed = sum(1 for row in rows if "error" in row)
+    added = len({row["file"] for row in rows if "error" not in row})
     if json_out:
         emit_json({"documents": rows})
     else:
         for row in rows:
             if "error" not in row:
                 typer.echo(f"{row['file']}: {row['document']} 第{row['version']}版 "
+                           f"[{DocumentKind(row['kind']).label}] "
                            f"({row['passages']} 件の段落, {row['status']})")
-        typer.echo(f"{len(rows) - failed} 件を取り込みました。失敗 {failed} 件。")
+        typer.echo(f"{added} 件を取り込みました。失敗 {failed} 件。")
     if failed:
         raise typer.Exit(1)
 
@@ -187,8 +209,8 @@ def kb_list(data_dir: DataDir = None, tenant: TenantOpt = None,
         return
     for d in documents:
         limits = ", ".join(filter(None, [d.min_role or "", *d.departments]))
-        typer.echo(f"{d.title} 第{d.version}版 ({d.source_filename}, {d.passages} 件)"
-                   + (f" [制限: {limits}]" if limits else ""))
+        typer.echo(f"{d.title} 第{d.version}版 [{d.kind.label}] ({d.source_filename}, "
+                   f"{d.passages} 件)" + (f" [制限: {limits}]" if limits else ""))
 
 
 @kb_app.command("synonyms")

@@ -16,6 +16,8 @@ class Document(Base):
 
     ``name`` identifies the document when it is added again (a new version); ``title`` is
     what citations show. ``min_role`` and the department rows restrict who may search it.
+    ``kind`` (a :class:`~ushiro.knowledge.choices.DocumentKind`) says whether it is one of
+    the company's own rules, reference material or an FAQ: search ranks by it.
     """
 
     __tablename__ = "kb_documents"
@@ -27,6 +29,7 @@ class Document(Base):
     name: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(200))
     min_role: Mapped[str | None] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="company", server_default="company")
     current_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

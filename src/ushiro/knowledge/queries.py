@@ -10,6 +10,7 @@ from ushiro.core.errors import not_found
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal, Role
 from ushiro.knowledge import access, repository
+from ushiro.knowledge.choices import DocumentKind
 from ushiro.knowledge.models import Document
 from ushiro.knowledge.schemas import (
     DocMeta,
@@ -82,7 +83,7 @@ def document_detail(rt: Runtime, principal: Principal, document_id: int) -> Docu
                         added_by.get(v.version, "")) for v in rows],
             [PassageOut(p.ordinal, p.section, p.context, p.page, p.text) for p in passages],
             retired.actor if retired else None, retired.at if retired else None,
-            sorted(names.values()))
+            sorted(names.values()), kind_of(document))
 
 
 def _added_by(events: list[AuditEvent]) -> dict[int, str]:
@@ -96,11 +97,16 @@ def _added_by(events: list[AuditEvent]) -> dict[int, str]:
 
 
 def doc_meta(document: Document, version: int, departments: dict[int, list[int]]) -> DocMeta:
-    """What search and the listings need to know of a document: its current version and
-    who may search it."""
+    """What search and the listings need to know of a document: its current version, who
+    may search it and its kind."""
     return DocMeta(document.id, document.name, document.title, version,
                    Role(document.min_role) if document.min_role else None,
-                   frozenset(departments.get(document.id, ())))
+                   frozenset(departments.get(document.id, ())), kind_of(document))
+
+
+def kind_of(document: Document) -> DocumentKind:
+    # A value no release wrote (edited by hand) reads as the default, never as an error.
+    return DocumentKind.parse(document.kind) or DocumentKind.COMPANY  # type: ignore[return-value]
 
 
 def list_documents(rt: Runtime, principal: Principal) -> list[DocumentOut]:
@@ -115,7 +121,8 @@ def list_documents(rt: Runtime, principal: Principal) -> list[DocumentOut]:
             if access.may_search(principal, meta):
                 out.append(DocumentOut(d.id, d.name, d.title, v.version, v.effective_date,
                                        v.source_filename, v.passage_count, d.min_role,
-                                       sorted(names[i] for i in meta.department_ids)))
+                                       sorted(names[i] for i in meta.department_ids),
+                                       meta.kind))
     return out
 
 

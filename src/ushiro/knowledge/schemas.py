@@ -6,16 +6,32 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from ushiro.core.errors import UshiroError
+from ushiro.core.errors import UshiroError, invalid
 from ushiro.identity import Role
-from ushiro.knowledge.choices import AddStatus
+from ushiro.knowledge.choices import AddStatus, DocumentKind
+
+
+def parse_kind(value: str) -> DocumentKind:
+    """A document kind as typed on the command line or sent by a form."""
+    kind = DocumentKind.parse(value.strip().lower())
+    if kind is None:
+        choices = "、".join(f"{k.value}（{_JA_KINDS[k]}）" for k in DocumentKind)
+        raise invalid("kind", f"文書の種類「{value}」は指定できません。{choices} の"
+                      "いずれかを指定してください。")
+    return kind  # type: ignore[return-value]
+
+
+# For the error message, which is Japanese whatever the interface language (as all are).
+_JA_KINDS = {DocumentKind.COMPANY: "社内規程", DocumentKind.REFERENCE: "参考資料",
+             DocumentKind.FAQ: "FAQ"}
 
 
 @dataclass(frozen=True)
 class DocumentIn:
     """One file to add. ``name`` (the file name without its suffix, unless given) says which
     document a file is a new version of. ``min_role``/``departments`` restrict who may
-    search it; ``None`` keeps an existing document's restriction (new documents: open)."""
+    search it; ``None`` keeps an existing document's restriction (new documents: open).
+    ``kind`` likewise: ``None`` keeps an existing document's kind (new documents: company)."""
 
     filename: str
     data: bytes
@@ -24,6 +40,7 @@ class DocumentIn:
     effective_date: date | None = None
     min_role: Role | None = None
     departments: list[str] | None = None
+    kind: DocumentKind | None = None
 
 
 @dataclass(frozen=True)
@@ -35,10 +52,12 @@ class AddResult:
     status: AddStatus
     passages: int
     sha256: str
+    kind: DocumentKind = DocumentKind.COMPANY
 
     def as_dict(self) -> dict[str, Any]:
         return {"document": self.title, "name": self.name, "version": self.version,
-                "status": self.status.value, "passages": self.passages, "sha256": self.sha256}
+                "status": self.status.value, "passages": self.passages, "sha256": self.sha256,
+                "kind": self.kind.value}
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,7 @@ class DocMeta:
     version: int
     min_role: Role | None = None
     department_ids: frozenset[int] = field(default_factory=frozenset)
+    kind: DocumentKind = DocumentKind.COMPANY
 
     @property
     def restricted(self) -> bool:
@@ -82,7 +102,8 @@ class SearchHit:
     def as_json(self) -> dict[str, Any]:
         """The stable command-line shape (DESIGN §5) plus the version."""
         return {"document": self.document, "section": self.section,
-                "score": round(self.score, 4), "text": self.text, "version": self.version}
+                "score": round(self.score, 4), "text": self.text, "version": self.version,
+                "kind": self.kind}
 
 
 @dataclass(frozen=True)
@@ -96,10 +117,11 @@ class DocumentOut:
     passages: int
     min_role: str | None
     departments: list[str]
+    kind: DocumentKind = DocumentKind.COMPANY
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "document": self.title,
-                "version": self.version,
+                "kind": self.kind.value, "version": self.version,
                 "effective_date": self.effective_date.isoformat() if self.effective_date
                 else None, "source_filename": self.source_filename,
                 "passages": self.passages, "restrict_role": self.min_role,
@@ -108,10 +130,11 @@ class DocumentOut:
 
 @dataclass(frozen=True)
 class FileOutcome:
-    """What became of one uploaded file: added (``result``) or refused (``error``)."""
+    """What became of one uploaded file: added (``results``: one per document it became,
+    several for a file holding several rule sets) or refused (``error``)."""
 
     filename: str
-    result: AddResult | None = None
+    results: list[AddResult] = field(default_factory=list)
     error: UshiroError | None = None
 
 
@@ -174,6 +197,7 @@ class DocumentDetail:
     retired_by: str | None = None
     retired_at: datetime | None = None
     choosable_departments: list[str] = field(default_factory=list)  # for a restriction
+    kind: DocumentKind = DocumentKind.COMPANY
 
     @property
     def current(self) -> VersionOut | None:

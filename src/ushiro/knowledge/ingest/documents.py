@@ -1,5 +1,6 @@
 """Adding documents: a file becomes a new document, or the next version of the document of
-that name, with its passages.
+that name, with its passages; a file holding several rule sets becomes one document per
+rule set (:mod:`.rulesets`).
 
 Adding a file is all-or-nothing: the file is read, split and analysed before the
 transaction (which on SQLite holds the one writer lock), and the document, its version,
@@ -26,10 +27,11 @@ from ushiro.core.runtime import Runtime
 from ushiro.core.text import one_line
 from ushiro.identity import Principal, Role, require
 from ushiro.knowledge import access, repository
-from ushiro.knowledge.choices import AddStatus
-from ushiro.knowledge.ingest.extract import check_size, extract
+from ushiro.knowledge.choices import AddStatus, DocumentKind
+from ushiro.knowledge.ingest.extract import Extracted, check_size, extract
 from ushiro.knowledge.ingest.limits import DocumentLimits
 from ushiro.knowledge.ingest.passages import PassageDraft, split
+from ushiro.knowledge.ingest.rulesets import rule_sets
 from ushiro.knowledge.models import Document, DocumentVersion
 from ushiro.knowledge.retrieval.synonyms import default_pairs
 from ushiro.knowledge.retrieval.tokenize import Analyzer
@@ -65,16 +67,47 @@ def add_document(rt: Runtime, principal: Principal, doc: DocumentIn) -> AddResul
 
 
 def publish_faq(rt: Runtime, principal: Principal, doc: DocumentIn) -> AddResult:
-    """Add an answer a member of the desk approved as a FAQ document. Unlike files, which
-    administrators add, an operator may publish what they reviewed themselves."""
+    """Add an answer a member of the desk approved as a FAQ document (of kind FAQ unless
+    told otherwise). Unlike files, which administrators add, an operator may publish what
+    they reviewed themselves."""
     require(principal, Role.OPERATOR)
-    return _add(rt, principal.actor, principal.tenant_id, doc)
+    return _add(rt, principal.actor, principal.tenant_id,
+                replace(doc, kind=doc.kind or DocumentKind.FAQ))
 
 
-def _add(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn) -> AddResult:
+def add_file(rt: Runtime, principal: Principal, doc: DocumentIn) -> list[AddResult]:
+    """Add a file as :func:`add_document` does, or, when it holds several rule sets (``#
+    就業規則`` … ``# 賃金規程`` …, see :mod:`.rulesets`), each rule set as the document
+    named after its title. Every part is read and analysed before the first is stored, so
+    a part without text refuses the whole file. For the tenant's administrators."""
+    actor, tenant_id = access.acting(principal), principal.tenant_id
+    extracted = _extract(rt, doc)
+    sets = rule_sets(extracted)
+    if not sets:
+        return [_add(rt, actor, tenant_id, doc, extracted)]
+    if doc.title or doc.name:
+        titles = "、".join(f"「{s.title}」" for s in sets)
+        raise invalid("title", f"このファイルには複数の規程（{titles}）が含まれるため、"
+                      "表示名は指定できません。各規程の見出しが文書名になります。")
+    parts = [(replace(doc, name=one_line(s.title, 200)), s.extracted) for s in sets]
+    prepared = [(part, _prepare(rt, tenant_id, str(part.name), str(part.name), part, found))
+                for part, found in parts]
+    return [_write(rt, actor, tenant_id, part, ready) for part, ready in prepared]
+
+
+def _add(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn,
+         extracted: Extracted | None = None) -> AddResult:
     name = one_line(doc.name or "", 200) or document_name(doc.filename)
     title = one_line(doc.title or "", 200) or name
-    prepared = _prepare(rt, tenant_id, name, title, doc)
+    found = extracted or _extract(rt, doc)
+    named = replace(doc, name=name)
+    return _write(rt, actor, tenant_id, named, _prepare(rt, tenant_id, name, title, doc, found))
+
+
+def _write(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn,
+           prepared: _Prepared) -> AddResult:
+    name = str(doc.name)
+    title = one_line(doc.title or "", 200) or name
     digest, drafts = prepared.digest, prepared.drafts
     with rt.db.transaction() as session:
         state = ready_state(session, tenant_id, actor)
@@ -86,13 +119,15 @@ def _add(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn) -> AddResul
             if _update_document(session, actor, document, doc, departments):
                 bump(state)
             return AddResult(document.id, name, document.title, current.version,
-                             AddStatus.UNCHANGED, current.passage_count, digest)
+                             AddStatus.UNCHANGED, current.passage_count, digest,
+                             DocumentKind(document.kind))
         tokens = _current_tokens(session, tenant_id, prepared)
         # In the transaction (5 MB: 10-20 ms), so that a refused file leaves nothing behind.
         rt.files.put(doc.data)  # content-addressed: kept for re-reading, never half-written
         status = AddStatus.ADDED if document is None else AddStatus.NEW_VERSION
         if document is None:
-            document = _new_document(session, tenant_id, name, title)
+            document = _new_document(session, tenant_id, name, title,
+                                     DocumentKind(doc.kind or DocumentKind.COMPANY))
         version = _store_version(session, document, current, doc, digest, prepared.format,
                                  drafts, tokens)
         _update_document(session, actor, document, doc, departments, audited=False)
@@ -101,13 +136,16 @@ def _add(rt: Runtime, actor: Actor, tenant_id: int, doc: DocumentIn) -> AddResul
                      action=f"knowledge.document.{status.value}", object_type="kb_document",
                      object_id=document.id, after=_described(document, version, departments))
     return AddResult(document.id, name, document.title, version.version, status, len(drafts),
-                     digest)
+                     digest, DocumentKind(document.kind))
 
 
-def _prepare(rt: Runtime, tenant_id: int, name: str, title: str,
-             doc: DocumentIn) -> _Prepared:
-    extracted = extract(doc.filename, doc.data, max_bytes=rt.settings.max_document_bytes,
-                        limits=DocumentLimits.of(rt.settings))
+def _extract(rt: Runtime, doc: DocumentIn) -> Extracted:
+    return extract(doc.filename, doc.data, max_bytes=rt.settings.max_document_bytes,
+                   limits=DocumentLimits.of(rt.settings))
+
+
+def _prepare(rt: Runtime, tenant_id: int, name: str, title: str, doc: DocumentIn,
+             extracted: Extracted) -> _Prepared:
     drafts = split(extracted, title)
     if not drafts:
         raise UshiroError(ErrorCode.DOCUMENT_UNREADABLE,
@@ -136,8 +174,9 @@ def _current_tokens(session: Session, tenant_id: int, prepared: _Prepared) -> li
     return prepared.tokens
 
 
-def _new_document(session: Session, tenant_id: int, name: str, title: str) -> Document:
-    document = Document(tenant_id=tenant_id, name=name, title=title)
+def _new_document(session: Session, tenant_id: int, name: str, title: str,
+                  kind: DocumentKind) -> Document:
+    document = Document(tenant_id=tenant_id, name=name, title=title, kind=kind.value)
     session.add(document)
     session.flush()
     return document
@@ -154,7 +193,8 @@ def _tokens(analyzer: Analyzer, drafts: list[PassageDraft]) -> list[str]:
 
 def _described(document: Document, version: DocumentVersion,
                departments: list[int] | None) -> dict[str, object]:
-    return {"name": document.name, "title": document.title, "version": version.version,
+    return {"name": document.name, "title": document.title, "kind": document.kind,
+            "version": version.version,
             "file": version.source_filename, "sha256": version.sha256,
             "effective_date": version.effective_date, "passages": version.passage_count,
             "restrict_role": document.min_role, "restrict_departments": departments}
@@ -175,13 +215,16 @@ def department_ids(session: Session, tenant_id: int, names: list[str] | None) ->
 
 def _update_document(session: Session, actor: Actor, document: Document, doc: DocumentIn,
                      departments: list[int] | None, *, audited: bool = True) -> bool:
-    """Apply a new title or restriction given with the file; True when something changed."""
+    """Apply a new title, kind or restriction given with the file; True when something
+    changed."""
     before_departments = repository.department_ids(session, document.id)
-    before = {"title": document.title, "restrict_role": document.min_role,
-              "restrict_departments": before_departments}
+    before = {"title": document.title, "kind": document.kind,
+              "restrict_role": document.min_role, "restrict_departments": before_departments}
     after = dict(before)
     if doc.title:
         after["title"] = one_line(doc.title, 200)
+    if doc.kind is not None:
+        after["kind"] = DocumentKind(doc.kind).value  # a plain "reference" is taken too
     if doc.min_role is not None:
         after["restrict_role"] = doc.min_role.value
     if departments is not None:
@@ -189,6 +232,7 @@ def _update_document(session: Session, actor: Actor, document: Document, doc: Do
     if after == before:
         return False
     document.title = str(after["title"])
+    document.kind = str(after["kind"])
     document.min_role = doc.min_role.value if doc.min_role is not None else document.min_role
     if departments is not None and departments != before_departments:
         repository.set_departments(session, document.id, departments)
@@ -240,7 +284,7 @@ def add_files(rt: Runtime, principal: Principal, template: DocumentIn,
             check_size(filename, stream.tell(), rt.settings.max_document_bytes)
             stream.seek(0)
             doc = replace(template, filename=filename, data=stream.read())
-            outcomes.append(FileOutcome(filename, result=add_document(rt, principal, doc)))
+            outcomes.append(FileOutcome(filename, results=add_file(rt, principal, doc)))
         except UshiroError as error:
             outcomes.append(FileOutcome(filename, error=error))
     return outcomes

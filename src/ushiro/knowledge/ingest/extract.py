@@ -69,6 +69,7 @@ class Extracted:
     format: DocumentFormat
     pages: list[str]
     from_layout: bool = False
+    first_page: int = 1  # the number of pages[0] (a rule set cut from a longer file)
 
 
 def detect_format(filename: str) -> DocumentFormat:

@@ -1,4 +1,5 @@
-"""Managing documents already added: who may search one, and taking one out of search."""
+"""Managing documents already added: who may search one, its kind, and taking one out of
+search."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from ushiro.core.errors import ErrorCode, UshiroError, not_found
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal, Role
 from ushiro.knowledge import access, repository
+from ushiro.knowledge.choices import DocumentKind
 from ushiro.knowledge.ingest.documents import department_ids
 from ushiro.knowledge.schemas import RetireResult
 from ushiro.knowledge.state import bump, ready_state
@@ -40,6 +42,28 @@ def restrict_document(rt: Runtime, principal: Principal, document_id: int,
         audit.record(session, tenant_id=tenant_id, actor=actor,
                      action="knowledge.document.restrict", object_type="kb_document",
                      object_id=document.id, before=old, after=new)
+    return True
+
+
+def set_document_kind(rt: Runtime, principal: Principal, document_id: int,
+                      kind: DocumentKind) -> bool:
+    """Make a document a company rule, reference material or an FAQ (search ranks by it).
+    True when it changed."""
+    actor, tenant_id = access.acting(principal), principal.tenant_id
+    with rt.db.transaction() as session:
+        state = ready_state(session, tenant_id, actor)
+        document = repository.document_by_id(session, tenant_id, document_id)
+        if document is None:
+            raise not_found("文書")
+        if document.kind == kind.value:
+            return False
+        before = {"kind": document.kind}
+        document.kind = kind.value
+        document.updated_at = now()
+        bump(state)  # the index keeps each document's kind
+        audit.record(session, tenant_id=tenant_id, actor=actor,
+                     action="knowledge.document.update", object_type="kb_document",
+                     object_id=document.id, before=before, after={"kind": kind.value})
     return True
 
 

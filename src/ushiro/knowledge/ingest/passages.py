@@ -12,26 +12,32 @@ Long sections are cut into chunks of about 400–800 characters that keep the la
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
 from ushiro.knowledge.ingest.extract import Extracted
+from ushiro.knowledge.ingest.structure import (
+    CAPTION,
+    article_label,
+    bare_label,
+    bracketed_article,
+    commentary_of,
+    heading_of,
+    is_toc_entry,
+    is_toc_title,
+    nfkc,
+    number,
+    question_label,
+    undecorated,
+)
 from ushiro.knowledge.retrieval.tokenize import index_text
+
+__all__ = ["MAX_CHARS", "PassageDraft", "article_label", "chunks", "number", "rejoin", "split"]
 
 MAX_CHARS = 800
 MIN_CHARS = 400
 LABEL_CHARS = 120
 
-_NUM = r"[0-9]+|[〇一二三四五六七八九十百千]+"
-# Matched against the NFKC form of a line: full-width digits and brackets are half-width.
-_ARTICLE = re.compile(rf"^第\s*({_NUM})\s*条((?:\s*の\s*(?:{_NUM}))*)(.*)$")
-_CAPTIONED = re.compile(r"^[(【]([^()【】]{1,40})[)】]\s*(.*)$")
-_CHAPTER = re.compile(rf"^第\s*({_NUM})\s*(章|節|款)(?:\s+|$)(.*)$")
-_SUPPLEMENT = re.compile(r"^(?:附\s*則|付\s*則|別\s*表\s*[0-9]*)(?:\s*[(【].*[)】])?$")
-_CAPTION = re.compile(r"^[(【]([^()【】]{1,40})[)】]$")
-_QUESTION = re.compile(r"^(?:(問|Q)\s*([0-9]+)\s*[.:、)]?|Q\s*[.:])\s*(.*)$")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
 _PAGE_NUMBER = re.compile(r"^(?:-\s*)?[0-9]{1,4}(?:\s*-)?$|^[0-9]{1,4}\s*/\s*[0-9]{1,4}$"
                           r"|^(?:p\.?|page)\s*[0-9]{1,4}$", re.I)
 # Line starts that begin a new item even without a blank line before them.
@@ -40,9 +46,8 @@ _ITEM = re.compile(r"^(?:[0-9]+\s|[0-9]+[.)]|\([0-9]+\)|[①-⑳]|[一二三四�
 # A closing 」 is not among them: 以下「会社」/という。 breaks inside a sentence.
 _SENTENCE_END = ("。", "!", "?", ":", ")")
 _SENTENCE = re.compile(r"(?<=[。!?!?])")
-_KANJI_DIGITS = {"〇": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-                 "八": 8, "九": 9}
-_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
+# Bare article labels in a row (no text between) that make a table of contents.
+TOC_RUN = 3
 
 
 @dataclass(frozen=True)
@@ -73,82 +78,16 @@ class _Unit:
     lines: list[Line] = field(default_factory=list)
 
 
-def number(text: str) -> int:
-    """'12', '十二', '二十一', '一〇' → int."""
-    if text.isdigit():
-        return int(text)
-    if not any(ch in _KANJI_UNITS for ch in text):
-        return int("".join(str(_KANJI_DIGITS[ch]) for ch in text))
-    total, current = 0, 0
-    for ch in text:
-        if ch in _KANJI_DIGITS:
-            current = _KANJI_DIGITS[ch]
-        else:
-            total += (current or 1) * _KANJI_UNITS[ch]
-            current = 0
-    return total + current
-
-
-def nfkc(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip()
-
-
-def article_label(line: str) -> tuple[str, str] | None:
-    """('第12条(年次有給休暇)', body) for an article's first line, else None.
-
-    A line that only refers to an article (第12条の規定により…) is not one: the number
-    must be followed by a caption, a space or the end of the line.
-    """
-    match = _ARTICLE.match(nfkc(line))
-    if match is None:
-        return None
-    main, branches, rest = match.groups()
-    caption = _CAPTIONED.match(rest.lstrip())
-    if caption is None and rest and not rest[0].isspace():
-        return None
-    label = f"第{number(main)}条"
-    for branch in re.findall(_NUM, branches):
-        label += f"の{number(branch)}"
-    if caption is not None:
-        label += f"({caption.group(1).strip()})"
-        rest = caption.group(2)
-    return label, rest.strip()
-
-
-def _heading_of(line: str) -> tuple[int, str] | None:
-    """(level, text) for a Markdown heading or a 章/節/附則 line."""
-    text = nfkc(line)
-    md = _HEADING.match(text)
-    if md:
-        return len(md.group(1)), md.group(2).strip()
-    chapter = _CHAPTER.match(text)
-    if chapter:
-        level = {"章": 7, "節": 8, "款": 9}[chapter.group(2)]
-        title = f"第{number(chapter.group(1))}{chapter.group(2)}"
-        return level, f"{title} {chapter.group(3).strip()}".strip()
-    if _SUPPLEMENT.match(text):
-        return 7, re.sub(r"\s+", "", text)
-    return None
-
-
-def _question_label(line: str) -> str | None:
-    match = _QUESTION.match(nfkc(line))
-    if match is None:
-        return None
-    marker, num, question = match.groups()
-    return f"{marker}{num} {question}".strip() if marker else f"Q {question}".strip()
-
-
 def _is_structural(line: str) -> bool:
     text = nfkc(line)
-    return bool(_heading_of(line) or _CAPTION.match(text) or _question_label(line)
+    return bool(heading_of(line) or CAPTION.match(text) or question_label(line)
                 or article_label(line) or _ITEM.match(text))
 
 
 def _standalone(line: str) -> bool:
     """Lines that never continue onto the next one: headings, captions, bare article numbers."""
     text = nfkc(line)
-    if _heading_of(line) or _CAPTION.match(text):
+    if heading_of(line) or CAPTION.match(text):
         return True
     article = article_label(line)
     return article is not None and not article[1]
@@ -199,17 +138,80 @@ def document_lines(extracted: Extracted) -> list[Line]:
     for index, raw in enumerate(pages):
         kept = [line for line in raw if nfkc(line) not in running]
         texts = rejoin(kept) if numbered else kept
-        lines.extend(Line(text.rstrip(), index + 1 if numbered else None) for text in texts)
+        page = index + extracted.first_page if numbered else None
+        lines.extend(Line(text.rstrip(), page) for text in texts)
     return lines
 
 
+def _toc_block(lines: list[Line], start: int) -> int:
+    """Where the table of contents under a 目次 line at ``start`` ends: after the labels
+    it lists, at the first line that is no label, or at the first label listed again (the
+    body begins with the contents' first entry)."""
+    seen: set[str] = set()
+    end = start + 1
+    for index in range(start + 1, len(lines)):
+        text = lines[index].text
+        if not text.strip() or is_toc_entry(text):
+            end = index + 1
+            continue
+        label = bare_label(text)
+        if label is None or label in seen:
+            break
+        seen.add(label)
+        end = index + 1
+    return end
+
+
+def _label_run(lines: list[Line], start: int) -> tuple[int, int]:
+    """(end, articles) of the run of bare labels from ``start`` (blank lines between)."""
+    articles, end = 0, start
+    for index in range(start, len(lines)):
+        text = lines[index].text
+        if not text.strip():
+            continue
+        label = bare_label(text)
+        if label is None:
+            break
+        articles += label.startswith("第") and "条" in label
+        end = index + 1
+    return end, articles
+
+
+def drop_contents(lines: list[Line]) -> list[Line]:
+    """The lines without a table of contents: a 目次 block, entries with dot leaders or page
+    numbers anywhere, and runs of article labels with no text between them."""
+    kept: list[Line] = []
+    index = 0
+    while index < len(lines):
+        text = lines[index].text
+        if is_toc_title(text):
+            index = _toc_block(lines, index)
+            continue
+        if is_toc_entry(text):
+            index += 1
+            continue
+        end, articles = _label_run(lines, index) if bare_label(text) else (index, 0)
+        if articles >= TOC_RUN:
+            index = end
+            continue
+        kept.append(lines[index])
+        index += 1
+    return kept
+
+
 class _Splitter:
-    """Walks the lines once, opening a unit at every article, question and heading."""
+    """Walks the lines once, opening a unit at every article, question, commentary and
+    heading."""
 
     def __init__(self, fallback_label: str) -> None:
         self.stack: list[tuple[int, str]] = []
         self.units: list[_Unit] = [_Unit(fallback_label, "")]
         self.caption: Line | None = None
+        # A caption above an article (statutes) also covers the uncaptioned articles that
+        # follow it, up to the next caption or heading (a 共通見出し).
+        self.shared: str = ""
+        self.article = fallback_label  # the last article's label, which commentary is on
+        self.pending = False  # the unit's label waits for its question (Q1 on its own line)
 
     @property
     def context(self) -> str:
@@ -223,37 +225,63 @@ class _Splitter:
         if first is not None:
             unit.lines.append(first)
         self.units.append(unit)
+        self.pending = False
 
     def heading(self, level: int, text: str) -> None:
         while self.stack and self.stack[-1][0] >= level:
             self.stack.pop()
         self.open(text)
         self.stack.append((level, text))
+        self.shared = ""
+
+    def open_article(self, label: str, first: Line) -> None:
+        if self.caption is not None:
+            self.shared = nfkc(self.caption.text)[1:-1]
+        if "(" not in label and self.shared:
+            label += f"({self.shared})"
+        elif "(" in label and self.caption is None:
+            self.shared = ""
+        self.article = label
+        self.open(label, first)
+
+    def open_question(self, label: str, first: Line) -> None:
+        self.open(label, first)
+        self.pending = label in ("Q",) or bool(re.fullmatch(r"(?:問|Q)[0-9]+", label))
+
+    def append(self, line: Line) -> None:
+        unit = self.units[-1]
+        text = nfkc(line.text)
+        if self.pending and text:
+            unit.label = f"{unit.label} {text}"[:LABEL_CHARS]
+            self.pending = False
+        if text or unit.lines:
+            unit.lines.append(line)
 
     def feed(self, line: Line, next_text: str) -> None:
         text = nfkc(line.text)
-        if _CAPTION.match(text) and article_label(next_text):
+        if CAPTION.match(text) and article_label(next_text):
             self.caption = line  # （年次有給休暇） above 第12条: the article's caption
             return
-        heading = _heading_of(line.text)
+        heading = heading_of(line.text)
         markdown = heading is not None and text.startswith("#")
         # A Markdown heading may itself be an article or a question (## 第12条, ### Q1 …);
         # its '#' line is then the label only, not part of the passage text.
-        inner = heading[1] if markdown and heading else line.text
+        inner = heading[1] if markdown and heading else undecorated(line.text)
         first = Line(line.text.lstrip().lstrip("#").strip(), line.page) if markdown else line
-        article = article_label(inner)
-        question = None if article else _question_label(inner)
-        if article:
-            label = article[0]
-            if "(" not in label and self.caption is not None:
-                label += f"({nfkc(self.caption.text)[1:-1]})"
-            self.open(label, first)
+        article = article_label(inner, heading=markdown)
+        question = None if article else question_label(inner)
+        commentary = None if article or question else commentary_of(inner, self.article)
+        bracketed = None if article or question or commentary else bracketed_article(inner)
+        if article or bracketed:
+            self.open_article(article[0] if article else str(bracketed), first)
         elif question:
-            self.open(question, first)
+            self.open_question(question, first)
+        elif commentary:
+            self.open(commentary, first)
         elif heading:
             self.heading(*heading)
-        elif text or self.units[-1].lines:
-            self.units[-1].lines.append(line)
+        else:
+            self.append(line)
 
     def run(self, lines: list[Line]) -> list[_Unit]:
         texts = [line.text for line in lines]
@@ -307,7 +335,7 @@ def chunks(lines: list[Line]) -> list[tuple[str, int | None]]:
 
 def split(extracted: Extracted, fallback_label: str) -> list[PassageDraft]:
     """The passages of one document, in document order."""
-    units = _Splitter(nfkc(fallback_label)).run(document_lines(extracted))
+    units = _Splitter(nfkc(fallback_label)).run(drop_contents(document_lines(extracted)))
     drafts: list[PassageDraft] = []
     for unit in units:
         for text, page in chunks(unit.lines):

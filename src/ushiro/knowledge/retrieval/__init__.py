@@ -1,9 +1,11 @@
 """Finding passages: Japanese analysis (:mod:`.tokenize`, :mod:`.synonyms`), the ranking
 backends (:mod:`.backend` BM25, :mod:`.dense` and :mod:`.embeddings` for the optional model),
-the per-tenant index cache (:mod:`.index`), the search use cases (:mod:`.query`) and the
-tenant's synonyms (:mod:`.vocabulary`)."""
+the per-tenant index cache (:mod:`.index`), the search use cases (:mod:`.query`), the order
+of authority and conflicts between kinds of document (:mod:`.precedence`, :mod:`.conflicts`)
+and the tenant's synonyms (:mod:`.vocabulary`)."""
 
 from ushiro.knowledge.retrieval.backend import IndexCache
+from ushiro.knowledge.retrieval.conflicts import Conflict, conflicts
 from ushiro.knowledge.retrieval.index import analyzer, embed_passages
 from ushiro.knowledge.retrieval.query import search, search_many
 from ushiro.knowledge.retrieval.synonyms import default_pairs
@@ -11,6 +13,6 @@ from ushiro.knowledge.retrieval.tokenize import Analyzer
 from ushiro.knowledge.retrieval.vocabulary import edit_synonyms, synonyms
 
 __all__ = [
-    "Analyzer", "IndexCache", "analyzer", "default_pairs", "edit_synonyms", "embed_passages",
+    "Analyzer", "Conflict", "IndexCache", "conflicts", "analyzer", "default_pairs", "edit_synonyms", "embed_passages",
     "search", "search_many", "synonyms",
 ]

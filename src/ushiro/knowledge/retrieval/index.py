@@ -17,7 +17,8 @@ from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal
 from ushiro.knowledge import access, queries, repository
-from ushiro.knowledge.retrieval import dense, embeddings
+from ushiro.knowledge.choices import DocumentKind
+from ushiro.knowledge.retrieval import dense, embeddings, precedence
 from ushiro.knowledge.retrieval.backend import (
     BM25Backend,
     IndexCache,
@@ -48,6 +49,8 @@ class TenantIndex:
     documents: dict[int, DocMeta]
     passages: dict[int, Shown]
     hybrid: dense.HybridSearch | None = None  # with a model configured
+    # Holds reference material or commentary: search orders by authority (precedence.py).
+    tiered: bool = False
 
 
 _indexes: IndexCache[TenantIndex] = IndexCache()
@@ -77,7 +80,9 @@ def _build_index(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder | No
     if embedder is not None:
         hybrid = dense.HybridSearch(
             backend, _dense_backend(rt, tenant_id, embedder, indexed, shown, progress), embedder)
-    return TenantIndex(analyzer, backend, documents, shown, hybrid)
+    tiered = any(d.kind == DocumentKind.REFERENCE for d in documents.values()) or any(
+        precedence.is_commentary(row[1]) for row in shown.values())
+    return TenantIndex(analyzer, backend, documents, shown, hybrid, tiered)
 
 
 def _dense_backend(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder,

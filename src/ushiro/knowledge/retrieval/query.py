@@ -10,7 +10,7 @@ from ushiro.core.errors import invalid
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal
 from ushiro.knowledge import access
-from ushiro.knowledge.retrieval import dense
+from ushiro.knowledge.retrieval import dense, precedence
 from ushiro.knowledge.retrieval.backend import Hit
 from ushiro.knowledge.retrieval.index import TenantIndex, current_index
 from ushiro.knowledge.schemas import SearchHit
@@ -43,9 +43,14 @@ def _answer(index: TenantIndex, query: str, k: int,
         raise invalid("query", "検索語を入力してください。")
     text = text[:MAX_QUERY_CHARS]
     tokens = index.analyzer.query_tokens(text)
+    # Only an index holding reference material or commentary is reordered (and for that
+    # searched wider): the company's own rules alone keep the plain relevance order.
+    wanted = precedence.candidates(k) if index.tiered else k
     if index.hybrid is not None:
-        return _shown(index, index.hybrid.search(tokens, text, k=k, documents=allowed))
-    return _shown(index, index.backend.search(tokens, k=k, documents=allowed))
+        hits = _shown(index, index.hybrid.search(tokens, text, k=wanted, documents=allowed))
+    else:
+        hits = _shown(index, index.backend.search(tokens, k=wanted, documents=allowed))
+    return precedence.reorder(hits, k) if index.tiered else hits
 
 
 def _shown(index: TenantIndex, hits: Sequence[Hit]) -> list[SearchHit]:
@@ -53,7 +58,8 @@ def _shown(index: TenantIndex, hits: Sequence[Hit]) -> list[SearchHit]:
     for hit in hits:
         document_id, section, context, page, text = index.passages[hit.passage_id]
         meta = index.documents[document_id]
-        parts = (hit.lexical, hit.dense) if isinstance(hit, dense.FusedHit) else (None, None)
+        lexical, cosine = ((hit.lexical, hit.dense) if isinstance(hit, dense.FusedHit)
+                           else (None, None))
         out.append(SearchHit(hit.passage_id, meta.title, meta.version, section, context, page,
-                             hit.score, text, *parts))
+                             hit.score, text, lexical, cosine, kind=meta.kind.value))
     return out
