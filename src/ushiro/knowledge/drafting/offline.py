@@ -87,7 +87,8 @@ class Clause:
     @property
     def label(self) -> str:
         """「出張旅費規程 第13条（日当）」: document, article and caption."""
-        section = self.first.section
+        # Labels keep the index's ASCII brackets (第13条(日当)); a reply uses Japanese ones.
+        section = self.first.section.replace("(", "（").replace(")", "）")
         cap = facts.caption(self.text)
         if cap and cap not in section:
             section = f"{section}（{cap}）"
