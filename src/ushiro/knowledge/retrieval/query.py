@@ -45,7 +45,7 @@ def _answer(index: TenantIndex, query: str, k: int,
     tokens = index.analyzer.query_tokens(text)
     if index.hybrid is not None:
         return _shown(index, index.hybrid.search(tokens, text, k=k, documents=allowed))
-    return _shown(index, index.backend.search(tokens, k=k, documents=allowed))
+    return _shown(index, index.lexical.search(tokens, text, k=k, documents=allowed))
 
 
 def _shown(index: TenantIndex, hits: Sequence[Hit]) -> list[SearchHit]:

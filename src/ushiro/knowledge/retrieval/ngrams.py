@@ -1,0 +1,145 @@
+"""Character trigram BM25: the second lexical ranking, fused with the word ranking.
+
+Words from Sudachi miss what a character index catches: compounds cut differently in the
+question and the passage (受講料 / 講習会の出席費用), long formal questions that repeat the
+passage's own phrases (給与等として課税), words outside the dictionary. SQLite FTS5 trigram
+is strong on such text for exactly that reason. This backend indexes the NFKC + casefolded
+label and text of each passage as overlapping 3-character windows inside runs of letters,
+digits, kana and kanji (punctuation and spaces break runs; a window never crosses them),
+scored with Lucene BM25 (k1 = 1.2, b = 0.75) as the word backend is.
+
+It keeps the contract of :mod:`ushiro.knowledge.retrieval.backend`; its query "tokens" are
+the trigrams of the question (:func:`trigrams`). Trigrams are held as int64 codes (three
+21-bit code points), not strings: a 20,000-passage index has about 6 million (trigram,
+passage) postings, and a dict of a million short strings would cost more than the postings.
+Built with numpy in one pass, about a second at 20,000 passages; immutable after that.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from ushiro.core.text import fold
+from ushiro.knowledge.retrieval.backend import DocumentMasks, Hit, top_k
+
+if TYPE_CHECKING:
+    import numpy as np
+
+N = 3
+_RUN = re.compile(r"[\w\u3005\u3040-\u30ff\u30fc\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class NgramPassage:
+    passage_id: int
+    document_id: int
+    text: str  # what is indexed: label and text, as for the word index
+
+
+@cache
+def _run_table() -> np.ndarray[Any, Any]:
+    """Which code points of the basic plane continue a run (letters, digits, kana, kanji)."""
+    import numpy as np
+
+    return np.array([bool(_RUN.match(chr(cp))) for cp in range(0x10000)], dtype=bool)
+
+
+def _codes(text: str) -> np.ndarray[Any, Any]:
+    """The int64 codes of the trigrams of ``text`` (folded here), in text order."""
+    import numpy as np
+
+    points = np.frombuffer(fold(text).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    if len(points) < N:
+        return np.zeros(0, dtype=np.int64)
+    inside = np.ones(len(points), dtype=bool)
+    plane = points < 0x10000
+    inside[plane] = _run_table()[points[plane]]
+    valid = inside[:-2] & inside[1:-1] & inside[2:]
+    codes = (points[:-2] << 42) | (points[1:-1] << 21) | points[2:]
+    return codes[valid]
+
+
+def trigrams(text: str) -> list[str]:
+    """The question's query tokens for this backend: its trigrams, repeats kept (a phrase
+    asked twice weighs twice, as words do in the word backend)."""
+    return [_decode(int(code)) for code in _codes(text)]
+
+
+def _decode(code: int) -> str:
+    mask = (1 << 21) - 1
+    return chr(code >> 42) + chr((code >> 21) & mask) + chr(code & mask)
+
+
+def _encode(gram: str) -> int:
+    return (ord(gram[0]) << 42) | (ord(gram[1]) << 21) | ord(gram[2])
+
+
+class NgramBackend:
+    """BM25 over character trigrams; postings sorted by trigram code, each with the
+    passage's row and its precomputed BM25 weight (Lucene: idf · tf / (tf + k1·norm))."""
+
+    def __init__(self, passages: Sequence[NgramPassage], *, k1: float = 1.2,
+                 b: float = 0.75) -> None:
+        import numpy as np
+
+        self.passage_ids = np.array([p.passage_id for p in passages], dtype=np.int64)
+        self.size = len(passages)
+        self._masks = DocumentMasks(np.array([p.document_id for p in passages],
+                                             dtype=np.int64))
+        grams, rows, tf, lengths = _postings([p.text for p in passages])
+        self._vocab, starts, df = np.unique(grams, return_index=True, return_counts=True)
+        self._starts = np.append(starts, len(grams)).astype(np.int64)
+        self._rows = rows.astype(np.int32)
+        idf = np.log1p((self.size - df + 0.5) / (df + 0.5))
+        norm = k1 * (1 - b + b * lengths / max(float(lengths.mean()) if self.size else 1.0,
+                                               1.0))
+        per_posting_idf = np.repeat(idf, df)
+        self._weights = (per_posting_idf * tf / (tf + norm[rows])).astype(np.float32)
+
+    def search(self, query: Sequence[str], *, k: int,
+               documents: frozenset[int] | None = None) -> list[Hit]:
+        import numpy as np
+
+        codes = np.array([_encode(g) for g in query if len(g) == N], dtype=np.int64)
+        if not len(codes) or k < 1 or not len(self._vocab):
+            return []
+        unique, counts = np.unique(codes, return_counts=True)
+        at = np.searchsorted(self._vocab, unique)
+        at[at == len(self._vocab)] = 0
+        found = self._vocab[at] == unique
+        at, counts = at[found], counts[found]
+        if not len(at):
+            return []
+        starts, ends = self._starts[at], self._starts[at + 1]
+        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+        weights = self._weights[take] * np.repeat(counts, ends - starts)
+        scores = np.bincount(self._rows[take], weights=weights, minlength=self.size)
+        return top_k(scores, self.passage_ids, k,
+                     None if documents is None else self._masks.of(documents))
+
+
+def _postings(texts: Sequence[str]) -> tuple[np.ndarray[Any, Any], ...]:
+    """(trigram code, row, tf) per distinct trigram of each text, sorted by code then row,
+    and the number of trigrams of each text (its BM25 length)."""
+    import numpy as np
+
+    grams, rows, tf = [], [], []
+    lengths = np.zeros(len(texts), dtype=np.float64)
+    for row, text in enumerate(texts):
+        codes = _codes(text)
+        lengths[row] = len(codes)
+        unique, counts = np.unique(codes, return_counts=True)
+        grams.append(unique)
+        tf.append(counts)
+        rows.append(np.full(len(unique), row, dtype=np.int64))
+    if not grams:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty.astype(np.float64), lengths
+    all_grams, all_rows = np.concatenate(grams), np.concatenate(rows)
+    order = np.argsort(all_grams, kind="stable")  # rows stay ascending within a trigram
+    return (all_grams[order], all_rows[order], np.concatenate(tf)[order].astype(np.float64),
+            lengths)
