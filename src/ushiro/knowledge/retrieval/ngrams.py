@@ -50,17 +50,25 @@ def _run_table() -> np.ndarray[Any, Any]:
 
 def _codes(text: str) -> np.ndarray[Any, Any]:
     """The int64 codes of the trigrams of ``text`` (folded here), in text order."""
+    return _windows(fold(text))[0]
+
+
+def _windows(folded: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """(codes, positions) of the trigrams of already folded text: every window of three
+    run characters, coded as three 21-bit code points."""
     import numpy as np
 
-    points = np.frombuffer(fold(text).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    points = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     if len(points) < N:
-        return np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
     inside = np.ones(len(points), dtype=bool)
     plane = points < 0x10000
     inside[plane] = _run_table()[points[plane]]
-    valid = inside[:-2] & inside[1:-1] & inside[2:]
+    kana = (points >= 0x3041) & (points <= 0x309F)
+    valid = inside[:-2] & inside[1:-1] & inside[2:] & ~(kana[:-2] & kana[1:-1] & kana[2:])
     codes = (points[:-2] << 42) | (points[1:-1] << 21) | points[2:]
-    return codes[valid]
+    return codes[valid], np.flatnonzero(valid)
 
 
 def trigrams(text: str) -> list[str]:
@@ -114,12 +122,18 @@ class NgramBackend:
         at, counts = at[found], counts[found]
         if not len(at):
             return []
-        starts, ends = self._starts[at], self._starts[at + 1]
-        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
-        weights = self._weights[take] * np.repeat(counts, ends - starts)
+        starts, sizes = self._starts[at], self._starts[at + 1] - self._starts[at]
+        # Every posting of the query's trigrams in one gather: position j of the run of a
+        # trigram is its start + j.
+        offsets = np.repeat(starts - np.cumsum(sizes) + sizes, sizes)
+        take = offsets + np.arange(int(sizes.sum()))
+        weights = self._weights[take] * np.repeat(counts, sizes)
         scores = np.bincount(self._rows[take], weights=weights, minlength=self.size)
         return top_k(scores, self.passage_ids, k,
                      None if documents is None else self._masks.of(documents))
+
+
+CHUNK = 2048  # texts analysed together: one numpy pass each, bounded memory
 
 
 def _postings(texts: Sequence[str]) -> tuple[np.ndarray[Any, Any], ...]:
@@ -127,19 +141,27 @@ def _postings(texts: Sequence[str]) -> tuple[np.ndarray[Any, Any], ...]:
     and the number of trigrams of each text (its BM25 length)."""
     import numpy as np
 
-    grams, rows, tf = [], [], []
-    lengths = np.zeros(len(texts), dtype=np.float64)
-    for row, text in enumerate(texts):
-        codes = _codes(text)
-        lengths[row] = len(codes)
-        unique, counts = np.unique(codes, return_counts=True)
-        grams.append(unique)
-        tf.append(counts)
-        rows.append(np.full(len(unique), row, dtype=np.int64))
+    grams, rows, tf, lengths = [], [], [], []
+    for first in range(0, len(texts), CHUNK):
+        chunk = [fold(text) for text in texts[first:first + CHUNK]]
+        # "\n" is not a run character, so no window spans two texts.
+        codes, positions = _windows("\n".join(chunk))
+        starts = np.cumsum([0] + [len(text) + 1 for text in chunk[:-1]])
+        row = np.searchsorted(starts, positions, side="right") - 1 + first
+        lengths.append(np.bincount(row - first, minlength=len(chunk)))
+        order = np.lexsort((row, codes))
+        codes, row = codes[order], row[order]
+        new = np.ones(len(codes), dtype=bool)
+        new[1:] = (codes[1:] != codes[:-1]) | (row[1:] != row[:-1])
+        at = np.flatnonzero(new)
+        grams.append(codes[at])
+        rows.append(row[at])
+        tf.append(np.diff(np.append(at, len(codes))))
     if not grams:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty.astype(np.float64), lengths
-    all_grams, all_rows = np.concatenate(grams), np.concatenate(rows)
-    order = np.argsort(all_grams, kind="stable")  # rows stay ascending within a trigram
-    return (all_grams[order], all_rows[order], np.concatenate(tf)[order].astype(np.float64),
-            lengths)
+        return empty, empty, empty.astype(np.float64), np.zeros(0)
+    all_grams = np.concatenate(grams)
+    order = np.argsort(all_grams, kind="stable")  # chunks are in row order: rows stay sorted
+    return (all_grams[order], np.concatenate(rows)[order],
+            np.concatenate(tf)[order].astype(np.float64),
+            np.concatenate(lengths).astype(np.float64))
