@@ -25,7 +25,10 @@ reciprocal rank fusion. The first search embeds every passage; the time it took 
 A hit counts when its (document, section) matches a gold label: documents by name, sections
 by article number (第39条(年次有給休暇) ≡ 第39条, 第32条の3 ≠ 第32条) or Q&A number
 (Q12 …  ≡ Q12). Figures: R@1 and R@5 (share of questions with a gold passage in the top 1 /
-top 5) and MRR@10. Not a test: it prints figures. See bench/README.md.
+top 5) and MRR@10, and Ushiro minus each other system on R@5 and MRR@10 with 95% paired-
+bootstrap intervals over the questions. Sets marked ``"heldout": true`` in sets.json are the
+final check and run only with ``--heldout``. Not a test: it prints figures. See
+bench/README.md.
 """
 
 from __future__ import annotations
