@@ -109,3 +109,33 @@ def test_tenant_synonyms_still_apply(rt, tenant, handbook) -> None:
     assert ("福利厚生規程", "第4条") not in ranked(rt, tenant, query, k=1)
     knowledge.edit_synonyms(rt, command_line(tenant.id), "書籍購入補助", ["ツクロア文庫"])
     assert ranked(rt, tenant, query)[0] == ("福利厚生規程", "第4条")
+
+
+def _checker():
+    import importlib.util
+
+    path = Path(knowledge.__file__).parent / "data" / "check_synonyms.py"
+    spec = importlib.util.spec_from_file_location("check_synonyms", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, path.with_name("synonyms.tsv")
+
+
+def test_shipped_synonym_list_passes_its_check(capsys) -> None:
+    module, path = _checker()
+    assert module.check(path) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("canonical", "variant"), [("懇親会", "忘年会"), ("書籍", "本")])
+def test_synonym_check_refuses_a_false_friend(tmp_path, capsys, canonical, variant) -> None:
+    module, path = _checker()
+    lines = path.read_text("utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.split("\t")[0] == canonical)
+    fields = lines[at].split("\t")
+    fields[1] += f"|{variant}"
+    lines[at] = "\t".join(fields)
+    damaged = tmp_path / "synonyms.tsv"
+    damaged.write_text("\n".join(lines) + "\n", "utf-8")
+    assert module.check(damaged) == 1
+    assert f"false friend listed: {variant!r} under {canonical!r}" in capsys.readouterr().out
