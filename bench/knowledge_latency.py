@@ -370,7 +370,7 @@ class PhasedUshiro:
         t1 = time.perf_counter()
         tokens = index.analyzer.query_tokens(question)
         t2 = time.perf_counter()
-        hits = index.backend.search(tokens, k=K)
+        hits = index.lexical.search(tokens, question, k=K)
         t3 = time.perf_counter()
         query._shown(index, hits)
         self._record(t0, t1, t2, t3, time.perf_counter())
@@ -389,7 +389,7 @@ class PhasedUshiro:
             t1 = time.perf_counter()
             tokens = index.analyzer.query_tokens(question)
             t2 = time.perf_counter()
-            hits = index.backend.search(tokens, k=K)
+            hits = index.lexical.search(tokens, question, k=K)
             t3 = time.perf_counter()
             rows = repository.passages_by_ids(session, tenant_id, [h.passage_id for h in hits])
             for hit in hits:

@@ -141,7 +141,7 @@ def test_rule_question_review_faq_and_earned_self_service(
     assert "就業規則 第12条(年次有給休暇)" in text_of(driver, "#citation-1 .meta")
     marked = [m.text for m in driver.find_elements(By.CSS_SELECTOR, "#citation-1 mark")]
     assert marked and marked[0].startswith("雇入れの日から６か月間継続勤務し"), marked
-    # Passage text is shown as text: 第13条's "<重要>" never becomes an element.
+    # Passage text is shown as text: 第12条's "<重要>" never becomes an element.
     assert "<重要>" in panel.text
     assert driver.execute_script(
         "return arguments[0].getElementsByTagName('重要').length;", panel) == 0

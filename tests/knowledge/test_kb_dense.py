@@ -35,7 +35,10 @@ from ushiro.knowledge.retrieval import index as kb_index
 from ushiro.knowledge.retrieval.backend import BM25Backend, IndexedPassage
 from ushiro.knowledge.retrieval.dense import CANDIDATES, RRF_K
 from ushiro.knowledge.retrieval.embeddings import SentenceTransformerEmbedder, embedder_for
+from ushiro.knowledge.retrieval.fusion import LexicalSearch
+from ushiro.knowledge.retrieval.ngrams import NgramBackend, NgramPassage
 from ushiro.knowledge.retrieval.query import MAX_K
+from ushiro.knowledge.retrieval.tokenize import index_text
 from ushiro.migrations import upgrade
 
 PG_BASE = os.environ.get("USHIRO_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -218,16 +221,21 @@ def test_unset_or_blank_setting_means_bm25_only(monkeypatch: pytest.MonkeyPatch,
 
 
 def bm25_reference(rt: Runtime, tenant_id: int, query: str, k: int) -> list[SearchHit]:
-    """What BM25-only search returns, computed here from the stored passages: the backend
-    over their tokens, shown as the service shows a hit."""
+    """What search without a model returns, computed here from the stored passages: word
+    BM25 over their tokens fused with trigram BM25 over their label and text, shown as the
+    service shows a hit."""
     with rt.db.reading() as session:
         tokens = list(repository.searchable_passages(session, tenant_id))
         shown = {row.id: row for row in repository.shown_passages(session, tenant_id)}
         documents = {d.id: (d.title, v.version)
                      for d, v in repository.current_documents(session, tenant_id)}
-    backend = BM25Backend([IndexedPassage(pid, did, words.split()) for pid, did, words in tokens])
+    backend = LexicalSearch(
+        BM25Backend([IndexedPassage(pid, did, words.split()) for pid, did, words in tokens]),
+        NgramBackend([NgramPassage(pid, did, index_text(shown[pid].section, shown[pid].text))
+                      for pid, did, _ in tokens]))
     out = []
-    for hit in backend.search(knowledge.analyzer(rt, command_line(tenant_id)).query_tokens(query), k=k):
+    analyzer = knowledge.analyzer(rt, command_line(tenant_id))
+    for hit in backend.search(analyzer.query_tokens(query), query, k=k):
         row = shown[hit.passage_id]
         title, version = documents[row.document_id]
         out.append(SearchHit(row.id, title, version, row.section, row.context, row.page,

@@ -9,7 +9,8 @@ from ushiro.knowledge.retrieval.tokenize import MAX_INPUT_BYTES, Analyzer, piece
 
 SYNONYMS = [("年次有給休暇", "有給"), ("年次有給休暇", "有休"), ("年次有給休暇", "有給休暇"),
             ("年次有給休暇", "年休"), ("時間外労働", "残業"), ("賞与", "ボーナス"),
-            ("通勤手当", "交通費"), ("旅費", "交通費")]
+            ("通勤手当", "交通費"), ("旅費", "交通費"), ("退職", "辞める"),
+            ("支給", "もらえる"), ("会社負担", "会社が払う")]
 
 
 @pytest.mark.parametrize(("text", "tokens"), [
@@ -33,6 +34,9 @@ def test_plain_tokens_are_normalised_without_particles_or_symbols(text: str,
     pytest.param("ボーナスの支給日", ["賞与", "支給", "日"], None, id="ボーナス"),
     pytest.param("交通費の精算", ["交通", "費", "精算"],
                  ["交通", "費", "旅費", "通勤", "手当", "精算"], id="ambiguous-expands-queries-only"),
+    pytest.param("会社を辞めたい", ["会社", "退職"], None, id="inflected-form-matches"),
+    pytest.param("手当は貰えますか", ["手当", "支給"], None, id="other-spelling-matches"),
+    pytest.param("会社が払ってくれる", ["会社", "負担", "呉れる"], None, id="phrase-by-normal-forms"),
 ])
 def test_synonyms(text: str, index: list[str], query: list[str] | None) -> None:
     """GIVEN the tenant's synonyms WHEN a passage or a question is analysed

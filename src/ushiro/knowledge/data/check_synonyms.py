@@ -7,7 +7,8 @@ Plain script, no project imports:
 Checks the format (UTF-8 without BOM, header, four tab-separated non-empty
 fields, ``|``-separated variants, known domain), duplicates (canonical terms,
 (canonical, variant) pairs, also after NFKC + casefold), that no variant equals
-its canonical, minimum counts, and that the required examples are present.
+its canonical, minimum counts, that the required examples are present and that no
+known false friend is listed (FALSE_FRIENDS).
 Prints counts per domain.  Exits 1 when anything is wrong.
 """
 
@@ -64,7 +65,27 @@ REQUIRED: dict[str, list[str]] = {
     "遅刻・早退": ["遅刻", "早退"],
     "パソコン": ["PC"],
     "パスワード再発行": ["パスワード忘れ"],
+    "精算": ["清算"],
+    "有料特急": ["新幹線"],
+    "書籍": ["本代", "本を買う"],
+    "時間外労働手当": ["残業代"],
+    "賃金支払日": ["給料日", "支払日"],
+    "退職": ["辞める"],
+    "社内行事": ["忘年会", "新年会", "飲み会"],
 }
+
+# (canonical, variant) pairs that must NOT be listed: words that look alike but name
+# something else, so that listing them would send a question to the wrong clause.
+FALSE_FRIENDS: list[tuple[str, str]] = [
+    ("懇親会", "忘年会"), ("懇親会", "新年会"), ("懇親会", "飲み会"), ("懇親会", "打ち上げ"),
+    ("懇親会", "歓送迎会"), ("懇親会", "送別会"), ("懇親会", "歓迎会"),
+    ("単身赴任", "単身"),      # 単身者 (single people) is not 単身赴任
+    ("賃金控除", "控除"),      # 所得控除, 基礎控除 are tax deductions
+    ("私用外出", "外出"),      # business trips out of the office
+    ("提出期限", "期限"), ("不課税", "対象外"), ("非課税取引", "非課税"),
+    ("父母", "親"),            # Sudachi cuts 親会社 as 親/会社
+    ("書籍", "本"),            # 本規程, 本人, 本社
+]
 
 
 def norm(text: str) -> str:
@@ -171,6 +192,10 @@ def check(path: Path) -> int:
         missing = [v for v in needed if v not in rows[canonical]]
         if missing:
             errors.append(f"required variants missing under {canonical!r}: {missing}")
+
+    for canonical, variant in FALSE_FRIENDS:
+        if variant in rows.get(canonical, set()):
+            errors.append(f"false friend listed: {variant!r} under {canonical!r}")
 
     n_canon = sum(per_domain_canon.values())
     n_var = sum(per_domain_var.values())

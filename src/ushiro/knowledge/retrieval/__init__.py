@@ -1,5 +1,6 @@
 """Finding passages: Japanese analysis (:mod:`.tokenize`, :mod:`.synonyms`), the ranking
-backends (:mod:`.backend` BM25, :mod:`.dense` and :mod:`.embeddings` for the optional model),
+backends (:mod:`.backend` BM25 over words, :mod:`.ngrams` BM25 over character trigrams,
+:mod:`.fusion` the two fused, :mod:`.dense` and :mod:`.embeddings` for the optional model),
 the per-tenant index cache (:mod:`.index`), the search use cases (:mod:`.query`), the order
 of authority and conflicts between kinds of document (:mod:`.precedence`, :mod:`.conflicts`)
 and the tenant's synonyms (:mod:`.vocabulary`)."""

@@ -15,10 +15,12 @@ The contract every backend keeps (:class:`SearchBackend`):
 * Immutable after it is built (what it caches on the side never changes a result):
   concurrent searches from several threads are safe.
 
-:class:`BM25Backend` is the built-in one (bm25s, Lucene BM25 over pre-tokenised text, in
-memory). An index is rebuilt whenever the tenant's knowledge generation changes. The
-optional :class:`~ushiro.knowledge.retrieval.dense.DenseBackend` keeps the same contract with the
-query's vector as input, and is fused with BM25 when a model is configured.
+:class:`BM25Backend` is the built-in one over words (bm25s, Lucene BM25 over pre-tokenised
+text, in memory); :class:`~ushiro.knowledge.retrieval.ngrams.NgramBackend` keeps the same
+contract over character trigrams, and :mod:`~ushiro.knowledge.retrieval.fusion` fuses the
+two. An index is rebuilt whenever the tenant's knowledge generation changes. The optional
+:class:`~ushiro.knowledge.retrieval.dense.DenseBackend` keeps the same contract with the
+query's vector as input, and is fused with the lexical ranking when a model is configured.
 """
 
 from __future__ import annotations

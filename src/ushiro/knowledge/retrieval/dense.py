@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ushiro.knowledge.retrieval.backend import DocumentMasks, Hit, SearchBackend, top_k
+from ushiro.knowledge.retrieval.backend import DocumentMasks, Hit, top_k
 from ushiro.knowledge.retrieval.embeddings import Embedder
+from ushiro.knowledge.retrieval.fusion import LexicalSearch
 
 if TYPE_CHECKING:
     import numpy as np
@@ -101,9 +102,10 @@ def fuse(lexical: Sequence[Hit], dense: Sequence[Hit], *, k: int,
 
 @dataclass(frozen=True)
 class HybridSearch:
-    """BM25 and dense rankings of one tenant's passages, fused. Immutable once built."""
+    """Lexical (word + trigram BM25, :mod:`.fusion`) and dense rankings of one tenant's
+    passages, fused. Immutable once built."""
 
-    lexical: SearchBackend
+    lexical: LexicalSearch
     dense: DenseBackend
     embedder: Embedder
 
@@ -113,7 +115,7 @@ class HybridSearch:
         if k < 1:
             return []
         depth = max(k, CANDIDATES)
-        lexical = self.lexical.search(tokens, k=depth, documents=documents)
+        lexical = self.lexical.search(tokens, text, k=depth, documents=documents)
         dense = self.dense.search(self.embedder.embed_query(text), k=depth,
                                   documents=documents)
         return fuse(lexical, dense, k=k)

@@ -19,12 +19,9 @@ from ushiro.identity import Principal
 from ushiro.knowledge import access, queries, repository
 from ushiro.knowledge.choices import DocumentKind
 from ushiro.knowledge.retrieval import dense, embeddings, precedence
-from ushiro.knowledge.retrieval.backend import (
-    BM25Backend,
-    IndexCache,
-    IndexedPassage,
-    SearchBackend,
-)
+from ushiro.knowledge.retrieval.backend import BM25Backend, IndexCache, IndexedPassage
+from ushiro.knowledge.retrieval.fusion import LexicalSearch
+from ushiro.knowledge.retrieval.ngrams import NgramBackend, NgramPassage
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
 from ushiro.knowledge.schemas import DocMeta
 from ushiro.knowledge.state import seed
@@ -45,7 +42,7 @@ Progress = Callable[[int, int], None]  # (done, total)
 @dataclass(frozen=True)
 class TenantIndex:
     analyzer: Analyzer
-    backend: SearchBackend
+    lexical: LexicalSearch  # word BM25 fused with character trigram BM25
     documents: dict[int, DocMeta]
     passages: dict[int, Shown]
     hybrid: dense.HybridSearch | None = None  # with a model configured
@@ -75,14 +72,19 @@ def _build_index(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder | No
         indexed = [IndexedPassage(pid, did, tokens.split())
                    for pid, did, tokens in repository.searchable_passages(session, tenant_id)
                    if pid in shown]
-    backend = BM25Backend(indexed)
+    # The trigram index is built here from the text (about a second at 20,000 passages)
+    # rather than stored: it depends on nothing but the text, and is not worth a migration.
+    lexical = LexicalSearch(BM25Backend(indexed), NgramBackend(
+        [NgramPassage(p.passage_id, p.document_id, index_text(shown[p.passage_id][1],
+                                                                shown[p.passage_id][4]))
+         for p in indexed]))
     hybrid = None
     if embedder is not None:
         hybrid = dense.HybridSearch(
-            backend, _dense_backend(rt, tenant_id, embedder, indexed, shown, progress), embedder)
+            lexical, _dense_backend(rt, tenant_id, embedder, indexed, shown, progress), embedder)
     tiered = any(d.kind == DocumentKind.REFERENCE for d in documents.values()) or any(
         precedence.is_commentary(row[1]) for row in shown.values())
-    return TenantIndex(analyzer, backend, documents, shown, hybrid, tiered)
+    return TenantIndex(analyzer, lexical, documents, shown, hybrid, tiered)
 
 
 def _dense_backend(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder,

@@ -49,7 +49,7 @@ def _answer(index: TenantIndex, query: str, k: int,
     if index.hybrid is not None:
         hits = _shown(index, index.hybrid.search(tokens, text, k=wanted, documents=allowed))
     else:
-        hits = _shown(index, index.backend.search(tokens, k=wanted, documents=allowed))
+        hits = _shown(index, index.lexical.search(tokens, text, k=wanted, documents=allowed))
     return precedence.reorder(hits, k) if index.tiered else hits
 
 

@@ -7,7 +7,9 @@ and particles, auxiliary verbs, symbols and whitespace dropped.
 
 Synonyms rewrite a variant to its canonical term before it becomes tokens, longest match
 first, at word boundaries (so 有給 reads as 年次有給休暇, but the 年休 inside 半年休む is
-left alone). A variant that belongs to several canonical terms (交通費 → 通勤手当, 旅費)
+left alone). A term matches the words as written or their normalised forms, so an inflected
+or differently spelt word counts too: 辞める matches 辞めたい (辞め → 辞める), もらえる
+matches もらえますか and 貰えますか. A variant that belongs to several canonical terms (交通費 → 通勤手当, 旅費)
 is ambiguous: passages keep it as written, and a question is expanded to all of them.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 from ushiro.core.text import fold
@@ -87,15 +90,27 @@ def _parts(text: str, limit: int) -> Iterator[str]:
 
 def morphemes(text: str) -> list[tuple[str, str | None]]:
     """(surface, token) per word of the folded text; token None for dropped parts of speech."""
+    return [(surface, token) for surface, token, _ in words(text)]
+
+
+def words(text: str) -> list[tuple[str, str | None, str]]:
+    """(surface, token, normalised form) per word of the folded text: token None for dropped
+    parts of speech, the normalised form kept for every word (synonyms match on it too)."""
     tokenizer = _tokenizer()
-    out: list[tuple[str, str | None]] = []
+    out: list[tuple[str, str | None, str]] = []
     for piece in pieces(fold(text)):
         for m in tokenizer.tokenize(piece):
-            token = None
-            if _keeps(m.part_of_speech_id()):
-                token = m.normalized_form().casefold().replace(" ", "") or None
-            out.append((m.surface(), token))
+            norm = m.normalized_form().casefold().replace(" ", "")
+            out.append((m.surface(), (norm or None) if _keeps(m.part_of_speech_id()) else None,
+                        norm or m.surface()))
     return out
+
+
+@lru_cache(maxsize=100_000)
+def _normalised(term: str) -> str:
+    """A synonym term by the normalised forms of its words; cached for the process (the
+    same few thousand terms come back with every tenant's analyser)."""
+    return "".join(n for _, _, n in words(term))
 
 
 def plain_tokens(text: str) -> list[str]:
@@ -117,6 +132,13 @@ class Analyzer:
                 terms.setdefault(v, set()).add(c)
         self.terms = {term: tuple(sorted(canonicals)) for term, canonicals in terms.items()}
         self.prefixes = {term[:i] for term in self.terms for i in range(1, len(term) + 1)}
+        # The same terms by the normalised forms of their words (辞める, 貰える): a term
+        # written as a text would be written; the first term wins when two normalise alike.
+        self.normalised: dict[str, str] = {}
+        for term in sorted(self.terms):
+            self.normalised.setdefault(_normalised(term), term)
+        self.normalised_prefixes = {n[:i] for n in self.normalised
+                                    for i in range(1, len(n) + 1)}
         self._expansions: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
 
@@ -134,32 +156,41 @@ class Analyzer:
                 self._expansions[term] = tokens
         return tokens
 
-    def _match(self, words: list[tuple[str, str | None]], start: int) -> tuple[int, str] | None:
-        """The longest synonym term made of whole words from ``start``: (end, term)."""
-        found = None
-        surface = ""
-        for end in range(start, len(words)):
-            surface += words[end][0]
-            if surface not in self.prefixes:
+    def _match(self, found: list[tuple[str, str | None, str]], start: int
+               ) -> tuple[int, str] | None:
+        """The longest synonym term made of whole words from ``start``, as written or by the
+        words' normalised forms: (end, term)."""
+        best = None
+        surface, normalised = "", ""
+        in_surface, in_normalised = True, True
+        for end in range(start, len(found)):
+            surface += found[end][0]
+            normalised += found[end][2]
+            in_surface = in_surface and surface in self.prefixes
+            in_normalised = in_normalised and normalised in self.normalised_prefixes
+            if not (in_surface or in_normalised):
                 break
-            if surface in self.terms:
-                found = (end + 1, surface)
-        return found
+            if in_surface and surface in self.terms:
+                best = (end + 1, surface)
+            elif in_normalised and normalised in self.normalised:
+                best = (end + 1, self.normalised[normalised])
+        return best
 
     def _tokens(self, text: str, *, query: bool) -> list[str]:
-        words = morphemes(text)
+        found = words(text)
         out: list[str] = []
         i = 0
-        while i < len(words):
-            hit = self._match(words, i) if words[i][0] in self.prefixes else None
+        while i < len(found):
+            maybe = found[i][0] in self.prefixes or found[i][2] in self.normalised_prefixes
+            hit = self._match(found, i) if maybe else None
             if hit is None:
-                token = words[i][1]
+                token = found[i][1]
                 if token:
                     out.append(token)
                 i += 1
                 continue
             end, term = hit
-            own = [token for _, token in words[i:end] if token]
+            own = [token for _, token, _ in found[i:end] if token]
             canonicals = self.terms[term]
             if len(canonicals) == 1:
                 out.extend(self._canonical(canonicals[0]))
