@@ -68,9 +68,9 @@ def test_offline_cites_the_paid_leave_clause(ask) -> None:
     # The answer first, in the reply's polite form, then the basis and the clause.
     first = draft.answer.split("\n\n")[1]
     assert "１０日の年次有給休暇を与えます。" in first
-    assert "根拠: 就業規則 第12条(年次有給休暇)(第1版)" in draft.answer
+    assert "根拠: 就業規則 第12条（年次有給休暇）(第1版)" in draft.answer
     assert "\n「会社は、雇入れの日から６か月間継続勤務し、" in draft.answer
-    assert "（年次有給休暇）" not in draft.answer  # the caption is not quoted as text
+    assert "「（年次有給休暇）" not in draft.answer  # the caption is not quoted as a line
     assert "お問い合わせありがとうございます" not in draft.answer
 
 
@@ -90,7 +90,8 @@ def test_offline_answers_from_the_clause(ask, question, section) -> None:
     _, draft = ask(question)
     assert not draft.abstained
     assert draft.citations[0].section == section
-    assert f"根拠: {draft.citations[0].document} {section}(第1版)" in draft.answer
+    shown = section.replace("(", "（").replace(")", "）")  # replies use Japanese brackets
+    assert f"根拠: {draft.citations[0].document} {shown}(第1版)" in draft.answer
 
 
 def test_offline_keeps_a_list_with_its_introduction(ask) -> None:
@@ -147,7 +148,7 @@ def test_offline_cites_the_current_version(rt, tenant, ask, texts) -> None:
     _, draft = ask("有給は何日もらえますか")
     assert draft.citations[0].version == 2
     assert "１２日の年次有給休暇を与える。" in draft.answer
-    assert "根拠: 就業規則 第12条(年次有給休暇)(第2版)" in draft.answer
+    assert "根拠: 就業規則 第12条（年次有給休暇）(第2版)" in draft.answer
 
 
 def test_offline_is_deterministic(ask) -> None:
