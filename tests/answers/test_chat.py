@@ -8,12 +8,20 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 
-from answers_support import CATEGORY, QUESTION, People, set_mode_directly
+from answers_support import CATEGORY, QUESTION, People, ask, set_mode_directly
 from fastapi.testclient import TestClient
 
 from ushiro.answers.choices import AutomationMode
 from ushiro.core.runtime import Runtime
-from ushiro.desk import MessageKind, ReplyCreate, RequestChange, Status, backdate, queries
+from ushiro.desk import (
+    Channel,
+    MessageKind,
+    ReplyCreate,
+    RequestChange,
+    Status,
+    backdate,
+    queries,
+)
 from ushiro.desk import service as desk
 from ushiro.identity import Role, Tenant, User
 
@@ -183,3 +191,21 @@ def test_portal_statuses_are_worded_for_the_employee(client: TestClient, rt: Run
     client.cookies.clear()
     login(people.operator.email)
     assert "回答待ち" in client.get(f"/desk/requests/{request_id}").text
+
+
+def test_poll_brings_a_suggested_answer_once(client: TestClient, rt: Runtime, people: People,
+                                             rules: None, category_id: int,
+                                             login: Callable[[str], str]) -> None:
+    """GIVEN 勤怠・休暇 in suggest mode and a chat question whose automatic draft was made
+    after the chat page had loaded (a worker, not the page, drafted it)
+    WHEN the page polls, then polls again saying it shows the answer
+    THEN the first poll brings the cited answer labelled 自動回答 with the escalate
+    button, and asks next with auto=1; the second brings nothing."""
+    set_mode_directly(rt, people.tenant.id, category_id, AutomationMode.SUGGEST)
+    login(people.employee.email)
+    request_id = ask(rt, people.employee_p, channel=Channel.CHAT)  # drafted after commit
+    status, html = poll(client, request_id, 0, "new")
+    assert status == 200 and 'id="auto-answer"' in html and "自動回答" in html
+    assert "就業規則 第12条(年次有給休暇)" in html and 'id="chat-escalate"' in html
+    assert next_poll(html) == "after=0&status=new&auto=1"
+    assert poll(client, request_id, 0, "new", auto=True) == (204, "")

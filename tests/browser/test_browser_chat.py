@@ -4,6 +4,7 @@ while the operator answers on the desk, and the reply appears without a reload."
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,12 +15,21 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
+from ushiro.desk.views import CHAT_POLL_SECONDS
+
 pytestmark = pytest.mark.browser
 
 QUESTION = "来週の大阪出張の日当はいくらですか？"  # 旅費・出張 by its words (経理)
 NOTE = "社内メモ: 規程改定前の金額に注意。"
 REPLY = "山田さん　お疲れさまです。\n大阪は政令指定都市のため、日当は1日8,000円です。"
 WIDTHS = {"desktop": (1366, 900), "phone": (390, 844)}
+
+
+def polls(driver: WebDriver) -> int:
+    """The chat polls the page made since the resource timings were last cleared."""
+    return int(driver.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".filter(e => e.name.includes('/messages?')).length;"))
 
 
 def test_the_chat_shows_the_reply_without_a_reload(
@@ -32,7 +42,7 @@ def test_the_chat_shows_the_reply_without_a_reload(
     the desk with status 回答待ち; then the employee reloads the chat, and opens it anew
     THEN the question is sorted into 旅費・出張 and reads 「受付済み」; the reply appears
     in the open chat by itself (same document), the note never; the status reads
-    「回答があります」; after the reload and on /portal/chat the whole conversation is
+    「回答があります」; a hidden tab stops polling; after the reload and on /portal/chat the whole conversation is
     still there."""
     base, employee_view, desk_view = live_server, browser, second_browser
     employee, operator = desk_accounts["requester"], desk_accounts["operator"]
@@ -77,6 +87,17 @@ def test_the_chat_shows_the_reply_without_a_reload(
     assert QUESTION in log_text and NOTE not in log_text and "回答待ち" not in log_text
     assert operator["name"] in text_of(employee_view, ".bubble.reply .meta")
     assert_clean_console(employee_view)
+
+    # -- A hidden tab does not poll; shown again, it polls at once.
+    employee_view.execute_script(
+        "performance.clearResourceTimings();"
+        "Object.defineProperty(document, 'hidden', {value: true, configurable: true});")
+    time.sleep(2.5 * CHAT_POLL_SECONDS)
+    assert polls(employee_view) == 0, "a hidden tab polled"
+    employee_view.execute_script(
+        "Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+        "document.dispatchEvent(new Event('visibilitychange'));")
+    wait(employee_view, 2).until(lambda d: polls(d) >= 1)
     for name, (width, height) in WIDTHS.items():
         employee_view.set_window_size(width, height)
         screenshot(f"chat-reply-{name}")
