@@ -301,6 +301,9 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda w: {"url": "/portal/chat", "data": {"message": "まだでしょうか?",
                                                    "request_id": str(w.request_id)}},
         (LOGIN, 404, 303, 404, 404, 404, 404)),
+    ("GET", "/portal/chat/{request_id}/messages"): Row(
+        lambda w: {"url": f"/portal/chat/{w.request_id}/messages", "params": {"after": "0"}},
+        (LOGIN, 404, 200, 404, 404, 404, 404)),
     ("POST", "/portal/chat/escalate"): Row(
         lambda w: {"url": "/portal/chat/escalate", "data": {"request_id": str(w.request_id)}},
         (LOGIN, 404, 303, 404, 404, 404, 404)),

@@ -3,7 +3,7 @@
 Fixtures: ``desk_accounts`` (who logs in), ``live_desk`` (the desk's data directory and
 environment, for `ushiro` commands and services run by the test against the same data),
 ``live_server`` (base URL of that freshly initialised desk on its own database),
-``browser`` (a Selenium Chrome session), ``screenshot`` (saves PNGs into tmp_path and, if
+``browser`` (a Selenium Chrome session; ``second_browser`` another one), ``screenshot`` (saves PNGs into tmp_path and, if
 USHIRO_SCREENSHOTS=dir, there too).
 
 Only the Debian packages are used (/usr/bin/chromium, /usr/bin/chromedriver): with both
@@ -188,8 +188,7 @@ def _chromium_present() -> None:
                     f"{', '.join(missing)} (apt-get install chromium chromium-driver)")
 
 
-@pytest.fixture
-def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+def _chrome(profile: Path, log: Path) -> Any:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -198,13 +197,18 @@ def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-quic", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--lang=ja-JP",
-                f"--user-data-dir={tmp_path / 'chrome-profile'}"):
+                f"--user-data-dir={profile}"):
         options.add_argument(arg)
-    service = Service(executable_path=str(CHROMEDRIVER),
-                      log_output=str(tmp_path / "chromedriver.log"))
+    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(log))
     driver = webdriver.Chrome(service=service, options=options)
     driver.set_window_size(1280, 900)
     driver.set_page_load_timeout(30)
+    return driver
+
+
+@pytest.fixture
+def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    driver = _chrome(tmp_path / "chrome-profile", tmp_path / "chromedriver.log")
     try:
         yield driver
         if request.node.stash.get(_FAILED, False):
@@ -213,6 +217,17 @@ def browser(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
             driver.save_screenshot(str(shot))
             (tmp_path / f"FAILED-{request.node.name}.html").write_text(driver.page_source)
             _copy_out(shot)
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def second_browser(tmp_path: Path) -> Iterator[Any]:
+    """Another person's browser (own profile, own cookies) beside ``browser``: the
+    operator answering while the employee's chat stays open."""
+    driver = _chrome(tmp_path / "chrome-profile-2", tmp_path / "chromedriver-2.log")
+    try:
+        yield driver
     finally:
         driver.quit()
 

@@ -41,8 +41,9 @@ REF = re.compile(r"REQ-\d+")
 
 
 def ask_in_chat(driver: WebDriver, base: str, question: str) -> tuple[int, str]:
-    """The employee's first chat message in CATEGORY; returns (request id, reference)."""
-    driver.get(f"{base}/portal/chat")
+    """The employee's first chat message in CATEGORY; returns (request id, reference).
+    A new question (?new=1): /portal/chat itself reopens the current conversation."""
+    driver.get(f"{base}/portal/chat?new=1")
     Select(driver.find_element(By.ID, "chat-category")).select_by_visible_text(CATEGORY)
     driver.find_element(By.ID, "chat-input").send_keys(question)
     driver.find_element(By.ID, "chat-send").click()

@@ -44,7 +44,7 @@ def test_request_reply_and_chat_round_trip(live_server: str, browser: WebDriver,
     """GIVEN a fresh desk with an employee and a 経理 operator
     WHEN the employee files an expense request with a receipt and asks in chat, and the
     operator finds it with the search box and answers asking for details
-    THEN the employee sees the answer and the status 回答待ち, and the HTML in the body
+    THEN the employee sees the answer and the status 回答があります (the desk: 回答待ち), and the HTML in the body
     is shown as text, never run."""
     base, driver = live_server, browser
     employee, operator = desk_accounts["requester"], desk_accounts["operator"]
@@ -145,10 +145,10 @@ def test_request_reply_and_chat_round_trip(live_server: str, browser: WebDriver,
 
     # -- The employee reads the answer and sees the new status.
     log_in(driver, base, employee, "/portal")
-    assert "回答待ち" in text_of(driver, "#my-requests")
+    assert "回答があります" in text_of(driver, "#my-requests")
     driver.get(portal_url)
     assert REPLY in text_of(driver, "#thread .msg.outbound .body")
-    assert text_of(driver, "h1 .badge.st-waiting") == "回答待ち"
+    assert text_of(driver, "h1 .badge.st-waiting") == "回答があります"
     assert SCRIPT in text_of(driver, "#thread .msg.inbound .body")
     assert_no_alert(driver)
     assert_clean_console(driver)

@@ -22,6 +22,26 @@ class Status(Choice):
     CLOSED = "closed"
 
 
+# The same statuses as the requester reads them. The desk's words describe its own work
+# (回答待ち: the desk waits on the requester); the employee needs to know what to do next
+# (回答があります: read the answer). Staff pages keep Status's labels.
+@with_labels({
+    "new": "Accepted, awaiting an answer",
+    "triaged": "Accepted, awaiting an answer",
+    "in_progress": "Being handled",
+    "waiting": "You have an answer",
+    "resolved": "Resolved",
+    "closed": "Closed",
+})
+class RequesterStatus(Choice):
+    NEW = "new"
+    TRIAGED = "triaged"
+    IN_PROGRESS = "in_progress"
+    WAITING = "waiting"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
 OPEN_STATUSES = (Status.NEW, Status.TRIAGED, Status.IN_PROGRESS, Status.WAITING)
 
 # The lifecycle. Reopening is resolved/closed → in_progress.

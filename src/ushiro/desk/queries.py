@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ushiro import identity
+from ushiro.core.clock import now
 from ushiro.core.errors import not_found
 from ushiro.core.runtime import Runtime
 from ushiro.desk import repository
-from ushiro.desk.access import access_request_by_id, require_staff, scope_for
+from ushiro.desk.access import access_request_by_id, as_requester, require_staff, scope_for
+from ushiro.desk.choices import OPEN_STATUSES
 from ushiro.desk.models import Attachment, Message, Request
 from ushiro.desk.schemas import (
     AttachmentOut,
@@ -63,9 +65,7 @@ def to_out(request: Request, names: Names, tags: list[str],
         requester=request.requester_email, requester_name=request.requester_name,
         assignee=names.user(request.assignee_id),
         due_at=request.due_at, created_at=request.created_at, updated_at=request.updated_at,
-        messages=[MessageOut(id=m.id, kind=m.kind, author=m.author_label,
-                             body=m.body, created_at=m.created_at, delivery=m.delivery)
-                  for m in messages or []],
+        messages=[_message_out(m) for m in messages or []],
         attachments=[AttachmentOut(id=a.id, filename=a.filename, content_type=a.content_type,
                                    size=a.size) for a in attachments or []],
     )
@@ -78,6 +78,46 @@ def get_request(rt: Runtime, principal: Principal, request_id: int) -> RequestOu
         tags = repository.tags_for(session, [request.id]).get(request.id, [])
         messages = repository.messages(session, request.id, include_notes=principal.is_staff)
         return to_out(request, names, tags, messages, repository.attachments(session, request.id))
+
+
+# How long the chat keeps showing a conversation after it was resolved: the employee who
+# comes back the next day still finds the answer they got, not only the greeting.
+CHAT_KEPT_AFTER_RESOLVED = timedelta(days=3)
+
+
+def current_chat(rt: Runtime, principal: Principal) -> RequestOut | None:
+    """The conversation the portal chat reopens with: the principal's newest own chat
+    request that is open, or was resolved within CHAT_KEPT_AFTER_RESOLVED."""
+    since, own = now() - CHAT_KEPT_AFTER_RESOLVED, as_requester(principal)
+    with rt.db.reading() as session:
+        found = repository.latest_chat_request(session, scope_for(own),
+                                               [s.value for s in OPEN_STATUSES], since)
+    return None if found is None else get_request(rt, own, found.id)
+
+
+@dataclass(frozen=True)
+class ChatUpdate:
+    """What a chat poll brings: the request's state now and the messages the requester may
+    read that came after the one the page shows last (never internal notes)."""
+
+    request: RequestOut  # without messages and attachments
+    messages: list[MessageOut]
+
+
+def chat_update(rt: Runtime, principal: Principal, request_id: int,
+                after_id: int) -> ChatUpdate:
+    """For the requester's chat: a request they may not see is not found."""
+    with rt.db.reading() as session:
+        request = access_request_by_id(session, principal, request_id)
+        tags = repository.tags_for(session, [request.id]).get(request.id, [])
+        rows = repository.messages_after(session, request.id, after_id)
+        out = to_out(request, Names({}, {}, {}), tags)
+        return ChatUpdate(out, [_message_out(m) for m in rows])
+
+
+def _message_out(m: Message) -> MessageOut:
+    return MessageOut(id=m.id, kind=m.kind, author=m.author_label, body=m.body,
+                      created_at=m.created_at, delivery=m.delivery)
 
 
 def submitted_out(rt: Runtime, principal: Principal, submitted: Submitted) -> RequestOut:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Row, Select, bindparam, func, or_, select, update
@@ -122,6 +123,22 @@ def messages(session: Session, request_id: int, include_notes: bool = True) -> l
     if not include_notes:
         stmt = stmt.where(Message.kind != "note")
     return list(session.scalars(stmt.order_by(Message.created_at, Message.id)))
+
+
+def messages_after(session: Session, request_id: int, after_id: int) -> list[Message]:
+    """The requester's view of what came after message ``after_id``: no internal notes."""
+    stmt = select(Message).where(Message.request_id == request_id, Message.id > after_id,
+                                 Message.kind != "note")
+    return list(session.scalars(stmt.order_by(Message.created_at, Message.id)))
+
+
+def latest_chat_request(session: Session, scope: Scope, statuses: Sequence[str],
+                        resolved_since: datetime) -> Request | None:
+    """The newest chat request in scope that is in ``statuses`` or was resolved (or
+    closed) since ``resolved_since``."""
+    stmt = _scoped(scope).where(Request.channel == "chat", or_(
+        Request.status.in_(list(statuses)), Request.updated_at >= resolved_since))
+    return session.scalars(stmt.order_by(Request.id.desc()).limit(1)).first()
 
 
 def message(session: Session, message_id: int) -> Message | None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
 from ushiro.core.errors import invalid
 from ushiro.core.limits import MAX_ID, Id, PageNumber, parse_id
 from ushiro.desk import events, panels, queries, service
 from ushiro.desk.access import as_requester
-from ushiro.desk.choices import Channel, MessageKind, Priority, Status
+from ushiro.desk.choices import Channel, MessageKind, Priority, RequesterStatus, Status
 from ushiro.desk.mail import views as mail_views
 from ushiro.desk.schemas import (
     QueueFilter,
@@ -29,6 +29,9 @@ from ushiro.web.templating import render
 router = APIRouter(include_in_schema=False)
 CHOICES = {"statuses": Status, "priorities": Priority, "work_types": WorkType,
            "channels": Channel, "kinds": MessageKind}
+# What requesters read (portal, chat): the same values, statuses in their words.
+PORTAL_CHOICES = {**CHOICES, "statuses": RequesterStatus}
+CHAT_POLL_SECONDS = 3
 
 
 async def _uploads(files: list[UploadFile] | None) -> list[Upload]:
@@ -124,7 +127,7 @@ def my_requests(request: Request, principal: PagePrincipal, rt: RuntimeDep,
     own = as_requester(principal)
     items = queries.list_requests(rt, own, QueueFilter(per_page=100))
     return render(request, "desk/portal.html", {"items": items, "notice_ref": notice,
-                                                **CHOICES})
+                                                **PORTAL_CHOICES})
 
 
 @router.get("/portal/new")
@@ -151,7 +154,7 @@ def portal_request(request: Request, principal: PagePrincipal, rt: RuntimeDep,
     own = as_requester(principal)
     item = queries.get_request(rt, own, request_id)
     return render(request, "desk/portal_request.html", {"item": item, "created": created,
-                                                        **CHOICES})
+                                                        **PORTAL_CHOICES})
 
 
 @router.post("/portal/requests/{request_id}/follow-up", dependencies=[CsrfChecked])
@@ -165,19 +168,56 @@ async def follow_up(principal: PagePrincipal, rt: RuntimeDep, request_id: Id,
 
 @router.get("/portal/chat")
 def chat_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
-              request_id: Id | None = None) -> Response:
+              request_id: Id | None = None, new: str = "") -> Response:
+    """The conversation named, else the current one (queries.current_chat), unless the
+    employee asked to start a new question."""
     own = as_requester(principal)
-    item = queries.get_request(rt, own, request_id) if request_id else None
+    item: RequestOut | None = None
+    if request_id:
+        item = queries.get_request(rt, own, request_id)
+    elif not new:
+        item = queries.current_chat(rt, own)
     return _chat(request, rt, own, item, generate=False, full=True)
+
+
+@router.get("/portal/chat/{request_id}/messages")
+def chat_poll(request: Request, principal: PagePrincipal, rt: RuntimeDep, request_id: Id,
+              after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0, status: str = "",
+              auto: str = "") -> Response:
+    """The chat's poll: what the requester may read after message ``after`` (204 when
+    nothing changed since the page showed ``status``; ``auto``: it shows an automatic
+    answer already)."""
+    own = as_requester(principal)
+    update = queries.chat_update(rt, own, request_id, after)
+    changed = bool(update.messages) or update.request.status != status
+    # A suggested answer can appear only while the request waits for a person (new).
+    may_suggest = auto != "1" and update.request.status in (Status.NEW, Status.TRIAGED)
+    instant = events.instant_answer(rt, own, request_id) if changed or may_suggest else None
+    suggestion = may_suggest and instant is not None and instant.message_id is None
+    if not changed and not suggestion:
+        return Response(status_code=204)
+    last = update.messages[-1].id if update.messages else after
+    return render(request, "desk/_chat_update.html", {
+        "item": update.request, "messages": update.messages, "instant": instant,
+        "suggestion": suggestion, "after": last, **_chat_context()})
+
+
+def _chat_context() -> dict[str, object]:
+    return {"escalation_tag": service.ESCALATION_TAG, "poll_seconds": CHAT_POLL_SECONDS,
+            **PORTAL_CHOICES}
 
 
 def _chat(request: Request, rt: RuntimeDep, own: Principal, item: RequestOut | None, *,
           generate: bool, full: bool) -> Response:
     # An automatic answer (when the category has earned one) is shown under the question.
     instant = events.instant_answer(rt, own, item.id, generate=generate) if item else None
-    context = {"item": item, "instant": instant, "escalation_tag": service.ESCALATION_TAG,
-               "groups": [] if item else queries.portal_categories(rt, own), **CHOICES}
-    return render(request, "desk/chat.html" if full else "desk/_chat_log.html", context)
+    context = {"item": item, "instant": instant,
+               "groups": [] if item else queries.portal_categories(rt, own), **_chat_context()}
+    response = render(request, "desk/chat.html" if full else "desk/_chat_log.html", context)
+    if not full and item is not None:
+        # A reload shows this conversation (and the back button the one before).
+        response.headers["HX-Push-Url"] = f"/portal/chat?request_id={item.id}"
+    return response
 
 
 @router.post("/portal/chat", dependencies=[CsrfChecked])

@@ -14,6 +14,7 @@ from ushiro.identity.access import (
     require_same_tenant,
     tenant_choices,
 )
+from ushiro.identity.categorize import guess as guess_category
 from ushiro.identity.choices import STAFF_ROLES, Role, WorkType
 from ushiro.identity.models import Category, Department, Membership, Tenant, User
 from ushiro.identity.repository import (
@@ -36,7 +37,7 @@ from ushiro.identity.service import add_user, create_tenant, principal, resolve_
 __all__ = [
     "STAFF_ROLES", "Category", "Department", "Membership", "Principal", "Role", "Tenant",
     "User", "UserIn", "WorkType", "add_user", "categories", "category", "category_by_name",
-    "category_with_department", "command_line", "create_tenant", "department", "departments", "first_tenant", "members",
+    "category_with_department", "command_line", "guess_category", "create_tenant", "department", "departments", "first_tenant", "members",
     "members_by_ids", "membership", "principal", "principal_for", "principal_from_session",
     "principal_from_token", "require", "require_same_tenant", "resolve_tenant", "staff",
     "tenant_choices", "user_by_email",

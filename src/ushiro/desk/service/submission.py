@@ -6,6 +6,7 @@ import hashlib
 
 from sqlalchemy.exc import IntegrityError
 
+from ushiro import identity
 from ushiro.core.errors import ErrorCode, UshiroError, invalid
 from ushiro.core.runtime import Runtime
 from ushiro.core.text import clean, one_line
@@ -112,16 +113,25 @@ def _clean_text(rt: Runtime, title: str, body: str) -> tuple[str, str]:
     return title, body
 
 
+def _guessed_category(rt: Runtime, principal: Principal, body: str) -> str | None:
+    """The category the question's words point to (identity.guess_category), so that its
+    work type and self-service mode apply as if the employee had chosen it."""
+    with rt.db.reading() as session:
+        cats = identity.categories(session, principal.tenant_id, active_only=True)
+    found = identity.guess_category(body, [(c.id, c.name) for c in cats])
+    return None if found is None else str(found)
+
 
 def chat_send(rt: Runtime, principal: Principal, request_id: int | None, text: str,
               category: str | None = None) -> Request:
     """The portal chat: the first message opens a request (in ``category`` when the
-    employee chose one), later ones join it."""
+    employee chose one, else in the one its words point to), later ones join it."""
     body = clean(text)
     if not body:
         raise invalid("message", "メッセージを入力してください。")
     if request_id is None:
-        data = RequestCreate(title=one_line(body, 60), body=body, category=category or None)
+        chosen = category or _guessed_category(rt, principal, body)
+        data = RequestCreate(title=one_line(body, 60), body=body, category=chosen)
         return submit(rt, principal, data, channel=Channel.CHAT)
     follow_up(rt, principal, request_id, body)
     with rt.db.reading() as session:
