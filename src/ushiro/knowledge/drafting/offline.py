@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from ushiro.knowledge.drafting import facts
+from ushiro.knowledge.drafting import facts, topic
 from ushiro.knowledge.drafting.drafters import (
     CLOSING,
     NO_PASSAGES,
@@ -43,16 +43,12 @@ MIN_TOP_SCORE = 0.5
 # The share of the question's content words (after synonyms: 有給 → 年次有給休暇) that the
 # top passage contains. Real questions reach 50–100 % on the clause that answers them; a
 # question about something the rules never mention shares one incidental word (≤ 35 %).
-MIN_COVERAGE = 0.4
+MIN_COVERAGE = 0.3
 # Clauses besides the best one that may hold the fact: the next few hits scoring at least
 # this share of the best one.
 CANDIDATE_HITS = 4
 CANDIDATE_SCORE = 0.5
 MAX_QUOTED_LINES = 4
-# The share (by length) of the question's compound words the best clauses must miss for
-# the topic to count as absent. On the dev set, unrelated questions miss 75–100 %, while
-# real questions miss at most half (a colloquial word the rule puts differently).
-UNNAMED_SHARE = 0.75
 
 # Words that carry no topic: question words, light and generic verbs (使えますか, 出ますか),
 # request and greeting formulas (Sudachi normalised forms, as produced by the analyser).
@@ -124,31 +120,15 @@ class OfflineDrafter:
             return abstain(f"{OFF_TOPIC}: {share:.0%} of the question's words in the best "
                            f"passage < {MIN_COVERAGE:.0%}", context)
         clauses = candidates(passages, wanted, analyzer)
-        missing = unnamed_topic(question, clauses, analyzer)
+        text = "\n".join(f"{c.first.document} {c.first.context} {c.first.section}\n{c.text}"
+                         for c in clauses)
+        ignore = STOP_TOKENS | own_names(context, analyzer)
+        missing = topic.unnamed_topic(question, text, analyzer, ignore)
         if missing:
             return abstain(f"{OFF_TOPIC}: the passages never name {'、'.join(missing)}", context)
         reader = Reader(question, wanted, analyzer)
         choice = max((reader.choose(c) for c in clauses), key=lambda c: c.score)
         return compose(choice, clauses, reader, context)
-
-
-_COMPOUND = re.compile(r"[一-龥々ァ-ヶー]{2,}")
-
-
-def unnamed_topic(question: str, clauses: Sequence[Clause], analyzer: Analyzer) -> list[str]:
-    """The question's compound words (社員旅行, 健康保険証, 在宅勤務手当) that the best clauses
-    neither contain as written nor through all of their words (after synonyms: 忌引き →
-    慶弔休暇), when they are nearly all of the question's compounds: its topic is not in the
-    rules. One shared word (旅行 of 旅行損害保険) is not the topic; colloquial side words
-    (祖母, 土日, 大丈夫) missing beside a named topic are no reason to hold back."""
-    text = facts.fold("\n".join(f"{c.first.document} {c.first.section}\n{c.text}" for c in clauses))
-    have = set(analyzer.index_tokens(text))
-    compounds = [w for w in _COMPOUND.findall(facts.fold(question))
-                 if {t for t in analyzer.query_tokens(w) if len(t) > 1} - STOP_TOKENS]
-    missing = [w for w in compounds if w not in text
-               and not {t for t in analyzer.query_tokens(w) if len(t) > 1} <= have]
-    weight = sum(len(w) for w in compounds)
-    return missing if weight and sum(len(w) for w in missing) / weight >= UNNAMED_SHARE else []
 
 
 def candidates(passages: Sequence[SearchHit], wanted: set[str],
@@ -290,11 +270,16 @@ def _trim(text: str, limit: int = 240) -> str:
 def content_tokens(question: str, context: TenantContext, analyzer: Analyzer) -> set[str]:
     """The question's topic words: analysed tokens minus stop words and the names of the
     tenant and its people (a signature is not a topic)."""
-    own = " ".join([*context.user_names,
-                    re.sub(r"株式会社|有限会社|合同会社|\(株\)|（株）|㈱", "", context.tenant_name)])
-    names = set(analyzer.query_tokens(own)) if own.strip() else set()
+    names = own_names(context, analyzer)
     return {t for t in analyzer.query_tokens(question)
             if t not in STOP_TOKENS and t not in names and not t.isdigit()}
+
+
+def own_names(context: TenantContext, analyzer: Analyzer) -> frozenset[str]:
+    """The words of the tenant's and its people's names."""
+    own = " ".join([*context.user_names,
+                    re.sub(r"株式会社|有限会社|合同会社|\(株\)|（株）|㈱", "", context.tenant_name)])
+    return frozenset(analyzer.query_tokens(own)) if own.strip() else frozenset()
 
 
 def _weight(token: str) -> float:
