@@ -38,7 +38,11 @@ def test_question_kind(question: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(("plain", "reply"), [
-    ("宿泊費は支給しない。", "宿泊費は支給しません。"),
+    # Told to the employee, what the company does not pay is 「支給されません」; an object
+    # marked with を keeps the company as the one who pays.
+    ("宿泊費は支給しない。", "宿泊費は支給されません。"),
+    ("会社は日当を支給しない。", "会社は日当を支給しません。"),
+    ("通勤手当は実費を上限に支給する。", "通勤手当は実費を上限に支給されます。"),
     ("慶弔休暇を与える。", "慶弔休暇を与えます。"),
     ("入籍日から6か月以内とする。", "入籍日から6か月以内とします。"),
     ("30日前までに届け出なければならない。", "30日前までに届け出なければなりません。"),
@@ -46,6 +50,7 @@ def test_question_kind(question: str, kind: str) -> None:
     ("最大5日", "最大5日です。"),
 ])
 def test_polite_form(plain: str, reply: str) -> None:
+    """GIVEN a rule's plain sentence WHEN told in a reply THEN it is in the polite form."""
     assert polite(plain) == reply
 
 
@@ -81,7 +86,15 @@ def answer_of(draft: DraftResult) -> str:
     ("有料特急は移動距離何km以上から使えますか", "出張旅費規程", 12, "120km以上", "交通手段"),
     # A plain sentence of the clause, in the reply's polite form.
     ("出張で実家に泊まったら宿泊費は出ますか", "出張旅費規程", 15,
-     "自宅及び実家等に宿泊する場合、宿泊費は支給しません。", "宿泊費"),
+     "自宅及び実家等に宿泊する場合、宿泊費は支給されません。", "宿泊費"),
+    # An item of a list whose introduction states what befalls its cases: the item first.
+    ("無断欠勤が何日続くと懲戒解雇になりますか", "就業規則", 53,
+     "正当な理由なく、無断欠勤が14日以上に及び、出勤の催促に応じなかったときは、諭旨解雇又は懲戒解雇"
+     "とします。", "諭旨解雇又は懲戒解雇"),
+    # The table under an introduction of two sentences: the sentence that introduces it.
+    ("通勤手当の上限っていくら？", "賃金規程", 16, "45,000円", "通勤手当"),
+    # 第38条 names 年次有給休暇 on every line: the rare words (半日) pick the line.
+    ("有休は半日だけ取ることもできますか", "就業規則", 38, "半日", "年次有給休暇"),
 ])
 def test_answer_first_from_the_line_that_holds_the_fact(question: str, document: str,
                                                       article: int, answer: str,
@@ -161,7 +174,8 @@ def ask_rules(rt, tenant) -> Callable[[str], DraftResult]:
 
 
 @pytest.mark.parametrize("question", ["社員旅行っていつ行くの？", "誕生日休暇はありますか",
-                                      "在宅勤務手当は出ますか", "社食ってありますか？"])
+                                      "在宅勤務手当は出ますか", "社食ってありますか？",
+                                      "扶養手当はもらえますか", "作業服は貸与されますか"])
 def test_abstains_when_the_topic_is_absent(ask_rules, question: str) -> None:
     """GIVEN real rules that never mention the topic (search still finds a passage sharing
     a word: 旅行 of 旅行損害保険, 休暇 of 慶弔休暇) WHEN asked THEN the draft abstains."""
@@ -181,3 +195,59 @@ def test_answers_when_the_top_passage_holds_the_fact(ask_rules, question: str,
     draft = ask_rules(question)
     assert not draft.abstained, draft.reason
     assert fact in answer_of(draft)
+
+
+@pytest.mark.parametrize(("question", "compounds"), [
+    # The action asked about (支給され, 通勤して) and words that say what about a topic is
+    # asked (費用, 書類) are not the topic; okurigana stay inside a compound (祝い金).
+    ("制服は支給されますか", ["制服"]),
+    ("年末調整の書類はいつまでに出せばいい？", ["年末調整"]),
+    ("結婚祝い金っていくらもらえる？", ["結婚祝い金"]),
+    ("自転車で通勤してもいいですか", ["自転車"]),
+    ("お疲れ様です。有給は何日ですか", ["有給"]),
+])
+def test_topic_compounds(question: str, compounds: list[str]) -> None:
+    """GIVEN an employee's question WHEN its topic is read THEN it is the noun compounds
+    that name what it is about."""
+    from ushiro.knowledge.drafting import offline, topic
+
+    analyzer = offline._shipped_analyzer()
+    ignore = offline.STOP_TOKENS
+    assert topic.topic_compounds(question, analyzer, ignore) == compounds
+
+
+@pytest.mark.parametrize(("question", "missing"), [
+    # The words of 家族手当 occur apart (家族が死亡したとき, 通勤手当): another topic.
+    ("家族手当ってありますか", ["家族手当"]),
+    ("健康保険証の再発行はどうすればいい？", ["健康保険証", "再発行"]),
+    # Written together, or through a synonym (忌引き → 慶弔休暇): the topic is there.
+    ("忌引きは何日もらえますか", []),
+    ("慶弔見舞金はいくら？", []),
+])
+def test_topic_named_only_when_written_together(question: str, missing: list[str]) -> None:
+    """GIVEN a clause that uses some of the question's words WHEN the topic gate reads it
+    THEN the topic counts as named only when its words stand together in the clause."""
+    from ushiro.knowledge.drafting import offline, topic
+
+    text = ("慶弔休暇\n従業員が次のいずれかに該当し、本人又は家族から申請があった場合は、慶弔見舞金を"
+            "支給する。\n家族が死亡したとき\n通勤手当は、次のとおり支給する。\n健康保険、厚生年金保険の"
+            "資格取得届を提出する。")
+    analyzer = offline._shipped_analyzer()
+    assert topic.unnamed_topic(question, text, analyzer, offline.STOP_TOKENS) == missing
+
+
+def test_a_rule_for_another_group_yields() -> None:
+    """GIVEN the general 通勤手当 article and the one of the chapter on 臨時社員 (ranked first)
+    WHEN a question names no group THEN the general article answers; naming the group picks
+    that chapter's article."""
+    general = hit("賃金規程", 16, score=7.0)
+    temporary = hit("賃金規程", 27, score=8.0)
+    temporary = SearchHit(temporary.passage_id, temporary.document, 1, temporary.section,
+                          "第3章　臨時社員及び嘱託社員の賃金", None, 8.0, temporary.text)
+    drafter = OfflineDrafter()
+    plain = drafter.draft("自転車通勤で片道12kmですが通勤手当は1日いくら？", [temporary, general],
+                          TenantContext())
+    assert "355円" in answer_of(plain) and plain.citations[0].section == "第16条"
+    named = drafter.draft("臨時社員の自転車通勤、片道12kmの通勤手当は1日いくら？",
+                          [temporary, general], TenantContext())
+    assert "200円" in answer_of(named) and named.citations[0].section == "第27条"

@@ -9,13 +9,11 @@ basis (document, article, caption), the lines of the clause it rests on, its con
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 
-from ushiro.knowledge.drafting import facts, topic
+from ushiro.knowledge.drafting import topic
 from ushiro.knowledge.drafting.drafters import (
     CLOSING,
     NO_PASSAGES,
@@ -29,7 +27,7 @@ from ushiro.knowledge.drafting.drafters import (
     greeting,
     signed,
 )
-from ushiro.knowledge.drafting.facts import Line
+from ushiro.knowledge.drafting.reading import Choice, Clause, Reader, weight
 from ushiro.knowledge.drafting.wording import answer_sentences, condition_of
 from ushiro.knowledge.retrieval.synonyms import default_pairs
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
@@ -63,40 +61,6 @@ STOP_TOKENS = frozenset(
 @cache
 def _shipped_analyzer() -> Analyzer:
     return Analyzer(default_pairs())
-
-
-@dataclass(frozen=True)
-class Clause:
-    """The hits of one article (a long article is stored as several passages) read together."""
-
-    hits: tuple[SearchHit, ...]
-    rank: int
-
-    @property
-    def first(self) -> SearchHit:
-        return self.hits[0]
-
-    @property
-    def text(self) -> str:
-        return "\n".join(h.text for h in sorted(self.hits, key=lambda h: h.passage_id))
-
-    @property
-    def label(self) -> str:
-        """「出張旅費規程 第13条（日当）」: document, article and caption."""
-        section = self.first.section
-        cap = facts.caption(self.text)
-        if cap and cap not in section:
-            section = f"{section}（{cap}）"
-        return f"{self.first.document} {section}"
-
-
-@dataclass(frozen=True)
-class Choice:
-    clause: Clause
-    line: Line
-    lines: list[Line]
-    score: float
-    same: list[Line]  # the chosen line and the rows of its list it ties with
 
 
 class OfflineDrafter:
@@ -146,82 +110,6 @@ def candidates(passages: Sequence[SearchHit], wanted: set[str],
             groups[key], ranks[key] = [], len(ranks)
         groups[key].append(hit)
     return [Clause(tuple(hits), ranks[key]) for key, hits in groups.items()]
-
-
-_GRAM_RUN = re.compile(r"[一-龥々〆ァ-ヶーA-Za-z0-9]+")
-_KANJI = re.compile(r"[一-龥々]")
-
-
-def grams(text: str) -> set[str]:
-    """Kanji characters and two-character windows of the question's words: what names the
-    case (祖母 in 祖父母, 結婚 in 本人が結婚するとき) whatever the analyser made of it."""
-    out: set[str] = set()
-    for run in _GRAM_RUN.findall(facts.fold(text)):
-        out.update(ch for ch in run if _KANJI.match(ch))
-        out.update(run[i:i + 2] for i in range(len(run) - 1))
-    return out
-
-
-class Reader:
-    """Scores the lines of clauses for one question."""
-
-    # The best hit is search's judgement of the whole passage; a line of a lower clause must
-    # beat the best one's by more than this to be chosen instead.
-    RANK_BONUS = (2.0, 1.0, 0.5, 0.0)
-
-    def __init__(self, question: str, wanted: set[str], analyzer: Analyzer) -> None:
-        self.wanted = wanted
-        self.analyzer = analyzer
-        self.kind = facts.question_kind(question)
-        self.asked = facts.asked_numbers(question)
-        self.grams = grams(" ".join([question, *facts.place_classes(question)]))
-
-    def overlap(self, text: str) -> float:
-        have = set(self.analyzer.index_tokens(text))
-        return sum(map(_weight, self.wanted & have))
-
-    def score(self, line: Line, specific: dict[int, float] | None = None,
-              parents: frozenset[str] = frozenset()) -> float:
-        own = self.overlap(line.text)
-        near = self.overlap(line.path[-1]) if line.path else 0.0
-        far = self.overlap(line.path[-2]) if len(line.path) > 1 else 0.0
-        value = line.value or line.text
-        fact = 2.0 if facts.holds_fact(self.kind, value) else 0.0
-        fit = facts.range_fit(self.asked, " ".join([*line.path[-2:], line.text]))
-        spec = (specific or {}).get(line.index, 0.0)
-        intro = 1.5 if line.text in parents else 0.0  # it introduces the lines below it
-        return own + 0.8 * near + 0.3 * far + fact + 4.0 * fit + 2.5 * spec - intro
-
-    def specificity(self, lines: Sequence[Line]) -> dict[int, float]:
-        """Per line, the share of the question's rare characters it names (with the item it
-        is under), rarity counted among the clause's lines."""
-        texts = {x.index: facts.fold(" ".join([*x.path[-1:], x.text])) for x in lines}
-        df = {g: sum(1 for t in texts.values() if g in t) for g in self.grams}
-        idf = {g: math.log(1 + len(texts) / n) for g, n in df.items() if n}
-        total = sum(idf.values())
-        if not total:
-            return {}
-        return {i: sum(w for g, w in idf.items() if g in t) / total for i, t in texts.items()}
-
-    def choose(self, clause: Clause) -> Choice:
-        lines = facts.clause_lines(clause.text) or [Line(clause.text.strip())]
-        specific = self.specificity(lines)
-        parents = frozenset(x.path[-1] for x in lines if x.path)
-        scored = [(self.score(x, specific, parents), -x.index, x) for x in lines]
-        best, _, line = max(scored, key=lambda s: (s[0], s[1]))
-        ties = [x for s, _, x in scored if line.key and x.key and x.path == line.path
-                and abs(s - best) < 1e-9 and facts.holds_fact(self.kind, x.value)
-                and x.value.endswith("。") == line.value.endswith("。")]
-        bonus = self.RANK_BONUS[min(clause.rank, len(self.RANK_BONUS) - 1)]
-        return Choice(clause, line, lines, best + bonus + self.named(clause),
-                      ties if len(ties) > 1 else [line])
-
-    def named(self, clause: Clause) -> float:
-        """The article whose caption the question names (日当 → 第13条（日当）) is the one
-        that holds the fact, more than another that mentions the word in passing."""
-        cap = facts.fold(facts.caption(clause.text))
-        pairs = {g for g in self.grams if len(g) == 2}
-        return 2.0 if cap and any(g in cap for g in pairs) else 0.0
 
 
 def compose(choice: Choice, clauses: Sequence[Clause], reader: Reader,
@@ -282,15 +170,9 @@ def own_names(context: TenantContext, analyzer: Analyzer) -> frozenset[str]:
     return frozenset(analyzer.query_tokens(own)) if own.strip() else frozenset()
 
 
-def _weight(token: str) -> float:
-    # One-character words (所, 日, 費) count half: mostly suffixes that match by accident
-    # (喫煙所 → 所属長), while the words that carry the topic are longer.
-    return 0.5 if len(token) == 1 else 1.0
-
-
 def coverage(wanted: set[str], hit: SearchHit, analyzer: Analyzer) -> float:
     """The weighted share of ``wanted`` found in the passage (heading, context and text)."""
     if not wanted:
         return 0.0
     have = set(analyzer.index_tokens(index_text(f"{hit.context}\n{hit.section}", hit.text)))
-    return sum(map(_weight, wanted & have)) / sum(map(_weight, wanted))
+    return sum(map(weight, wanted & have)) / sum(map(weight, wanted))

@@ -29,11 +29,19 @@ _VERB_END = re.compile(r"(?:ない|[うくすつぬむぶぐる])$")
 _CONDITION = re.compile(r"^(?:但し|ただし)、?|限り|場合は|申請|届け?出|承認|許可|無給|会社が認め")
 
 
+# 「宿泊費は支給しない」 speaks as the company; told to the employee it is 「支給されません」
+# (but 「会社は日当を支給する」 keeps its object: 「支給します」).
+_RECEIVED = (("支給しない", "支給されません"), ("支給する", "支給されます"))
+
+
 def polite(sentence: str) -> str:
-    """「宿泊費は支給しない。」 → 「宿泊費は支給しません。」; a noun phrase gets 「です」."""
+    """「宿泊費は支給しない。」 → 「宿泊費は支給されません。」; a noun phrase gets 「です」."""
     text = sentence.strip().rstrip("。")
     if not text:
         return ""
+    for plain, received in _RECEIVED:
+        if text.endswith(plain) and not text.endswith("を" + plain) and len(text) > len(plain):
+            return text[:-len(plain)] + received + "。"
     if _ALREADY_POLITE.search(text):
         return text + "。"
     for plain, kind in _ENDINGS:
@@ -83,10 +91,24 @@ def _intro(line: Line) -> str:
     """The sentence introducing the list a line is in (「宿泊費を次のとおり支給する。」)."""
     for item in reversed(line.path):
         if item.endswith("。") and "次" in item:
-            return polite(sentences(item)[-1] if "次" in sentences(item)[-1] else item)
+            return polite(next(s for s in sentences(item) if "次" in s))
         if item.endswith("。"):
             return ""
     return ""
+
+
+# 「従業員が次の各号の一に該当した場合は、諭旨解雇又は懲戒解雇とする。」: what befalls the
+# cases listed below it.
+_CONSEQUENCE = re.compile(r"次の[^。]*?(?:場合|とき)(?:に)?は、([^。]+)。")
+
+
+def _case_answer(line: Line) -> str:
+    """An item that names a case of a list whose introduction states what befalls them:
+    「無断欠勤が14日以上に及び…たときは、諭旨解雇又は懲戒解雇とします。」, or ""."""
+    if line.key or not line.path or line.text.endswith("。"):
+        return ""
+    m = _CONSEQUENCE.search(line.path[-1])
+    return f"{line.text}は、{polite(m.group(1))}" if m else ""
 
 
 def _value(value: str) -> str:
@@ -112,6 +134,8 @@ def answer_sentences(line: Line, same: Sequence[Line], kind: str) -> str:
             return f"{subject}の{line.key}は、{value}"
         joint = "、" if line.key.endswith(("場合", "とき")) else "は、"
         return _intro(line) + f"{line.key}{joint}{value}"
+    if case := _case_answer(line):
+        return case
     said = polite(fact_sentence(line.text, kind))
     if subject.endswith(("場合", "とき")):
         return f"{subject}、{said}"

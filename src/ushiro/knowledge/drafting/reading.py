@@ -1,0 +1,189 @@
+"""Reading clauses for one question: which line of which clause holds the asked fact.
+
+A clause is the hits of one article read together; each of its lines (:mod:`.facts`) is
+scored by the question's words it shares (weighted by how rare they are among the
+clause's lines: the clause's own topic, 年次有給休暇 on every line of 第38条, says little about
+which line answers; 半日 or 入社 says which), by whether it holds a fact of the asked kind,
+by the question's numbers falling in its ranges and by the rare characters it names. A
+clause scores its best line plus search's rank, the fit of its caption to the question,
+and less when it applies to a group of employees the question does not name.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ushiro.knowledge.drafting import facts
+from ushiro.knowledge.drafting.facts import Line
+from ushiro.knowledge.retrieval.tokenize import Analyzer
+from ushiro.knowledge.schemas import SearchHit
+
+# Kinds whose answer is a number: a line without one is rarely the answer.
+NUMERIC = frozenset({"amount", "days", "deadline", "age", "date", "time", "count"})
+# Groups of employees a rule set or chapter may be limited to (第3章 臨時社員の賃金): such a
+# clause answers only a question that names the group.
+GROUPS = ("臨時社員", "嘱託社員", "契約社員", "パートタイマー", "アルバイト", "短時間正社員",
+          "派遣社員", "役員")
+_CAPTION_IN_SECTION = re.compile(r"[（(]([^（()）]{1,30})[）)]\s*$")
+
+
+def weight(token: str) -> float:
+    # One-character words (所, 日, 費) count half: mostly suffixes that match by accident
+    # (喫煙所 → 所属長), while the words that carry the topic are longer.
+    return 0.5 if len(token) == 1 else 1.0
+
+
+@dataclass(frozen=True)
+class Clause:
+    """The hits of one article (a long article is stored as several passages) read together."""
+
+    hits: tuple[SearchHit, ...]
+    rank: int
+
+    @property
+    def first(self) -> SearchHit:
+        return self.hits[0]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(h.text for h in sorted(self.hits, key=lambda h: h.passage_id))
+
+    @property
+    def caption(self) -> str:
+        """The article's caption, from its heading or from the section label."""
+        m = _CAPTION_IN_SECTION.search(self.first.section)
+        return facts.caption(self.text) or (m.group(1) if m else "")
+
+    @property
+    def label(self) -> str:
+        """「出張旅費規程 第13条（日当）」: document, article and caption."""
+        section = self.first.section
+        cap = self.caption
+        if cap and cap not in section:
+            section = f"{section}（{cap}）"
+        return f"{self.first.document} {section}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    clause: Clause
+    line: Line
+    lines: list[Line]
+    score: float
+    same: list[Line]  # the chosen line and the rows of its list it ties with
+
+
+_GRAM_RUN = re.compile(r"[一-龥々〆ァ-ヶーA-Za-z0-9]+")
+_KANJI = re.compile(r"[一-龥々]")
+
+
+def grams(text: str) -> set[str]:
+    """Kanji characters and two-character windows of the question's words: what names the
+    case (祖母 in 祖父母, 結婚 in 本人が結婚するとき) whatever the analyser made of it."""
+    out: set[str] = set()
+    for run in _GRAM_RUN.findall(facts.fold(text)):
+        out.update(ch for ch in run if _KANJI.match(ch))
+        out.update(run[i:i + 2] for i in range(len(run) - 1))
+    return out
+
+
+class Reader:
+    """Scores the lines of clauses for one question."""
+
+    # The best hit is search's judgement of the whole passage; a line of a lower clause must
+    # beat the best one's by more than this to be chosen instead.
+    RANK_BONUS = (2.0, 1.0, 0.5, 0.0)
+
+    def __init__(self, question: str, wanted: set[str], analyzer: Analyzer) -> None:
+        self.question = facts.fold(question)
+        self.wanted = wanted
+        self.analyzer = analyzer
+        self.kind = facts.question_kind(question)
+        self.asked = facts.asked_numbers(question)
+        self.grams = grams(" ".join([question, *facts.place_classes(question)]))
+        self._tokens: dict[str, frozenset[str]] = {}
+
+    def tokens(self, text: str) -> frozenset[str]:
+        if text not in self._tokens:
+            self._tokens[text] = frozenset(self.analyzer.index_tokens(text))
+        return self._tokens[text]
+
+    def overlap(self, text: str, weights: dict[str, float] | None = None) -> float:
+        found = self.wanted & self.tokens(text)
+        return sum((weights or {}).get(t, weight(t)) for t in found)
+
+    def rarity(self, lines: Sequence[Line]) -> dict[str, float]:
+        """Per question word, its weight in this clause: 1 on one line, less the more lines
+        (with the item they are under) name it."""
+        sets = [self.tokens(" ".join([*x.path[-1:], x.text])) for x in lines]
+        n = len(sets)
+        out = {}
+        for token in self.wanted:
+            df = sum(1 for s in sets if token in s)
+            if df:
+                out[token] = weight(token) * math.log(1 + n / df) / math.log(1 + n)
+        return out
+
+    def score(self, line: Line, specific: dict[int, float] | None = None,
+              parents: frozenset[str] = frozenset(),
+              weights: dict[str, float] | None = None) -> float:
+        own = self.overlap(line.text, weights)
+        near = self.overlap(line.path[-1], weights) if line.path else 0.0
+        far = self.overlap(line.path[-2], weights) if len(line.path) > 1 else 0.0
+        value = line.value or line.text
+        fact = 2.0 if facts.holds_fact(self.kind, value) else 0.0
+        if self.kind in NUMERIC and fact:
+            fact = 3.5
+        fit = facts.range_fit(self.asked, " ".join([*line.path[-2:], line.text]))
+        spec = (specific or {}).get(line.index, 0.0)
+        intro = 1.5 if line.text in parents else 0.0  # it introduces the lines below it
+        return own + 0.8 * near + 0.3 * far + fact + 4.0 * fit + 2.5 * spec - intro
+
+    def specificity(self, lines: Sequence[Line]) -> dict[int, float]:
+        """Per line, the share of the question's rare characters it names (with the item it
+        is under), rarity counted among the clause's lines."""
+        texts = {x.index: facts.fold(" ".join([*x.path[-1:], x.text])) for x in lines}
+        df = {g: sum(1 for t in texts.values() if g in t) for g in self.grams}
+        idf = {g: math.log(1 + len(texts) / n) for g, n in df.items() if n}
+        total = sum(idf.values())
+        if not total:
+            return {}
+        return {i: sum(w for g, w in idf.items() if g in t) / total for i, t in texts.items()}
+
+    def choose(self, clause: Clause) -> Choice:
+        lines = facts.clause_lines(clause.text) or [Line(clause.text.strip())]
+        specific = self.specificity(lines)
+        weights = self.rarity(lines)
+        parents = frozenset(x.path[-1] for x in lines if x.path)
+        scored = [(self.score(x, specific, parents, weights), -x.index, x) for x in lines]
+        best, _, line = max(scored, key=lambda s: (s[0], s[1]))
+        ties = [x for s, _, x in scored if line.key and x.key and x.path == line.path
+                and abs(s - best) < 1e-9 and facts.holds_fact(self.kind, x.value)
+                and x.value.endswith("。") == line.value.endswith("。")]
+        bonus = self.RANK_BONUS[min(clause.rank, len(self.RANK_BONUS) - 1)]
+        total = best + bonus + self.named(clause) - self.out_of_scope(clause)
+        return Choice(clause, line, lines, total, ties if len(ties) > 1 else [line])
+
+    def named(self, clause: Clause) -> float:
+        """The article whose caption the question names (日当 → 第13条（日当）) is the one
+        that holds the fact, more than another that mentions the word in passing; a caption
+        naming other things (採用時特別休暇 for a question on 有休) less so. Unknown: between."""
+        cap = facts.fold(clause.caption)
+        if not cap:
+            return 1.0
+        pairs = {g for g in self.grams if len(g) == 2}
+        words = {t for t in self.tokens(cap) if len(t) > 1}
+        fit = len(words & self.wanted) / len(words) if words else 0.0
+        return (2.0 if any(g in cap for g in pairs) else 0.0) + 2.0 * fit
+
+    def out_of_scope(self, clause: Clause) -> float:
+        """3 when the clause's rule set or chapter is limited to a group of employees
+        (臨時社員, 短時間正社員) the question does not name, else 0."""
+        scope = facts.fold(f"{clause.first.document} {clause.first.context}")
+        for group in GROUPS:
+            if group in scope and not self.tokens(group) & self.tokens(self.question):
+                return 3.0
+        return 0.0
