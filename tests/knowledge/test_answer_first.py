@@ -93,6 +93,10 @@ def answer_of(draft: DraftResult) -> str:
      "とします。", "諭旨解雇又は懲戒解雇"),
     # The table under an introduction of two sentences: the sentence that introduces it.
     ("通勤手当の上限っていくら？", "賃金規程", 16, "45,000円", "通勤手当"),
+    # The employee's verb and the rule's word for it: 申請 → 届け出 (not the 取得期限 row).
+    ("結婚休暇っていつまでに申請すればいいですか", "就業規則", 40, "30日前までに届け出", "慶弔休暇"),
+    # The row named after the asked kind (休暇日数 for 何日) over another row with a number.
+    ("結婚するとき慶弔休暇は何日取れますか", "就業規則", 40, "休暇日数は、最大5日です。", "慶弔休暇"),
     # 第38条 names 年次有給休暇 on every line: the rare words (半日) pick the line.
     ("有休は半日だけ取ることもできますか", "就業規則", 38, "半日", "年次有給休暇"),
 ])
@@ -251,3 +255,25 @@ def test_a_rule_for_another_group_yields() -> None:
     named = drafter.draft("臨時社員の自転車通勤、片道12kmの通勤手当は1日いくら？",
                           [temporary, general], TenantContext())
     assert "200円" in answer_of(named) and named.citations[0].section == "第27条"
+
+
+@pytest.mark.parametrize(("line", "kind", "said"), [
+    # 就業規則 第7条 2 (デンキヤギ, CC0): the second sentence is part of the answer.
+    ("自転車による通勤を希望する従業員は、事前に届出を行い、会社から許可を受けなければならない。"
+     "この際、自転車運転中の事故を補償する保険に加入していない従業員に対しては、自転車通勤を認めることは"
+     "ない。", "yesno",
+     "自転車による通勤を希望する従業員は、事前に届出を行い、会社から許可を受けなければなりません。"
+     "この際、自転車運転中の事故を補償する保険に加入していない従業員に対しては、自転車通勤を認めることは"
+     "ありません。"),
+    # The sentence holding the asked fact first; 但し of the next one dropped.
+    ("年次有給休暇は、取得希望日の前日までに届け出なければならない。但し、業務の都合によりやむを得ない"
+     "場合には他の日に変更することがある。", "deadline",
+     "年次有給休暇は、取得希望日の前日までに届け出なければなりません。業務の都合によりやむを得ない"
+     "場合には他の日に変更することがあります。"),
+])
+def test_a_short_line_is_told_whole(line: str, kind: str, said: str) -> None:
+    """GIVEN a short line of two sentences WHEN it is the answer THEN both are told, in the
+    polite form, the one holding the asked fact first."""
+    from ushiro.knowledge.drafting.wording import told
+
+    assert told(line, kind) == said

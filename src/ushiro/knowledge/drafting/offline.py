@@ -91,7 +91,7 @@ class OfflineDrafter:
         if missing:
             return abstain(f"{OFF_TOPIC}: the passages never name {'、'.join(missing)}", context)
         reader = Reader(question, wanted, analyzer)
-        choice = max((reader.choose(c) for c in clauses), key=lambda c: c.score)
+        choice = reader.best(clauses)
         return compose(choice, clauses, reader, context)
 
 
@@ -123,7 +123,7 @@ def compose(choice: Choice, clauses: Sequence[Clause], reader: Reader,
     basis = [f"根拠: {clause.label}(第{clause.first.version}版)",
              "\n".join(f"「{text}」" for text in quoted(choice, reader))]
     condition = condition_of(line, choice.lines, reader.wanted, reader.overlap)
-    if condition:
+    if condition and condition not in answer:
         basis.append(f"なお、{condition}")
     parts.append("\n".join(basis))
     cited = [clause, *(c for c in clauses[:2] if c is not clause)][:2]

@@ -27,6 +27,23 @@ NUMERIC = frozenset({"amount", "days", "deadline", "age", "date", "time", "count
 # clause answers only a question that names the group.
 GROUPS = ("臨時社員", "嘱託社員", "契約社員", "パートタイマー", "アルバイト", "短時間正社員",
           "派遣社員", "役員")
+# An employee's verbs and the words a rule uses for the same act (analyser's normalised
+# forms): 「給料もらえますか」 is answered by the line that says 支給, 「いつまでに言えばいい」 by
+# the one that says 届け出. Generic verbs are stop words for the topic, not for the line.
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "貰う": ("支給", "支払う", "付与", "与える"), "出る": ("支給", "支払う"),
+    "払う": ("負担", "支払う", "控除"), "引く": ("控除", "減額", "無給"),
+    "言う": ("届け出", "申す", "申請", "通知"), "申請": ("届け出", "申す"),
+    "申す": ("届け出", "申請"), "届け出": ("申請", "申す"), "休む": ("休暇", "休業", "欠勤"),
+    "使う": ("利用", "取得"), "取る": ("取得",), "取れる": ("取得",), "繰る": ("繰り越し",),
+    "越す": ("繰り越し",), "泊まる": ("宿泊",), "買う": ("購入",), "戻る": ("帰着",),
+    "乗る": ("利用", "乗車"),
+}
+# The name a row of a table gives the asked kind of fact (休暇日数 for 何日, 取得期限 for
+# いつまで): the row of that name answers, more than a row of the same item holding another.
+KIND_KEYS = {"days": re.compile(r"日数|期間|日間"), "deadline": re.compile(r"期限|までに|条件"),
+             "amount": re.compile(r"額|金|円"), "age": re.compile(r"歳|年齢"),
+             "time": re.compile(r"時刻")}
 _CAPTION_IN_SECTION = re.compile(r"[（(]([^（()）]{1,30})[）)]\s*$")
 
 
@@ -99,8 +116,9 @@ class Reader:
 
     def __init__(self, question: str, wanted: set[str], analyzer: Analyzer) -> None:
         self.question = facts.fold(question)
-        self.wanted = wanted
         self.analyzer = analyzer
+        acts = {w for t in analyzer.query_tokens(question) for w in ACTIONS.get(t, ())}
+        self.wanted = wanted | acts
         self.kind = facts.question_kind(question)
         self.asked = facts.asked_numbers(question)
         self.grams = grams(" ".join([question, *facts.place_classes(question)]))
@@ -137,6 +155,9 @@ class Reader:
         fact = 2.0 if facts.holds_fact(self.kind, value) else 0.0
         if self.kind in NUMERIC and fact:
             fact = 3.5
+        named = KIND_KEYS.get(self.kind)
+        if named and line.key and named.search(line.key):
+            fact += 1.5
         fit = facts.range_fit(self.asked, " ".join([*line.path[-2:], line.text]))
         spec = (specific or {}).get(line.index, 0.0)
         intro = 1.5 if line.text in parents else 0.0  # it introduces the lines below it
@@ -153,10 +174,16 @@ class Reader:
             return {}
         return {i: sum(w for g, w in idf.items() if g in t) / total for i, t in texts.items()}
 
-    def choose(self, clause: Clause) -> Choice:
-        lines = facts.clause_lines(clause.text) or [Line(clause.text.strip())]
+    def best(self, clauses: Sequence[Clause]) -> Choice:
+        """The best line of the best clause. Word rarity is counted over the lines of all
+        the clauses, so that a one-line clause does not weigh every word as rare."""
+        read = [(c, facts.clause_lines(c.text) or [Line(c.text.strip())]) for c in clauses]
+        weights = self.rarity([x for _, lines in read for x in lines])
+        return max((self.choose(c, lines, weights) for c, lines in read),
+                   key=lambda c: c.score)
+
+    def choose(self, clause: Clause, lines: list[Line], weights: dict[str, float]) -> Choice:
         specific = self.specificity(lines)
-        weights = self.rarity(lines)
         parents = frozenset(x.path[-1] for x in lines if x.path)
         scored = [(self.score(x, specific, parents, weights), -x.index, x) for x in lines]
         best, _, line = max(scored, key=lambda s: (s[0], s[1]))

@@ -29,9 +29,10 @@ _VERB_END = re.compile(r"(?:ない|[うくすつぬむぶぐる])$")
 _CONDITION = re.compile(r"^(?:但し|ただし)、?|限り|場合は|申請|届け?出|承認|許可|無給|会社が認め")
 
 
-# 「宿泊費は支給しない」 speaks as the company; told to the employee it is 「支給されません」
-# (but 「会社は日当を支給する」 keeps its object: 「支給します」).
+# 「宿泊費は支給しない」 speaks as the company; told to the employee it is 「支給されません」,
+# 「賃金を支給しない」 「賃金は支給されません」 (but 「会社は日当を支給する」 keeps its agent).
 _RECEIVED = (("支給しない", "支給されません"), ("支給する", "支給されます"))
+_OBJECT = {"支給しない": "は", "支給する": "が"}
 
 
 def polite(sentence: str) -> str:
@@ -40,6 +41,8 @@ def polite(sentence: str) -> str:
     if not text:
         return ""
     for plain, received in _RECEIVED:
+        if text.endswith("を" + plain) and "会社は" not in text:
+            return text[:-len(plain) - 1] + _OBJECT[plain] + received + "。"
         if text.endswith(plain) and not text.endswith("を" + plain) and len(text) > len(plain):
             return text[:-len(plain)] + received + "。"
     if _ALREADY_POLITE.search(text):
@@ -47,6 +50,8 @@ def polite(sentence: str) -> str:
     for plain, kind in _ENDINGS:
         if text.endswith(plain):
             return text[:-len(plain)] + kind + "。"
+    if text.endswith(("はない", "もない", "がない", "くない")):
+        return text[:-2] + "ありません。"  # 定めはない → 定めはありません
     if text.endswith("ない") and len(text) > 2:
         before = text[-3]
         if before in _NAI:
@@ -68,6 +73,23 @@ def fact_sentence(text: str, kind: str) -> str:
     """The sentence of a line that states the asked kind of fact (else its first)."""
     found = sentences(text)
     return next((s for s in found if facts.holds_fact(kind, s)), found[0] if found else text)
+
+
+# A short line is told whole: its second sentence is the part of the answer the rule adds
+# (「この際、自転車保険に加入していなければならない」), not something to hold back.
+WHOLE_LINE = 160
+
+
+def told(text: str, kind: str) -> str:
+    """The line's fact sentence in the polite form, with the sentence after it when the line
+    is short."""
+    found = sentences(text)
+    first = fact_sentence(text, kind)
+    out = polite(first)
+    at = found.index(first) if first in found else -1
+    if len(text) <= WHOLE_LINE and 0 <= at < len(found) - 1:
+        out += polite(re.sub(r"^(?:但し|ただし)、?", "", found[at + 1]))
+    return out
 
 
 def _subject(line: Line) -> str:
@@ -136,7 +158,7 @@ def answer_sentences(line: Line, same: Sequence[Line], kind: str) -> str:
         return _intro(line) + f"{line.key}{joint}{value}"
     if case := _case_answer(line):
         return case
-    said = polite(fact_sentence(line.text, kind))
+    said = told(line.text, kind)
     if subject.endswith(("場合", "とき")):
         return f"{subject}、{said}"
     return _intro(line) + said
