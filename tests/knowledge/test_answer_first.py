@@ -93,6 +93,9 @@ def answer_of(draft: DraftResult) -> str:
      "とします。", "諭旨解雇又は懲戒解雇"),
     # The table under an introduction of two sentences: the sentence that introduces it.
     ("通勤手当の上限っていくら？", "賃金規程", 16, "45,000円", "通勤手当"),
+    # A number below every row's range: the row 「2km未満 ・・・ 支給しない」 is the amount.
+    ("家から会社まで1.5kmを自転車で通っています。通勤手当は出ますか", "賃金規程", 16,
+     "移動区間の距離が2km未満の場合、支給されません。", "通勤手当"),
     # The employee's verb and the rule's word for it: 申請 → 届け出 (not the 取得期限 row).
     ("結婚休暇っていつまでに申請すればいいですか", "就業規則", 40, "30日前までに届け出", "慶弔休暇"),
     # The row named after the asked kind (休暇日数 for 何日) over another row with a number.
@@ -277,3 +280,32 @@ def test_a_short_line_is_told_whole(line: str, kind: str, said: str) -> None:
     from ushiro.knowledge.drafting.wording import told
 
     assert told(line, kind) == said
+
+
+@pytest.mark.parametrize(("question", "numbers"), [
+    ("片道12kmです", [(12.0, "km")]),
+    # 「を超えた」: just above the number, so that 「60時間以下」 does not hold it.
+    ("月60時間を超えた残業", [(60.01, "時間")]),
+    ("2km未満の通勤", [(1.99, "km")]),
+])
+def test_asked_numbers(question: str, numbers: list[tuple[float, str]]) -> None:
+    """GIVEN a question with a number WHEN it is read THEN the number, its unit and whether
+    it is exceeded are kept."""
+    assert facts.asked_numbers(question) == numbers
+
+
+def test_a_definition_is_not_the_answer() -> None:
+    """GIVEN a clause whose purpose line (「…ものである」) shares all the question's words
+    WHEN asked for the amount THEN the line holding the amount answers."""
+    from ushiro.knowledge.drafting.reading import Clause, Reader
+
+    # 福利厚生規程 第7条 1 and 6 (デンキヤギ, CC0).
+    text = ("第7条　セミナー補助\n\n1. セミナー補助は、社員教育、採用活動及び営業活動の一環として、社外での"
+            "セミナー、会合、有志での勉強会等を主催又は参加するための費用を補助するものである。\n"
+            "6. 補助額は、原則として1月につき5,000円を上限とし、その額は都度会社が決定する。但し、採用活動"
+            "及び営業活動に貢献することが見込まれると会社が判断した場合は、この上限額を超えて補助することがある。")
+    clause = Clause((SearchHit(1, "福利厚生規程", 1, "第7条", "", None, 5.0, text),), 0)
+    analyzer = __import__("ushiro.knowledge.drafting.offline", fromlist=["x"])._shipped_analyzer()
+    question = "社外の勉強会の費用は補助してもらえる？"
+    reader = Reader(question, set(analyzer.query_tokens(question)), analyzer)
+    assert "5,000円" in reader.best([clause]).line.text

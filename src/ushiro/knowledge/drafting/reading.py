@@ -37,13 +37,16 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "申す": ("届け出", "申請"), "届け出": ("申請", "申す"), "休む": ("休暇", "休業", "欠勤"),
     "使う": ("利用", "取得"), "取る": ("取得",), "取れる": ("取得",), "繰る": ("繰り越し",),
     "越す": ("繰り越し",), "泊まる": ("宿泊",), "買う": ("購入",), "戻る": ("帰着",),
-    "乗る": ("利用", "乗車"),
+    "乗る": ("利用", "乗車"), "含める": ("含む",), "数える": ("計算", "算定"),
 }
 # The name a row of a table gives the asked kind of fact (休暇日数 for 何日, 取得期限 for
 # いつまで): the row of that name answers, more than a row of the same item holding another.
 KIND_KEYS = {"days": re.compile(r"日数|期間|日間"), "deadline": re.compile(r"期限|までに|条件"),
              "amount": re.compile(r"額|金|円"), "age": re.compile(r"歳|年齢"),
              "time": re.compile(r"時刻")}
+# A line that defines or states the purpose (「セミナー補助は、…を補助するものである」,
+# 「…とは、…をいう」) names every word of the topic and rarely holds the answer.
+_DEFINES = re.compile(r"(?:ものである|をいう|を目的とする|目的とするものである)。?$|^[^、。]{1,30}とは、")
 _CAPTION_IN_SECTION = re.compile(r"[（(]([^（()）]{1,30})[）)]\s*$")
 
 
@@ -152,16 +155,20 @@ class Reader:
         near = self.overlap(line.path[-1], weights) if line.path else 0.0
         far = self.overlap(line.path[-2], weights) if len(line.path) > 1 else 0.0
         value = line.value or line.text
-        fact = 2.0 if facts.holds_fact(self.kind, value) else 0.0
+        # A row 「2km未満 ・・・ 支給しない」 states an amount: none.
+        nothing = self.kind == "amount" and bool(line.key) and value.startswith("支給しない")
+        fact = 2.0 if nothing or facts.holds_fact(self.kind, value) else 0.0
         if self.kind in NUMERIC and fact:
             fact = 3.5
         named = KIND_KEYS.get(self.kind)
-        if named and line.key and named.search(line.key):
+        subject = line.key or line.text.split("は、", 1)[0][:12]  # 「補助額は、…」
+        if named and subject and named.search(subject):
             fact += 1.5
         fit = facts.range_fit(self.asked, " ".join([*line.path[-2:], line.text]))
         spec = (specific or {}).get(line.index, 0.0)
         intro = 1.5 if line.text in parents else 0.0  # it introduces the lines below it
-        return own + 0.8 * near + 0.3 * far + fact + 4.0 * fit + 2.5 * spec - intro
+        defines = 1.5 if _DEFINES.search(line.text) else 0.0
+        return own + 0.8 * near + 0.3 * far + fact + 5.0 * fit + 2.5 * spec - intro - defines
 
     def specificity(self, lines: Sequence[Line]) -> dict[int, float]:
         """Per line, the share of the question's rare characters it names (with the item it

@@ -150,7 +150,10 @@ def answer_sentences(line: Line, same: Sequence[Line], kind: str) -> str:
     if line.key:
         value = _value(fact_sentence(line.value, kind) if line.value.endswith("。")
                        else line.value)
-        if header := _header(line):
+        header = _header(line)
+        if line.value.startswith("支給しない"):  # not 「支給額は支給しません」
+            return f"{header[0] + 'が' if header else ''}{line.key}の場合、支給されません。"
+        if header:
             return f"{header[0]}が{line.key}の場合、{header[1]}は{value}"
         if subject:
             return f"{subject}の{line.key}は、{value}"
