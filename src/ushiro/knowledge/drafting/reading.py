@@ -110,6 +110,15 @@ def grams(text: str) -> set[str]:
     return out
 
 
+_SUBJECT = re.compile(r"^([^、。]{1,10}?)は、")
+
+
+def _subject(text: str) -> str:
+    """The short subject a sentence opens with (「補助額は、…」 → 補助額), or ""."""
+    m = _SUBJECT.match(text)
+    return m.group(1) if m and not m.group(1).endswith(("に", "で")) else ""
+
+
 class Reader:
     """Scores the lines of clauses for one question."""
 
@@ -161,7 +170,7 @@ class Reader:
         if self.kind in NUMERIC and fact:
             fact = 3.5
         named = KIND_KEYS.get(self.kind)
-        subject = line.key or line.text.split("は、", 1)[0][:12]  # 「補助額は、…」
+        subject = line.key or _subject(line.text)
         if named and subject and named.search(subject):
             fact += 1.5
         fit = facts.range_fit(self.asked, " ".join([*line.path[-2:], line.text]))
