@@ -42,7 +42,8 @@ def test_question_kind(question: str, kind: str) -> None:
     # marked with を keeps the company as the one who pays.
     ("宿泊費は支給しない。", "宿泊費は支給されません。"),
     ("会社は日当を支給しない。", "会社は日当を支給しません。"),
-    ("通勤手当は実費を上限に支給する。", "通勤手当は実費を上限に支給されます。"),
+    ("休職期間中は、賃金を支給しない。", "休職期間中は、賃金は支給されません。"),
+    ("宿泊費を次のとおり支給する。", "宿泊費を次のとおり支給します。"),
     ("慶弔休暇を与える。", "慶弔休暇を与えます。"),
     ("入籍日から6か月以内とする。", "入籍日から6か月以内とします。"),
     ("30日前までに届け出なければならない。", "30日前までに届け出なければなりません。"),
@@ -96,6 +97,8 @@ def answer_of(draft: DraftResult) -> str:
     # A number below every row's range: the row 「2km未満 ・・・ 支給しない」 is the amount.
     ("家から会社まで1.5kmを自転車で通っています。通勤手当は出ますか", "賃金規程", 16,
      "移動区間の距離が2km未満の場合、支給されません。", "通勤手当"),
+    # The best line holds no yes or no; the next line of the clause that does is told second.
+    ("休職中って給料もらえますか", "就業規則", 19, "休職期間中は、賃金は支給されません。", "休職期間"),
     # The employee's verb and the rule's word for it: 申請 → 届け出 (not the 取得期限 row).
     ("結婚休暇っていつまでに申請すればいいですか", "就業規則", 40, "30日前までに届け出", "慶弔休暇"),
     # The row named after the asked kind (休暇日数 for 何日) over another row with a number.

@@ -28,7 +28,7 @@ from ushiro.knowledge.drafting.drafters import (
     signed,
 )
 from ushiro.knowledge.drafting.reading import Choice, Clause, Reader, weight
-from ushiro.knowledge.drafting.wording import answer_sentences, condition_of
+from ushiro.knowledge.drafting.wording import answer_sentences, condition_of, sentences, told
 from ushiro.knowledge.retrieval.synonyms import default_pairs
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
 from ushiro.knowledge.schemas import SearchHit
@@ -116,6 +116,8 @@ def compose(choice: Choice, clauses: Sequence[Clause], reader: Reader,
             context: TenantContext) -> DraftResult:
     clause, line = choice.clause, choice.line
     answer = answer_sentences(line, choice.same, reader.kind)
+    if choice.runner and len(sentences(answer)) == 1:
+        answer += told(choice.runner.text, reader.kind, whole=False)
     parts = [greeting(context)]
     if all(h.kind == "reference" for c in clauses for h in c.hits):
         answer = REFERENCE_ONLY.format(document=clause.first.document) + answer

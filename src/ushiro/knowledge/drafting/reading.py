@@ -94,6 +94,7 @@ class Choice:
     lines: list[Line]
     score: float
     same: list[Line]  # the chosen line and the rows of its list it ties with
+    runner: Line | None = None  # the next line of the clause that also holds such a fact
 
 
 _GRAM_RUN = re.compile(r"[一-龥々〆ァ-ヶーA-Za-z0-9]+")
@@ -208,7 +209,25 @@ class Reader:
                 and x.value.endswith("。") == line.value.endswith("。")]
         bonus = self.RANK_BONUS[min(clause.rank, len(self.RANK_BONUS) - 1)]
         total = best + bonus + self.named(clause) - self.out_of_scope(clause)
-        return Choice(clause, line, lines, total, ties if len(ties) > 1 else [line])
+        same = ties if len(ties) > 1 else [line]
+        return Choice(clause, line, lines, total, same, self._runner(scored, line, same, best))
+
+    # The share of the best line's score the next line must reach to be told too.
+    RUNNER_SHARE = 0.6
+
+    def _runner(self, scored: list[tuple[float, int, Line]], line: Line, same: list[Line],
+                best: float) -> Line | None:
+        """The best other line of the clause holding a fact of the asked kind, not an item
+        above or beside the chosen one: told as the answer's second sentence."""
+        taken = {x.index for x in same} | {line.index}
+        for s, _, x in sorted(scored, key=lambda t: (-t[0], -t[1])):
+            if s < best * self.RUNNER_SHARE or s <= 0:
+                return None
+            if (x.index not in taken and x.text not in line.path and not x.key
+                    and x.text.endswith("。")
+                    and facts.holds_fact(self.kind, x.text) and line.text not in x.path):
+                return x
+        return None
 
     def named(self, clause: Clause) -> float:
         """The article whose caption the question names (日当 → 第13条（日当）) is the one

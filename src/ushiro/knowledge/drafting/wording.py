@@ -43,7 +43,8 @@ def polite(sentence: str) -> str:
     for plain, received in _RECEIVED:
         if text.endswith("を" + plain) and "会社は" not in text:
             return text[:-len(plain) - 1] + _OBJECT[plain] + received + "。"
-        if text.endswith(plain) and not text.endswith("を" + plain) and len(text) > len(plain):
+        if (text.endswith(plain) and len(text) > len(plain)
+                and "を" not in text.rsplit("、", 1)[-1]):  # 宿泊費を次のとおり支給する
             return text[:-len(plain)] + received + "。"
     if _ALREADY_POLITE.search(text):
         return text + "。"
@@ -80,14 +81,14 @@ def fact_sentence(text: str, kind: str) -> str:
 WHOLE_LINE = 160
 
 
-def told(text: str, kind: str) -> str:
+def told(text: str, kind: str, whole: bool = True) -> str:
     """The line's fact sentence in the polite form, with the sentence after it when the line
-    is short."""
+    is short (and ``whole``)."""
     found = sentences(text)
     first = fact_sentence(text, kind)
     out = polite(first)
     at = found.index(first) if first in found else -1
-    if len(text) <= WHOLE_LINE and 0 <= at < len(found) - 1:
+    if whole and len(text) <= WHOLE_LINE and 0 <= at < len(found) - 1:
         out += polite(re.sub(r"^(?:但し|ただし)、?", "", found[at + 1]))
     return out
 
