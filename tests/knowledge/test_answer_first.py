@@ -312,3 +312,19 @@ def test_a_definition_is_not_the_answer() -> None:
     question = "社外の勉強会の費用は補助してもらえる？"
     reader = Reader(question, set(analyzer.query_tokens(question)), analyzer)
     assert "5,000円" in reader.best([clause]).line.text
+
+
+def test_a_line_deferring_to_another_rule_yields() -> None:
+    """GIVEN 就業規則 「出張旅費は、別に定める出張旅費規程により支給する」 ranked above the
+    travel rule's own article WHEN asked about an advance THEN the travel rule answers."""
+    pointer = SearchHit(49, "就業規則", 1, "第49条", "", None, 9.0,
+                        "第49条　出張旅費\n\n1. 出張旅費は、別に定める出張旅費規程により支給するものとする。")
+    # 出張旅費規程 第7条 (デンキヤギ, CC0).
+    own = SearchHit(7, "出張旅費規程", 1, "第7条", "", None, 6.0,
+                    "第7条　出張申請・仮払い\n\n1. 出張しようとする者は、あらかじめ出張申請書を会社に提出し、"
+                    "承認を得なければならない。\n2. 前項による承認を受けた際に、希望する者は申請した概算旅費の"
+                    "仮払いを受けることができる。")
+    draft = OfflineDrafter().draft("出張旅費を前もってもらうことはできますか", [pointer, own],
+                                   TenantContext())
+    assert draft.citations[0].section == "第7条"
+    assert "仮払い" in answer_of(draft)

@@ -38,6 +38,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "使う": ("利用", "取得"), "取る": ("取得",), "取れる": ("取得",), "繰る": ("繰り越し",),
     "越す": ("繰り越し",), "泊まる": ("宿泊",), "買う": ("購入",), "戻る": ("帰着",),
     "乗る": ("利用", "乗車"), "含める": ("含む",), "数える": ("計算", "算定"),
+    "前もって": ("予め", "事前"), "後": ("事後",),
 }
 # The name a row of a table gives the asked kind of fact (休暇日数 for 何日, 取得期限 for
 # いつまで): the row of that name answers, more than a row of the same item holding another.
@@ -47,6 +48,9 @@ KIND_KEYS = {"days": re.compile(r"日数|期間|日間"), "deadline": re.compile
 # A line that defines or states the purpose (「セミナー補助は、…を補助するものである」,
 # 「…とは、…をいう」) names every word of the topic and rarely holds the answer.
 _DEFINES = re.compile(r"(?:ものである|をいう|を目的とする|目的とするものである)。?$|^[^、。]{1,30}とは、")
+# A line that defers to another rule (「退職金は、別に定める退職金規程により支給する」): that
+# rule's own clause answers, when search found it.
+_DEFERS = re.compile(r"別に定める[^。]{0,20}(?:規程|規則|規定)")
 _CAPTION_IN_SECTION = re.compile(r"[（(]([^（()）]{1,30})[）)]\s*$")
 
 
@@ -178,6 +182,8 @@ class Reader:
         spec = (specific or {}).get(line.index, 0.0)
         intro = 1.5 if line.text in parents else 0.0  # it introduces the lines below it
         defines = 1.5 if _DEFINES.search(line.text) else 0.0
+        if _DEFERS.search(line.text):
+            defines += 5.0
         return own + 0.8 * near + 0.3 * far + fact + 5.0 * fit + 2.5 * spec - intro - defines
 
     def specificity(self, lines: Sequence[Line]) -> dict[int, float]:
@@ -243,9 +249,11 @@ class Reader:
 
     def out_of_scope(self, clause: Clause) -> float:
         """3 when the clause's rule set or chapter is limited to a group of employees
-        (臨時社員, 短時間正社員) the question does not name, else 0."""
+        (臨時社員, 短時間正社員) the question does not name; -1.5 (a bonus) when the question
+        names the group the clause is limited to; else 0."""
         scope = facts.fold(f"{clause.first.document} {clause.first.context}")
-        for group in GROUPS:
-            if group in scope and not self.tokens(group) & self.tokens(self.question):
-                return 3.0
-        return 0.0
+        asked = self.tokens(self.question)
+        limited = [g for g in GROUPS if g in scope]
+        if any(self.tokens(g) <= asked for g in limited):
+            return -1.5
+        return 3.0 if limited else 0.0
