@@ -99,6 +99,8 @@ def answer_of(draft: DraftResult) -> str:
      "移動区間の距離が2km未満の場合、支給されません。", "通勤手当"),
     # The best line holds no yes or no; the next line of the clause that does is told second.
     ("休職中って給料もらえますか", "就業規則", 19, "休職期間中は、賃金は支給されません。", "休職期間"),
+    # A yes or no is a sentence (「…次年度に限り繰りこすことができる。」), not an item of a list.
+    ("使いきれなかった有休は来年に繰り越せますか", "就業規則", 38, "次年度", "年次有給休暇"),
     # The employee's verb and the rule's word for it: 申請 → 届け出 (not the 取得期限 row).
     ("結婚休暇っていつまでに申請すればいいですか", "就業規則", 40, "30日前までに届け出", "慶弔休暇"),
     # The row named after the asked kind (休暇日数 for 何日) over another row with a number.

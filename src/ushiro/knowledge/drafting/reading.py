@@ -182,6 +182,8 @@ class Reader:
         spec = (specific or {}).get(line.index, 0.0)
         intro = 1.5 if line.text in parents else 0.0  # it introduces the lines below it
         defines = 1.5 if _DEFINES.search(line.text) else 0.0
+        if self.kind == "yesno" and not line.key and not line.text.endswith("。"):
+            defines += 1.5  # a yes or no is a sentence, not an item of a list
         if _DEFERS.search(line.text):
             defines += 5.0
         return own + 0.8 * near + 0.3 * far + fact + 5.0 * fit + 2.5 * spec - intro - defines
