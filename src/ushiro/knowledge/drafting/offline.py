@@ -1,9 +1,12 @@
 """The offline drafter: the answer first, taken from the line of the clause that holds it.
 
 No network, no model, the same question always gets the same draft. It abstains when the
-best passage does not share the question's topic (:func:`coverage`); otherwise it reads the
-clauses among the best hits as lines (:mod:`.facts`), picks the line that holds the asked
-fact for the question's specifics, and writes: the answer in one or two sentences, the
+best passage shares too few of the question's words (:func:`coverage`) or when the best
+clauses never write the question's topic, its noun compounds (:mod:`.topic`: 健康保険証 is not
+named by 健康保険 and 被保険者 apart). Otherwise it reads the clauses among the best hits as
+lines (:mod:`.facts`), picks the line that holds the asked fact for the question's
+specifics (:mod:`.reading`), and writes: the answer in one or two sentences (the chosen
+line, and the clause's next line holding such a fact when the first is one sentence), the
 basis (document, article, caption), the lines of the clause it rests on, its conditions.
 """
 
