@@ -12,10 +12,11 @@ import pytest
 from ushiro import knowledge
 from ushiro.identity import command_line
 from ushiro.knowledge import DocumentIn, SearchHit
-from ushiro.knowledge.drafting import facts
+from ushiro.knowledge.drafting import facts, offline, topic
 from ushiro.knowledge.drafting.drafters import DraftResult, TenantContext
 from ushiro.knowledge.drafting.offline import OfflineDrafter
-from ushiro.knowledge.drafting.wording import polite
+from ushiro.knowledge.drafting.reading import Clause, Reader
+from ushiro.knowledge.drafting.wording import polite, told
 
 RULES = Path(__file__).resolve().parents[1] / "fixtures" / "rules" / "denkiyagi"
 
@@ -221,8 +222,6 @@ def test_answers_when_the_top_passage_holds_the_fact(ask_rules, question: str,
 def test_topic_compounds(question: str, compounds: list[str]) -> None:
     """GIVEN an employee's question WHEN its topic is read THEN it is the noun compounds
     that name what it is about."""
-    from ushiro.knowledge.drafting import offline, topic
-
     analyzer = offline._shipped_analyzer()
     ignore = offline.STOP_TOKENS
     assert topic.topic_compounds(question, analyzer, ignore) == compounds
@@ -239,8 +238,6 @@ def test_topic_compounds(question: str, compounds: list[str]) -> None:
 def test_topic_named_only_when_written_together(question: str, missing: list[str]) -> None:
     """GIVEN a clause that uses some of the question's words WHEN the topic gate reads it
     THEN the topic counts as named only when its words stand together in the clause."""
-    from ushiro.knowledge.drafting import offline, topic
-
     text = ("慶弔休暇\n従業員が次のいずれかに該当し、本人又は家族から申請があった場合は、慶弔見舞金を"
             "支給する。\n家族が死亡したとき\n通勤手当は、次のとおり支給する。\n健康保険、厚生年金保険の"
             "資格取得届を提出する。")
@@ -282,8 +279,6 @@ def test_a_rule_for_another_group_yields() -> None:
 def test_a_short_line_is_told_whole(line: str, kind: str, said: str) -> None:
     """GIVEN a short line of two sentences WHEN it is the answer THEN both are told, in the
     polite form, the one holding the asked fact first."""
-    from ushiro.knowledge.drafting.wording import told
-
     assert told(line, kind) == said
 
 
@@ -302,15 +297,13 @@ def test_asked_numbers(question: str, numbers: list[tuple[float, str]]) -> None:
 def test_a_definition_is_not_the_answer() -> None:
     """GIVEN a clause whose purpose line (「…ものである」) shares all the question's words
     WHEN asked for the amount THEN the line holding the amount answers."""
-    from ushiro.knowledge.drafting.reading import Clause, Reader
-
     # 福利厚生規程 第7条 1 and 6 (デンキヤギ, CC0).
     text = ("第7条　セミナー補助\n\n1. セミナー補助は、社員教育、採用活動及び営業活動の一環として、社外での"
             "セミナー、会合、有志での勉強会等を主催又は参加するための費用を補助するものである。\n"
             "6. 補助額は、原則として1月につき5,000円を上限とし、その額は都度会社が決定する。但し、採用活動"
             "及び営業活動に貢献することが見込まれると会社が判断した場合は、この上限額を超えて補助することがある。")
     clause = Clause((SearchHit(1, "福利厚生規程", 1, "第7条", "", None, 5.0, text),), 0)
-    analyzer = __import__("ushiro.knowledge.drafting.offline", fromlist=["x"])._shipped_analyzer()
+    analyzer = offline._shipped_analyzer()
     question = "社外の勉強会の費用は補助してもらえる？"
     reader = Reader(question, set(analyzer.query_tokens(question)), analyzer)
     assert "5,000円" in reader.best([clause]).line.text
