@@ -98,7 +98,7 @@ def test_offline_keeps_a_list_with_its_introduction(ask) -> None:
     """A question naming none of a list's rows gets the list, introduced as the rule does."""
     _, draft = ask("出張の日当はいくら")
     assert draft.answer.split("\n\n")[1] == (
-        "日当は、出張1日につき次の額を支給します。役員は5,000円、管理職は3,000円、一般社員は2,000円です。")
+        "日当は、出張1日につき次の額が支給されます。役員は5,000円、管理職は3,000円、一般社員は2,000円です。")
     assert "「日当は、出張1日につき次の額を支給する。」\n「役員　5,000円」" in draft.answer
 
 

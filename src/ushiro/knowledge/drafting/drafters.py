@@ -10,7 +10,8 @@ The contract every drafter keeps (:class:`Drafter`):
   the requester's name, the signature, the team that answers).
 * **Output**: a :class:`DraftResult`. ``citations`` name only passages that were given
   (never invented ones), in the order the answer relies on them. ``abstained`` is True when
-  the passages give no good basis for an answer; the ``answer`` is then a holding reply
+  the passages give no good basis for an answer (none of them is about the question's
+  topic, or none holds what was asked); the ``answer`` is then a holding reply
   saying which team will answer, and ``citations`` is empty. ``reason`` says why a drafter
   abstained or fell back (``None`` for a plain answer).
 * **Shape of an answer** (the internal register of a back office, not customer service):

@@ -70,7 +70,7 @@ _KEY_VALUE = re.compile(r"\s*(?:・・・|・{3,}|…+|\.{3,})\s*")
 _UNITS = "km|キロ|年|か月|ヶ月|カ月|日|時間|歳|人|泊|週"
 _NUMBER = rf"([0-9]+(?:\.[0-9]+)?)\s*({_UNITS})"
 _RANGE = re.compile(rf"{_NUMBER}\s*(以上|超|を超え|未満|以下|まで)")
-_ASKED_NUMBER = re.compile(_NUMBER)
+_ASKED_NUMBER = re.compile(rf"{_NUMBER}\s*(を超え|超|未満)?")
 
 
 def fold(text: str) -> str:
@@ -262,8 +262,11 @@ def _unit(unit: str) -> str:
 
 
 def asked_numbers(question: str) -> list[tuple[float, str]]:
-    """The numbers with units in the question (片道12km → (12, km); 勤続7年目 → (7, 年))."""
-    return [(float(m.group(1)), _unit(m.group(2))) for m in _ASKED_NUMBER.finditer(fold(question))]
+    """The numbers with units in the question (片道12km → (12, km); 勤続7年目 → (7, 年)); a
+    number said to be exceeded (60時間を超えた) is just above it, one not reached just below."""
+    shift = {"を超え": 0.01, "超": 0.01, "未満": -0.01}
+    return [(float(m.group(1)) + shift.get(m.group(3) or "", 0.0), _unit(m.group(2)))
+            for m in _ASKED_NUMBER.finditer(fold(question))]
 
 
 def range_fit(asked: list[tuple[float, str]], text: str) -> int:

@@ -1,21 +1,22 @@
 """The offline drafter: the answer first, taken from the line of the clause that holds it.
 
 No network, no model, the same question always gets the same draft. It abstains when the
-best passage does not share the question's topic (:func:`coverage`); otherwise it reads the
-clauses among the best hits as lines (:mod:`.facts`), picks the line that holds the asked
-fact for the question's specifics, and writes: the answer in one or two sentences, the
+best passage shares too few of the question's words (:func:`coverage`) or when the best
+clauses never write the question's topic, its noun compounds (:mod:`.topic`: 健康保険証 is not
+named by 健康保険 and 被保険者 apart). Otherwise it reads the clauses among the best hits as
+lines (:mod:`.facts`), picks the line that holds the asked fact for the question's
+specifics (:mod:`.reading`), and writes: the answer in one or two sentences (the chosen
+line, and the clause's next line holding such a fact when the first is one sentence), the
 basis (document, article, caption), the lines of the clause it rests on, its conditions.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 
-from ushiro.knowledge.drafting import facts
+from ushiro.knowledge.drafting import topic
 from ushiro.knowledge.drafting.drafters import (
     CLOSING,
     NO_PASSAGES,
@@ -29,8 +30,8 @@ from ushiro.knowledge.drafting.drafters import (
     greeting,
     signed,
 )
-from ushiro.knowledge.drafting.facts import Line
-from ushiro.knowledge.drafting.wording import answer_sentences, condition_of
+from ushiro.knowledge.drafting.reading import Choice, Clause, Reader, weight
+from ushiro.knowledge.drafting.wording import answer_sentences, condition_of, sentences, told
 from ushiro.knowledge.retrieval.synonyms import default_pairs
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
 from ushiro.knowledge.schemas import SearchHit
@@ -43,16 +44,12 @@ MIN_TOP_SCORE = 0.5
 # The share of the question's content words (after synonyms: 有給 → 年次有給休暇) that the
 # top passage contains. Real questions reach 50–100 % on the clause that answers them; a
 # question about something the rules never mention shares one incidental word (≤ 35 %).
-MIN_COVERAGE = 0.4
+MIN_COVERAGE = 0.3
 # Clauses besides the best one that may hold the fact: the next few hits scoring at least
 # this share of the best one.
 CANDIDATE_HITS = 4
 CANDIDATE_SCORE = 0.5
 MAX_QUOTED_LINES = 4
-# The share (by length) of the question's compound words the best clauses must miss for
-# the topic to count as absent. On the dev set, unrelated questions miss 75–100 %, while
-# real questions miss at most half (a colloquial word the rule puts differently).
-UNNAMED_SHARE = 0.75
 
 # Words that carry no topic: question words, light and generic verbs (使えますか, 出ますか),
 # request and greeting formulas (Sudachi normalised forms, as produced by the analyser).
@@ -67,41 +64,6 @@ STOP_TOKENS = frozenset(
 @cache
 def _shipped_analyzer() -> Analyzer:
     return Analyzer(default_pairs())
-
-
-@dataclass(frozen=True)
-class Clause:
-    """The hits of one article (a long article is stored as several passages) read together."""
-
-    hits: tuple[SearchHit, ...]
-    rank: int
-
-    @property
-    def first(self) -> SearchHit:
-        return self.hits[0]
-
-    @property
-    def text(self) -> str:
-        return "\n".join(h.text for h in sorted(self.hits, key=lambda h: h.passage_id))
-
-    @property
-    def label(self) -> str:
-        """「出張旅費規程 第13条（日当）」: document, article and caption."""
-        # Labels keep the index's ASCII brackets (第13条(日当)); a reply uses Japanese ones.
-        section = self.first.section.replace("(", "（").replace(")", "）")
-        cap = facts.caption(self.text)
-        if cap and cap not in section:
-            section = f"{section}（{cap}）"
-        return f"{self.first.document} {section}"
-
-
-@dataclass(frozen=True)
-class Choice:
-    clause: Clause
-    line: Line
-    lines: list[Line]
-    score: float
-    same: list[Line]  # the chosen line and the rows of its list it ties with
 
 
 class OfflineDrafter:
@@ -125,31 +87,15 @@ class OfflineDrafter:
             return abstain(f"{OFF_TOPIC}: {share:.0%} of the question's words in the best "
                            f"passage < {MIN_COVERAGE:.0%}", context)
         clauses = candidates(passages, wanted, analyzer)
-        missing = unnamed_topic(question, clauses, analyzer)
+        text = "\n".join(f"{c.first.document} {c.first.context} {c.first.section}\n{c.text}"
+                         for c in clauses)
+        ignore = STOP_TOKENS | own_names(context, analyzer)
+        missing = topic.unnamed_topic(question, text, analyzer, ignore)
         if missing:
             return abstain(f"{OFF_TOPIC}: the passages never name {'、'.join(missing)}", context)
         reader = Reader(question, wanted, analyzer)
-        choice = max((reader.choose(c) for c in clauses), key=lambda c: c.score)
+        choice = reader.best(clauses)
         return compose(choice, clauses, reader, context)
-
-
-_COMPOUND = re.compile(r"[一-龥々ァ-ヶー]{2,}")
-
-
-def unnamed_topic(question: str, clauses: Sequence[Clause], analyzer: Analyzer) -> list[str]:
-    """The question's compound words (社員旅行, 健康保険証, 在宅勤務手当) that the best clauses
-    neither contain as written nor through all of their words (after synonyms: 忌引き →
-    慶弔休暇), when they are nearly all of the question's compounds: its topic is not in the
-    rules. One shared word (旅行 of 旅行損害保険) is not the topic; colloquial side words
-    (祖母, 土日, 大丈夫) missing beside a named topic are no reason to hold back."""
-    text = facts.fold("\n".join(f"{c.first.document} {c.first.section}\n{c.text}" for c in clauses))
-    have = set(analyzer.index_tokens(text))
-    compounds = [w for w in _COMPOUND.findall(facts.fold(question))
-                 if {t for t in analyzer.query_tokens(w) if len(t) > 1} - STOP_TOKENS]
-    missing = [w for w in compounds if w not in text
-               and not {t for t in analyzer.query_tokens(w) if len(t) > 1} <= have]
-    weight = sum(len(w) for w in compounds)
-    return missing if weight and sum(len(w) for w in missing) / weight >= UNNAMED_SHARE else []
 
 
 def candidates(passages: Sequence[SearchHit], wanted: set[str],
@@ -169,86 +115,12 @@ def candidates(passages: Sequence[SearchHit], wanted: set[str],
     return [Clause(tuple(hits), ranks[key]) for key, hits in groups.items()]
 
 
-_GRAM_RUN = re.compile(r"[一-龥々〆ァ-ヶーA-Za-z0-9]+")
-_KANJI = re.compile(r"[一-龥々]")
-
-
-def grams(text: str) -> set[str]:
-    """Kanji characters and two-character windows of the question's words: what names the
-    case (祖母 in 祖父母, 結婚 in 本人が結婚するとき) whatever the analyser made of it."""
-    out: set[str] = set()
-    for run in _GRAM_RUN.findall(facts.fold(text)):
-        out.update(ch for ch in run if _KANJI.match(ch))
-        out.update(run[i:i + 2] for i in range(len(run) - 1))
-    return out
-
-
-class Reader:
-    """Scores the lines of clauses for one question."""
-
-    # The best hit is search's judgement of the whole passage; a line of a lower clause must
-    # beat the best one's by more than this to be chosen instead.
-    RANK_BONUS = (2.0, 1.0, 0.5, 0.0)
-
-    def __init__(self, question: str, wanted: set[str], analyzer: Analyzer) -> None:
-        self.wanted = wanted
-        self.analyzer = analyzer
-        self.kind = facts.question_kind(question)
-        self.asked = facts.asked_numbers(question)
-        self.grams = grams(" ".join([question, *facts.place_classes(question)]))
-
-    def overlap(self, text: str) -> float:
-        have = set(self.analyzer.index_tokens(text))
-        return sum(map(_weight, self.wanted & have))
-
-    def score(self, line: Line, specific: dict[int, float] | None = None,
-              parents: frozenset[str] = frozenset()) -> float:
-        own = self.overlap(line.text)
-        near = self.overlap(line.path[-1]) if line.path else 0.0
-        far = self.overlap(line.path[-2]) if len(line.path) > 1 else 0.0
-        value = line.value or line.text
-        fact = 2.0 if facts.holds_fact(self.kind, value) else 0.0
-        fit = facts.range_fit(self.asked, " ".join([*line.path[-2:], line.text]))
-        spec = (specific or {}).get(line.index, 0.0)
-        intro = 1.5 if line.text in parents else 0.0  # it introduces the lines below it
-        return own + 0.8 * near + 0.3 * far + fact + 4.0 * fit + 2.5 * spec - intro
-
-    def specificity(self, lines: Sequence[Line]) -> dict[int, float]:
-        """Per line, the share of the question's rare characters it names (with the item it
-        is under), rarity counted among the clause's lines."""
-        texts = {x.index: facts.fold(" ".join([*x.path[-1:], x.text])) for x in lines}
-        df = {g: sum(1 for t in texts.values() if g in t) for g in self.grams}
-        idf = {g: math.log(1 + len(texts) / n) for g, n in df.items() if n}
-        total = sum(idf.values())
-        if not total:
-            return {}
-        return {i: sum(w for g, w in idf.items() if g in t) / total for i, t in texts.items()}
-
-    def choose(self, clause: Clause) -> Choice:
-        lines = facts.clause_lines(clause.text) or [Line(clause.text.strip())]
-        specific = self.specificity(lines)
-        parents = frozenset(x.path[-1] for x in lines if x.path)
-        scored = [(self.score(x, specific, parents), -x.index, x) for x in lines]
-        best, _, line = max(scored, key=lambda s: (s[0], s[1]))
-        ties = [x for s, _, x in scored if line.key and x.key and x.path == line.path
-                and abs(s - best) < 1e-9 and facts.holds_fact(self.kind, x.value)
-                and x.value.endswith("。") == line.value.endswith("。")]
-        bonus = self.RANK_BONUS[min(clause.rank, len(self.RANK_BONUS) - 1)]
-        return Choice(clause, line, lines, best + bonus + self.named(clause),
-                      ties if len(ties) > 1 else [line])
-
-    def named(self, clause: Clause) -> float:
-        """The article whose caption the question names (日当 → 第13条（日当）) is the one
-        that holds the fact, more than another that mentions the word in passing."""
-        cap = facts.fold(facts.caption(clause.text))
-        pairs = {g for g in self.grams if len(g) == 2}
-        return 2.0 if cap and any(g in cap for g in pairs) else 0.0
-
-
 def compose(choice: Choice, clauses: Sequence[Clause], reader: Reader,
             context: TenantContext) -> DraftResult:
     clause, line = choice.clause, choice.line
     answer = answer_sentences(line, choice.same, reader.kind)
+    if choice.runner and len(sentences(answer)) == 1:
+        answer += told(choice.runner.text, reader.kind, whole=False)
     parts = [greeting(context)]
     if all(h.kind == "reference" for c in clauses for h in c.hits):
         answer = REFERENCE_ONLY.format(document=clause.first.document) + answer
@@ -256,7 +128,7 @@ def compose(choice: Choice, clauses: Sequence[Clause], reader: Reader,
     basis = [f"根拠: {clause.label}(第{clause.first.version}版)",
              "\n".join(f"「{text}」" for text in quoted(choice, reader))]
     condition = condition_of(line, choice.lines, reader.wanted, reader.overlap)
-    if condition:
+    if condition and condition not in answer:
         basis.append(f"なお、{condition}")
     parts.append("\n".join(basis))
     cited = [clause, *(c for c in clauses[:2] if c is not clause)][:2]
@@ -291,17 +163,16 @@ def _trim(text: str, limit: int = 240) -> str:
 def content_tokens(question: str, context: TenantContext, analyzer: Analyzer) -> set[str]:
     """The question's topic words: analysed tokens minus stop words and the names of the
     tenant and its people (a signature is not a topic)."""
-    own = " ".join([*context.user_names,
-                    re.sub(r"株式会社|有限会社|合同会社|\(株\)|（株）|㈱", "", context.tenant_name)])
-    names = set(analyzer.query_tokens(own)) if own.strip() else set()
+    names = own_names(context, analyzer)
     return {t for t in analyzer.query_tokens(question)
             if t not in STOP_TOKENS and t not in names and not t.isdigit()}
 
 
-def _weight(token: str) -> float:
-    # One-character words (所, 日, 費) count half: mostly suffixes that match by accident
-    # (喫煙所 → 所属長), while the words that carry the topic are longer.
-    return 0.5 if len(token) == 1 else 1.0
+def own_names(context: TenantContext, analyzer: Analyzer) -> frozenset[str]:
+    """The words of the tenant's and its people's names."""
+    own = " ".join([*context.user_names,
+                    re.sub(r"株式会社|有限会社|合同会社|\(株\)|（株）|㈱", "", context.tenant_name)])
+    return frozenset(analyzer.query_tokens(own)) if own.strip() else frozenset()
 
 
 def coverage(wanted: set[str], hit: SearchHit, analyzer: Analyzer) -> float:
@@ -309,4 +180,4 @@ def coverage(wanted: set[str], hit: SearchHit, analyzer: Analyzer) -> float:
     if not wanted:
         return 0.0
     have = set(analyzer.index_tokens(index_text(f"{hit.context}\n{hit.section}", hit.text)))
-    return sum(map(_weight, wanted & have)) / sum(map(_weight, wanted))
+    return sum(map(weight, wanted & have)) / sum(map(weight, wanted))

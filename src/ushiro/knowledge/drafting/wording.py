@@ -29,16 +29,30 @@ _VERB_END = re.compile(r"(?:ない|[うくすつぬむぶぐる])$")
 _CONDITION = re.compile(r"^(?:但し|ただし)、?|限り|場合は|申請|届け?出|承認|許可|無給|会社が認め")
 
 
+# 「宿泊費は支給しない」 speaks as the company; told to the employee it is 「支給されません」,
+# 「賃金を支給しない」 「賃金は支給されません」 (but 「会社は日当を支給する」 keeps its agent).
+_RECEIVED = (("支給しない", "支給されません"), ("支給する", "支給されます"))
+_OBJECT = {"支給しない": "は", "支給する": "が"}
+
+
 def polite(sentence: str) -> str:
-    """「宿泊費は支給しない。」 → 「宿泊費は支給しません。」; a noun phrase gets 「です」."""
+    """「宿泊費は支給しない。」 → 「宿泊費は支給されません。」; a noun phrase gets 「です」."""
     text = sentence.strip().rstrip("。")
     if not text:
         return ""
+    for plain, received in _RECEIVED:
+        if text.endswith("を" + plain) and "会社は" not in text:
+            return text[:-len(plain) - 1] + _OBJECT[plain] + received + "。"
+        if (text.endswith(plain) and len(text) > len(plain)
+                and "を" not in text.rsplit("、", 1)[-1]):  # 宿泊費を次のとおり支給する
+            return text[:-len(plain)] + received + "。"
     if _ALREADY_POLITE.search(text):
         return text + "。"
     for plain, kind in _ENDINGS:
         if text.endswith(plain):
             return text[:-len(plain)] + kind + "。"
+    if text.endswith(("はない", "もない", "がない", "くない")):
+        return text[:-2] + "ありません。"  # 定めはない → 定めはありません
     if text.endswith("ない") and len(text) > 2:
         before = text[-3]
         if before in _NAI:
@@ -62,6 +76,23 @@ def fact_sentence(text: str, kind: str) -> str:
     return next((s for s in found if facts.holds_fact(kind, s)), found[0] if found else text)
 
 
+# A short line is told whole: its second sentence is the part of the answer the rule adds
+# (「この際、自転車保険に加入していなければならない」), not something to hold back.
+WHOLE_LINE = 160
+
+
+def told(text: str, kind: str, whole: bool = True) -> str:
+    """The line's fact sentence in the polite form, with the sentence after it when the line
+    is short (and ``whole``)."""
+    found = sentences(text)
+    first = fact_sentence(text, kind)
+    out = polite(first)
+    at = found.index(first) if first in found else -1
+    if whole and len(text) <= WHOLE_LINE and 0 <= at < len(found) - 1:
+        out += polite(re.sub(r"^(?:但し|ただし)、?", "", found[at + 1]))
+    return out
+
+
 def _subject(line: Line) -> str:
     """The item a line belongs to when it names a case (「本人が結婚するとき」), not a sentence."""
     for item in reversed(line.path):
@@ -83,10 +114,24 @@ def _intro(line: Line) -> str:
     """The sentence introducing the list a line is in (「宿泊費を次のとおり支給する。」)."""
     for item in reversed(line.path):
         if item.endswith("。") and "次" in item:
-            return polite(sentences(item)[-1] if "次" in sentences(item)[-1] else item)
+            return polite(next(s for s in sentences(item) if "次" in s))
         if item.endswith("。"):
             return ""
     return ""
+
+
+# 「従業員が次の各号の一に該当した場合は、諭旨解雇又は懲戒解雇とする。」: what befalls the
+# cases listed below it.
+_CONSEQUENCE = re.compile(r"次の[^。]*?(?:場合|とき)(?:に)?は、([^。]+)。")
+
+
+def _case_answer(line: Line) -> str:
+    """An item that names a case of a list whose introduction states what befalls them:
+    「無断欠勤が14日以上に及び…たときは、諭旨解雇又は懲戒解雇とします。」, or ""."""
+    if line.key or not line.path or line.text.endswith("。"):
+        return ""
+    m = _CONSEQUENCE.search(line.path[-1])
+    return f"{line.text}は、{polite(m.group(1))}" if m else ""
 
 
 def _value(value: str) -> str:
@@ -106,13 +151,18 @@ def answer_sentences(line: Line, same: Sequence[Line], kind: str) -> str:
     if line.key:
         value = _value(fact_sentence(line.value, kind) if line.value.endswith("。")
                        else line.value)
-        if header := _header(line):
+        header = _header(line)
+        if line.value.startswith("支給しない"):  # not 「支給額は支給しません」
+            return f"{header[0] + 'が' if header else ''}{line.key}の場合、支給されません。"
+        if header:
             return f"{header[0]}が{line.key}の場合、{header[1]}は{value}"
         if subject:
             return f"{subject}の{line.key}は、{value}"
         joint = "、" if line.key.endswith(("場合", "とき")) else "は、"
         return _intro(line) + f"{line.key}{joint}{value}"
-    said = polite(fact_sentence(line.text, kind))
+    if case := _case_answer(line):
+        return case
+    said = told(line.text, kind)
     if subject.endswith(("場合", "とき")):
         return f"{subject}、{said}"
     return _intro(line) + said

@@ -1,0 +1,95 @@
+"""Whether the question's topic is what the best clauses are about.
+
+A question names its topic with a noun compound (健康保険証, 年末調整, 家族手当). The topic
+is in the rules when a clause writes that compound, or the words it stands for (after
+synonyms: 忌引き → 慶弔休暇, 有休 → 年次有給休暇) next to each other. The same words
+scattered over a clause (家族 in 「家族が死亡したとき」, 手当 in 通勤手当) are a different topic.
+Compounds that name no topic on their own (書類, 費用, 手続き) and the action a question
+asks about (支給されますか, 通勤してもいい) do not count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ushiro.knowledge.drafting import facts
+from ushiro.knowledge.retrieval.tokenize import Analyzer, plain_tokens
+
+# The share (by length) of the question's topic compounds the best clauses must miss for
+# the topic to count as absent: a colloquial side word the rule puts differently (祖母,
+# 土日) is no reason to hold back while the compound that names the topic is there.
+UNNAMED_SHARE = 0.75
+# Words the rule may put between the parts of a compound (選択公休 → 選択的公休).
+GAP = 2
+
+# Kanji or katakana, with the okurigana inside a compound (祝い金, 振り込み先) and an
+# honorific prefix (お疲れ様: a greeting, not a topic).
+_COMPOUND = re.compile(r"[おご]?[一-龥々ァ-ヶー]+(?:[いきしちみりえけめれ][一-龥々ァ-ヶー]+)*")
+# A compound followed by する/される/できる/して is the action asked about, not its topic.
+_ACTION = re.compile(r"(?:さ[せれ]|し[てたな]?|す[るれ]|せ|でき|出来)")
+# A kanji followed by kana other than a particle is a verb's stem (乗って, 買える).
+_VERB_STEM = re.compile(r"[いらりるれろわうえおかきくけこせそたちつてまみむめ]")
+_KANJI = re.compile(r"[一-龥々]")
+# Suffixes that turn a topic into a time or share of it (産休中, 退職後, 月額分).
+_SUFFIXES = frozenset("中 後 前 時 等 毎 分 用".split())
+# Nouns that say what about a topic is asked, never which topic.
+LIGHT = frozenset(
+    "書類 費用 手続 手続き 期限 金額 日数 方法 条件 制度 対象 内容 場合 時間 期間 会社 社員 "
+    "従業員 仕事 上限 支給 申請 利用 補助 規定 規程 必要 本当 大丈夫 今年 来年 毎年 今月 来月".split())
+
+
+def topic_compounds(question: str, analyzer: Analyzer,
+                    ignore: frozenset[str] = frozenset()) -> list[str]:
+    """The noun compounds of the question that name its topic; a compound made only of
+    ``ignore`` words (greetings, the people's names) names none."""
+    text = facts.fold(question)
+    out = []
+    for m in _COMPOUND.finditer(text):
+        word, end = m.group(0), m.end()
+        if text[m.start():end + 1] in analyzer.terms:  # 忌引き, 昼休み: a synonym's own form
+            word, end = text[m.start():end + 1], end + 1
+        if _VERB_STEM.match(text, end) and _KANJI.match(word[-1]):
+            word = word[:-1]  # グリーン車乗っ: 乗 begins the verb 乗って
+        if len(word) < 2 or word in LIGHT or word[0] == "何" or _ACTION.match(text, end):
+            continue
+        if {t for t in analyzer.query_tokens(word) if len(t) > 1} - ignore:
+            out.append(word)
+    return out
+
+
+def _forms(word: str, analyzer: Analyzer) -> list[tuple[str, ...]]:
+    """The word sequences a compound may be written as: its own words, each synonym's."""
+    forms = [tuple(analyzer.index_tokens(word)), tuple(plain_tokens(word))]
+    forms += [tuple(plain_tokens(c)) for c in analyzer.terms.get(word, ())]
+    forms = [f[:-1] if len(f) > 1 and f[-1] in _SUFFIXES else f for f in forms]
+    return [f for f in dict.fromkeys(forms) if f]
+
+
+def _in_order(parts: Sequence[str], seq: Sequence[str]) -> bool:
+    """Whether ``parts`` occur in ``seq`` in order, at most GAP words apart."""
+    for start, token in enumerate(seq):
+        if token != parts[0]:
+            continue
+        at = start
+        for part in parts[1:]:
+            window = seq[at + 1:at + 2 + GAP]
+            if part not in window:
+                break
+            at = at + 1 + window.index(part)
+        else:
+            return True
+    return False
+
+
+def unnamed_topic(question: str, text: str, analyzer: Analyzer,
+                  ignore: frozenset[str] = frozenset()) -> list[str]:
+    """The question's topic compounds ``text`` (the best clauses with their labels) never
+    names, when they are nearly all of its topic: the topic is not in the rules."""
+    folded = facts.fold(text)
+    seq = analyzer.index_tokens(folded)
+    compounds = topic_compounds(question, analyzer, ignore)
+    missing = [w for w in compounds if w not in folded
+               and not any(_in_order(f, seq) for f in _forms(w, analyzer))]
+    weight = sum(len(w) for w in compounds)
+    return missing if weight and sum(len(w) for w in missing) / weight >= UNNAMED_SHARE else []
