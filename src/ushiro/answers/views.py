@@ -54,15 +54,16 @@ def draft_panel(rt: Runtime, principal: Principal, request: RequestOut) -> dict[
     return panel
 
 
-def _back(request_id: Id) -> Response:
-    return RedirectResponse(f"/desk/requests/{request_id}#draft-panel", status_code=303)
+def _back(request_id: Id, place: str = "draft-panel") -> Response:
+    fragment = f"#{place}" if place else ""
+    return RedirectResponse(f"/desk/requests/{request_id}{fragment}", status_code=303)
 
 
 @router.post("/desk/requests/{request_id}/drafts", dependencies=[CsrfChecked])
 def generate(principal: PagePrincipal, rt: RuntimeDep, request_id: Id) -> Response:
     """再作成: a new draft from the knowledge base (the open one is superseded)."""
     service.generate_draft(rt, principal, request_id)
-    return _back(request_id)
+    return _back(request_id, "reply-editor")
 
 
 @router.post("/desk/drafts/{draft_id}/approve", dependencies=[CsrfChecked])
@@ -71,7 +72,7 @@ def approve(principal: PagePrincipal, rt: RuntimeDep, draft_id: Id,
             status: Annotated[Status | None, Form()] = None) -> Response:
     data = ApproveIn(text=text, reason=reason or None, status=status)
     draft = service.approve(rt, principal, draft_id, data)
-    return _back(draft.request_id)
+    return _back(draft.request_id, "")  # the page's top: the new status, the thread
 
 
 @router.post("/desk/drafts/{draft_id}/reject", dependencies=[CsrfChecked])

@@ -1,0 +1,215 @@
+"""The operator's workspace on the request page: the draft in the reply editor beside its
+cited clauses (what it quotes marked), the status a holding reply leaves, and the internal
+register — 「山田さん　お疲れさまです。」, the answer, the signature of the company or of the
+operator — with the settings pages that set the signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from answers_support import QUESTION, People, ask, current_draft
+from bs4 import BeautifulSoup, Tag
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import select
+
+from ushiro.answers import service as answers
+from ushiro.audit.models import AuditEvent
+from ushiro.core.runtime import Runtime
+from ushiro.desk import greeting, queries
+from ushiro.identity import Role, Tenant, User
+
+OFF_TOPIC = "社員食堂の今週のメニューを教えてください"
+COMPANY = "総務部　ヘルプデスク"
+OWN = "人事部　佐藤 花子\n内線 1234"
+
+
+def _page(text: str) -> BeautifulSoup:
+    return BeautifulSoup(text, "html.parser")
+
+
+def _main_column(text: str) -> Tag:
+    """The request page's main column (the side column is the <aside> beside it)."""
+    layout = _page(text).select_one(".layout-2")
+    assert layout is not None
+    main = layout.find("div", recursive=False)
+    assert isinstance(main, Tag)
+    return main
+
+
+def _one(root: Tag | BeautifulSoup, css: str) -> Tag:
+    found = root.select_one(css)
+    assert found is not None, f"{css} not on the page"
+    return found
+
+
+def _selected(root: Tag, select_id: str) -> str:
+    chosen = _one(root, f"#{select_id}").select_one("option[selected]")
+    return str(chosen["value"]) if chosen is not None else ""
+
+
+def _post(client: TestClient, csrf: str, url: str, **data: str) -> Response:
+    return client.post(url, data={**data, "csrf_token": csrf}, follow_redirects=False)
+
+
+def test_the_draft_opens_in_the_reply_editor_beside_its_highlighted_clauses(
+        client: TestClient, rt: Runtime, people: People, rules: None,
+        login: Callable[[str], str]) -> None:
+    """GIVEN an employee's rule question with its automatic draft
+    WHEN the operator opens the request
+    THEN the draft is the text of the reply editor in the main column, in the internal
+    register (「山田さん　お疲れさまです。」, never 「お問い合わせありがとうございます」); beside
+    it the cited clause, caption and all, with the sentence the draft quotes in <mark>;
+    sending it defaults to 解決済; writing by hand stays available below it."""
+    request_id = ask(rt, people.employee_p)
+    draft = current_draft(rt, people.operator_p, request_id)
+    assert not draft.abstained, draft.reason
+    login(people.operator.email)
+    main = _main_column(client.get(f"/desk/requests/{request_id}").text)
+    editor = _one(main, "#reply-editor textarea#draft-text").get_text()
+    assert editor == draft.answer
+    assert editor.startswith("山田さん　お疲れさまです。")
+    assert "お問い合わせありがとうございます" not in editor
+    clause = _one(main, "#reply-editor #draft-clauses #citation-1")
+    assert "就業規則 第12条(年次有給休暇)" in _one(clause, ".meta").get_text()
+    marked = [m.get_text() for m in clause.select("mark")]
+    assert marked and marked[0].startswith("雇入れの日から６か月間継続勤務し"), marked
+    assert _selected(main, "draft-then-status") == "resolved"
+    plain = _one(main, "#reply-editor details#reply-plain")
+    assert plain.select_one("textarea#reply-body") is not None
+    assert _selected(plain, "reply-status") == ""  # a reply by hand keeps the status
+
+
+def test_a_holding_reply_never_defaults_to_resolved(client: TestClient, rt: Runtime,
+                                                    people: People, rules: None,
+                                                    login: Callable[[str], str]) -> None:
+    """GIVEN a question the rules do not answer, so the draft is a holding reply
+    WHEN the operator opens it and sends it with the editor's defaults
+    THEN the page says it is a holding reply and the status select stands on 対応中, not
+    解決済; after sending, the requester has the reply and the request is in progress."""
+    request_id = ask(rt, people.employee_p, OFF_TOPIC)
+    draft = current_draft(rt, people.operator_p, request_id)
+    assert draft.abstained and draft.citations == []
+    csrf = login(people.operator.email)
+    main = _main_column(client.get(f"/desk/requests/{request_id}").text)
+    assert "保留の返信" in _one(main, "#reply-editor #draft-abstained").get_text()
+    assert main.select_one("#draft-no-clauses") is not None
+    default = _selected(main, "draft-then-status")
+    assert default == "in_progress"
+    sent = _post(client, csrf, f"/desk/drafts/{draft.id}/approve",
+                 text=_one(main, "#draft-text").get_text(), status=default)
+    assert sent.status_code == 303
+    item = queries.get_request(rt, people.operator_p, request_id)
+    assert item.status == "in_progress"
+    assert [m.kind for m in item.messages] == ["outbound"]
+    assert item.messages[0].body.startswith("山田さん　お疲れさまです。")
+
+
+def test_signatures_are_saved_checked_and_sign_new_drafts(
+        client: TestClient, rt: Runtime, people: People, rules: None,
+        login: Callable[[str], str]) -> None:
+    """GIVEN the company's administrator and an operator
+    WHEN the administrator sets the company signature, the operator sets their own, one
+    of them types one too long, and the operator empties theirs again
+    THEN a draft made by the system ends with the company's; one the operator asks for
+    ends with theirs, as does what the editor inserts for a reply typed by hand; the too
+    long one is refused with a Japanese message and kept in the form for editing; each
+    change is an audit event with the old and new signature."""
+    csrf = login(people.admin.email)
+    assert _post(client, csrf, "/admin/signature",
+                 signature=f"  {COMPANY}  \r\n").status_code == 303
+    page = client.get("/admin/signature?saved=1").text
+    assert _one(_page(page), "#signature-form input[name=csrf_token]")["value"] == csrf
+    assert _page(page).select_one("#signature-saved") is not None
+    assert _one(_page(page), "#signature-preview .body").get_text().endswith(f"（回答）\n\n{COMPANY}")
+    too_long = "総" * 201
+    refused = client.post("/admin/signature", data={"signature": too_long, "csrf_token": csrf})
+    assert refused.status_code == 422
+    assert "署名は200文字以内で入力してください(現在 201 文字)。" in refused.text
+    assert _one(_page(refused.text), "textarea#signature").get_text() == too_long  # to shorten
+    many_lines = client.post("/admin/signature",
+                             data={"signature": "\n".join("総務部" for _ in range(6)),
+                                   "csrf_token": csrf})
+    assert many_lines.status_code == 422 and "5行以内" in many_lines.text
+
+    request_id = ask(rt, people.employee_p)
+    system_draft = current_draft(rt, people.operator_p, request_id)
+    assert system_draft.answer.startswith("山田さん　お疲れさまです。")
+    assert system_draft.answer.rstrip().endswith(COMPANY)
+
+    csrf = login(people.operator.email)
+    settings = client.get("/settings").text
+    assert COMPANY in _one(_page(settings), "#signature-preview").get_text()
+    assert _post(client, csrf, "/settings", signature=OWN).status_code == 303
+    answers.generate_draft(rt, people.operator_p, request_id)
+    own_draft = current_draft(rt, people.operator_p, request_id)
+    assert own_draft.number == 2 and own_draft.answer.rstrip().endswith(OWN)
+    assert COMPANY not in own_draft.answer
+    insert = _one(_main_column(client.get(f"/desk/requests/{request_id}").text),
+                  "#reply-insert-template")
+    assert (insert["data-greeting"], insert["data-signature"]) == ("山田さん　お疲れさまです。", OWN)
+
+    assert _post(client, csrf, "/settings", signature="").status_code == 303
+    insert = _one(_main_column(client.get(f"/desk/requests/{request_id}").text),
+                  "#reply-insert-template")
+    assert insert["data-signature"] == COMPANY
+
+    with rt.db.reading() as session:
+        events = session.scalars(select(AuditEvent).where(
+            AuditEvent.chain == people.tenant.id,
+            AuditEvent.action.in_(("tenant.signature", "user.signature")))
+            .order_by(AuditEvent.seq)).all()
+        changes = [(e.action, e.before, e.after) for e in events]
+    assert changes == [
+        ("tenant.signature", {"signature": ""}, {"signature": COMPANY}),
+        ("user.signature", {"signature": ""}, {"signature": OWN}),
+        ("user.signature", {"signature": OWN}, {"signature": ""}),
+    ]
+
+
+@pytest.mark.parametrize("name, addressed", [
+    ("山田 太郎", "山田さん　お疲れさまです。"),
+    ("山田　太郎", "山田さん　お疲れさまです。"),
+    ("山田太郎様", "山田太郎さん　お疲れさまです。"),
+    ("Taro Yamada", "Taro Yamadaさん　お疲れさまです。"),
+    ("", "お疲れさまです。"),
+])
+def test_the_greeting_addresses_the_requester_as_a_colleague(name: str, addressed: str) -> None:
+    assert greeting(name) == addressed
+
+
+def test_another_company_cannot_change_the_signatures(
+        client: TestClient, rt: Runtime, people: People, tenant: Tenant,
+        make_tenant: Callable[..., Tenant], make_user: Callable[..., User],
+        login: Callable[[str], str]) -> None:
+    """GIVEN two companies, each with an administrator
+    WHEN the other company's administrator saves a signature, and an operator and an
+    employee of the first try the company's page
+    THEN only the other company's signature changes; the operator and the employee are
+    refused (403) and the employee has no personal settings either."""
+    other = make_tenant("kaede", "かえで商事株式会社")
+    foreign = make_user(Role.ADMIN, name="外部 管理者", tenant_obj=other)
+    csrf = login(people.admin.email)
+    _post(client, csrf, "/admin/signature", signature=COMPANY)
+    csrf = login(foreign.email)
+    assert _post(client, csrf, "/admin/signature",
+                 signature="かえで商事　総務").status_code == 303
+    assert "かえで商事　総務" in client.get("/admin/signature").text
+    with rt.db.reading() as session:
+        assert session.get(Tenant, tenant.id).reply_signature == COMPANY  # type: ignore[union-attr]
+        assert session.get(Tenant, other.id).reply_signature == "かえで商事　総務"  # type: ignore[union-attr]
+    csrf = login(people.operator.email)
+    assert _post(client, csrf, "/admin/signature", signature="x").status_code == 403
+    csrf = login(people.employee.email)
+    assert _post(client, csrf, "/admin/signature", signature="x").status_code == 403
+    assert _post(client, csrf, "/settings", signature="x").status_code == 403
+    with rt.db.reading() as session:
+        assert session.get(Tenant, tenant.id).reply_signature == COMPANY  # type: ignore[union-attr]
+
+
+def test_free_standing_drafts_greet_without_a_name(rt: Runtime, people: People,
+                                                  rules: None) -> None:
+    """The CLI's free-standing drafts (no request, no requester) greet without a name."""
+    [result] = answers.draft_questions(rt, people.admin_p, [QUESTION])
+    assert result.answer.startswith("お疲れさまです。")
