@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
 
+from ushiro.answers import compare
 from ushiro.answers import service as answers
 from ushiro.audit.models import AuditEvent
 from ushiro.core.runtime import Runtime
@@ -213,3 +214,36 @@ def test_free_standing_drafts_greet_without_a_name(rt: Runtime, people: People,
     """The CLI's free-standing drafts (no request, no requester) greet without a name."""
     [result] = answers.draft_questions(rt, people.admin_p, [QUESTION])
     assert result.answer.startswith("お疲れさまです。")
+
+
+# From the CC0 rules in bench/data/docs/real/tuqulore (就業規則 第40条, 出張旅費規程 日当).
+ITEMS = """### 第40条　慶弔休暇
+
+1. 社員が申請した場合は、次のとおり慶弔休暇を与える。
+    1. 本人が結婚したとき・・・5日
+    2. 妻が出産したとき・・・3日
+    3. 配偶者、子又は父母が死亡したとき・・・5日
+"""
+TABLE = """    | 移動距離 | 支給額 |
+    | :- | -: |
+    | 50km以上100km未満 | 1,500円に出張日数を乗じたもの |
+    | 100km以上 | 3,000円に出張日数を乗じたもの |
+"""
+
+
+@pytest.mark.parametrize("passage, answer, marked", [
+    (ITEMS, "山田さん　お疲れさまです。\n本人が結婚したときは5日の慶弔休暇が取れます。\n"
+            "・本人が結婚したとき：5日", ["本人が結婚したとき・・・5日"]),
+    (ITEMS, "ご結婚の場合、「本人が結婚したとき　５日」です。", ["本人が結婚したとき・・・5日"]),
+    (TABLE, "100km以上の出張は、3,000円に出張日数を乗じた額です。",
+     ["| 100km以上 | 3,000円に出張日数を乗じたもの |"]),
+    (TABLE, "日当は出ません。", []),
+])
+def test_highlight_marks_items_and_table_rows_however_they_are_quoted(
+        passage: str, answer: str, marked: list[str]) -> None:
+    """GIVEN a clause whose fact is a list item or a table row
+    WHEN the draft states it with other spacing, leaders or width (：5日, ５日, no bars)
+    THEN exactly that line is marked, and the passage is shown unchanged."""
+    segments = compare.highlight(passage, answer)
+    assert "".join(s.text for s in segments) == passage
+    assert [s.text.strip() for s in segments if s.marked] == marked
