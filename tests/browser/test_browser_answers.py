@@ -317,6 +317,7 @@ def test_operator_workspace_draft_in_the_editor_with_signatures(
     wait(driver).until(EC.url_to_be(f"{base}/admin/signature?saved=1"))
     assert text_of(driver, "#signature-preview .body").endswith(COMPANY_SIGNATURE)
     assert_clean_console(driver, expected=("422 (Unprocessable",))
+    screenshot("workspace-00-company-signature")
     log_out(driver, base)
 
     rule_id = ask(desk_rt, people.employee_p)
@@ -329,6 +330,7 @@ def test_operator_workspace_draft_in_the_editor_with_signatures(
     assert COMPANY_SIGNATURE in text_of(driver, "#signature-company")
     _save_signature(driver, OWN_SIGNATURE)
     wait(driver).until(EC.url_to_be(f"{base}/settings?saved=1"))
+    screenshot("workspace-00-own-signature")
     driver.set_window_size(1366, 900)
     driver.get(f"{base}/desk/requests/{rule_id}")
     drafted = driver.find_element(By.CSS_SELECTOR, "#reply-editor #draft-text") \
