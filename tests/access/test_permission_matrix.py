@@ -264,6 +264,19 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "/desk/drafts/{draft_id}/promote"): Row(
         lambda w: {"url": f"/desk/drafts/{w.sent_draft_id}/promote", "data": {}},
         (LOGIN, 403, 403, 404, 303, 303, 404)),
+    ("GET", "/admin/signature"): Row(
+        lambda w: {"url": "/admin/signature"},
+        (LOGIN, 403, 403, 403, 403, 200, 200)),
+    ("POST", "/admin/signature"): Row(
+        lambda w: {"url": "/admin/signature", "data": {"signature": "総務部　ヘルプデスク"}},
+        (LOGIN, 403, 403, 403, 403, 303, 303)),
+    # Personal settings (the own reply signature) are for the staff who reply.
+    ("GET", "/settings"): Row(
+        lambda w: {"url": "/settings"},
+        (LOGIN, 403, 403, 200, 200, 200, 200)),
+    ("POST", "/settings"): Row(
+        lambda w: {"url": "/settings", "data": {"signature": "経理部　佐藤"}},
+        (LOGIN, 403, 403, 303, 303, 303, 303)),
     ("GET", "/admin/automation"): Row(
         lambda w: {"url": "/admin/automation"},
         (LOGIN, 403, 403, 403, 403, 200, 200)),

@@ -129,7 +129,7 @@ def test_abstention_goes_to_a_person(client: TestClient, rt: Runtime, people: Pe
     assert draft.status == "proposed"
     login(people.operator.email)
     page = client.get(f"/desk/requests/{request_id}")
-    assert 'id="draft-abstained"' in page.text and "担当者が回答してください" in page.text
+    assert 'id="draft-abstained"' in page.text and "保留の返信" in page.text
     assert draft.reason.split(":")[0] in page.text
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from answers.answers_support import CATEGORY, QUESTION, RULES, People, review
+from answers.answers_support import CATEGORY, QUESTION, RULES, People, ask, review
 from browser_support import assert_clean_console, log_in, log_out, text_of, wait
 from selenium.webdriver import Chrome as WebDriver
 from selenium.webdriver.common.by import By
@@ -137,16 +137,17 @@ def test_rule_question_review_faq_and_earned_self_service(
     driver.find_element(By.LINK_TEXT, QUESTION).click()
     wait(driver).until(EC.url_to_be(f"{base}/desk/requests/{request_id}"))
     assert reference in text_of(driver, "#request-title")
-    panel = driver.find_element(By.ID, "draft-panel")
     assert text_of(driver, "#draft-status") == "提案中"
+    # The draft is in the reply editor, its cited clauses beside it.
+    clauses = driver.find_element(By.CSS_SELECTOR, "#reply-editor #draft-clauses")
     assert "就業規則 第12条(年次有給休暇)" in text_of(driver, "#citation-1 .meta")
     marked = [m.text for m in driver.find_elements(By.CSS_SELECTOR, "#citation-1 mark")]
     assert marked and marked[0].startswith("雇入れの日から６か月間継続勤務し"), marked
     # Passage text is shown as text: 第12条's "<重要>" never becomes an element.
-    assert "<重要>" in panel.text
+    assert "<重要>" in clauses.text
     assert driver.execute_script(
-        "return arguments[0].getElementsByTagName('重要').length;", panel) == 0
-    draft_box = driver.find_element(By.ID, "draft-text")
+        "return arguments[0].getElementsByTagName('重要').length;", clauses) == 0
+    draft_box = driver.find_element(By.CSS_SELECTOR, "#reply-editor #draft-text")
     drafted = draft_box.get_attribute("value") or ""
     assert "１０日の年次有給休暇" in drafted and CLOSING in drafted
     screenshot("answers-02-draft")
@@ -264,3 +265,129 @@ def test_rule_question_review_faq_and_earned_self_service(
     row_link = driver.find_element(By.LINK_TEXT, OVERTIME)
     row_text = row_link.find_element(By.XPATH, "./ancestor::tr").text
     assert second_ref in row_text and "エスカレーション" in row_text
+
+
+COMPANY_SIGNATURE = "総務部　ヘルプデスク"
+OWN_SIGNATURE = "人事部　高橋 美咲"
+OFF_TOPIC = "社員食堂の今週のメニューを教えてください"
+
+
+def _rect(driver: WebDriver, css: str) -> dict[str, float]:
+    rect: dict[str, float] = driver.execute_script(
+        "return arguments[0].getBoundingClientRect().toJSON();",
+        driver.find_element(By.CSS_SELECTOR, css))
+    return rect
+
+
+def _no_sideways_scroll(driver: WebDriver) -> bool:
+    return bool(driver.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth;"))
+
+
+def _save_signature(driver: WebDriver, text: str) -> None:
+    box = driver.find_element(By.ID, "signature")
+    box.clear()
+    box.send_keys(text)
+    driver.find_element(By.ID, "signature-save").click()
+
+
+def test_operator_workspace_draft_in_the_editor_with_signatures(
+        live_server: str, browser: WebDriver, desk_rt: Runtime, people: People,
+        screenshot: Callable[[str], Path]) -> None:
+    """GIVEN a desk whose knowledge base holds the 就業規則
+    WHEN the administrator sets the company's reply signature (once too long), the 人事
+    operator sets their own, an employee asks a rule question and one the rules do not
+    answer, and the operator works both on a wide and on a phone-sized screen
+    THEN the too long signature is refused with its reason and kept for editing; the rule
+    draft is the text of the reply editor, greeting the employee as 山田さん and signed
+    with the company's signature, beside its cited clause with the quoted sentence marked
+    (side by side at 1366 px, one under the other at 390 px, nothing wider than the
+    screen); 「挨拶と署名を挿入」 puts the greeting and the operator's own signature around
+    the cursor; the holding reply's status stands on 対応中 and leaves the request in
+    progress; the rule answer sent with the defaults resolves its request."""
+    base, driver = live_server, browser
+
+    # -- The administrator sets the company's signature.
+    log_in(driver, base, ADMIN, "/desk")
+    driver.get(f"{base}/admin/signature")
+    _save_signature(driver, "総" * 201)
+    error = wait(driver).until(EC.visibility_of_element_located((By.ID, "signature-error")))
+    assert "署名は200文字以内で入力してください" in error.text
+    assert driver.find_element(By.ID, "signature").get_attribute("value") == "総" * 201
+    _save_signature(driver, COMPANY_SIGNATURE)
+    wait(driver).until(EC.url_to_be(f"{base}/admin/signature?saved=1"))
+    assert text_of(driver, "#signature-preview .body").endswith(COMPANY_SIGNATURE)
+    assert_clean_console(driver, expected=("422 (Unprocessable",))
+    screenshot("workspace-00-company-signature")
+    log_out(driver, base)
+
+    rule_id = ask(desk_rt, people.employee_p)
+    holding_id = ask(desk_rt, people.employee_p, OFF_TOPIC)
+
+    # -- The operator sets their own signature and opens the rule question, wide screen.
+    log_in(driver, base, HR_OPERATOR, "/desk")
+    driver.find_element(By.LINK_TEXT, "個人設定").click()
+    wait(driver).until(EC.url_to_be(f"{base}/settings"))
+    assert COMPANY_SIGNATURE in text_of(driver, "#signature-company")
+    _save_signature(driver, OWN_SIGNATURE)
+    wait(driver).until(EC.url_to_be(f"{base}/settings?saved=1"))
+    screenshot("workspace-00-own-signature")
+    driver.set_window_size(1366, 900)
+    driver.get(f"{base}/desk/requests/{rule_id}")
+    drafted = driver.find_element(By.CSS_SELECTOR, "#reply-editor #draft-text") \
+        .get_attribute("value") or ""
+    assert drafted.startswith("山田さん　お疲れさまです。"), drafted
+    assert drafted.rstrip().endswith(COMPANY_SIGNATURE), drafted
+    assert "お問い合わせありがとうございます" not in drafted
+    assert "就業規則 第12条(年次有給休暇)" in text_of(driver, "#draft-clauses #citation-1 .meta")
+    marked = [m.text for m in driver.find_elements(By.CSS_SELECTOR, "#draft-clauses mark")]
+    assert marked and marked[0].startswith("雇入れの日から６か月間継続勤務し"), marked
+    editor, clauses = _rect(driver, "#draft-text"), _rect(driver, "#draft-clauses")
+    assert clauses["left"] >= editor["right"] and clauses["top"] < editor["bottom"]
+    assert _no_sideways_scroll(driver)
+    assert Select(driver.find_element(By.ID, "draft-then-status")).first_selected_option \
+        .get_attribute("value") == "resolved"
+    assert_clean_console(driver)
+    screenshot("workspace-01-draft-1366")
+
+    # -- Writing by hand: the greeting and the operator's own signature, cursor between.
+    driver.find_element(By.CSS_SELECTOR, "#reply-plain summary").click()
+    driver.find_element(By.ID, "reply-insert-template").click()
+    box = driver.find_element(By.ID, "reply-body")
+    box.send_keys("確認します。")
+    assert box.get_attribute("value") == (
+        f"山田さん　お疲れさまです。\n\n確認します。\n\n{OWN_SIGNATURE}")
+    driver.find_element(By.ID, "reply-insert-template").click()  # again: nothing doubles
+    assert box.get_attribute("value") == (
+        f"山田さん　お疲れさまです。\n\n確認します。\n\n{OWN_SIGNATURE}")
+    assert_clean_console(driver)
+
+    # -- The same page on a phone: the clauses under the editor, nothing sideways.
+    driver.set_window_size(390, 844)
+    driver.get(f"{base}/desk/requests/{rule_id}")
+    editor, clauses = _rect(driver, "#draft-text"), _rect(driver, "#draft-clauses")
+    assert clauses["top"] >= editor["bottom"]
+    assert _no_sideways_scroll(driver)
+    screenshot("workspace-02-draft-390")
+    driver.execute_script("document.getElementById('draft-clauses').scrollIntoView();")
+    screenshot("workspace-03-clauses-390")
+
+    # -- The holding reply: 対応中 by default, and it stays in progress once sent.
+    driver.set_window_size(1366, 900)
+    driver.get(f"{base}/desk/requests/{holding_id}")
+    assert "保留の返信" in text_of(driver, "#reply-editor #draft-abstained")
+    status = Select(driver.find_element(By.ID, "draft-then-status"))
+    assert status.first_selected_option.get_attribute("value") == "in_progress"
+    screenshot("workspace-04-holding-1366")
+    driver.find_element(By.ID, "draft-approve").click()
+    wait(driver).until(EC.text_to_be_present_in_element((By.ID, "draft-status"), "送信済"))
+    assert text_of(driver, "#request-title .badge.st-in_progress") == "対応中"
+
+    # -- The rule answer sent as drafted resolves its request.
+    driver.get(f"{base}/desk/requests/{rule_id}")
+    driver.find_element(By.ID, "draft-approve").click()
+    wait(driver).until(EC.text_to_be_present_in_element((By.ID, "draft-status"), "送信済"))
+    assert text_of(driver, "#request-title .badge.st-resolved") == "解決済"
+    assert COMPANY_SIGNATURE in text_of(driver, "#thread .msg.outbound .body")
+    assert_clean_console(driver)
+    screenshot("workspace-05-sent-1366")

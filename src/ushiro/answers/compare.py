@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 
 ACCEPTED_BELOW = 0.10
@@ -20,9 +21,13 @@ ACCEPTED_BELOW = 0.10
 # of it (article numbers and list markers are dropped when quoting, so not all of it).
 QUOTED_SHARE = 0.6
 MIN_SENTENCE = 10  # shorter lines are captions and headings, not statements
-# Article and item numbers at the start of a line: 第１２条　, ２　, (3) …
+MIN_PLAIN = 5  # nor are lines left this short without their spaces and punctuation
+# Article and item numbers at the start of a line: 第１２条　, ２　, (3), 1. (Markdown) …
 _LEAD = re.compile(r"\s*(?:(?:第[0-9０-９一二三四五六七八九十百]+条(?:の[0-9０-９]+)?"
-                   r"|[0-9０-９]{1,2}|[(（][0-9０-９一二三四五六七八九十]+[)）])[ 　]+)?")
+                   r"|[0-9０-９]{1,2}[.．]?|[(（][0-9０-９一二三四五六七八九十]+[)）]|[-*・])[ 　]+)?")
+# What a quote may add, drop or change without changing what it says: spaces, table bars,
+# leaders (・・・), brackets and commas. Compared after NFKC (１０日 = 10日).
+_NOISE = re.compile(r"[\s|｜・･…:：、，,。「」『』()\[\]【】*#]+")
 _SENTENCE = re.compile(r"[^。！？!?\n]+(?:[。！？!?]+|\n|$)|\n")
 
 
@@ -51,9 +56,11 @@ class Segment:
 
 
 def highlight(passage: str, answer: str) -> list[Segment]:
-    """The passage cut into sentences, those that the answer quotes marked (without their
-    article number or item number, which quoting drops). Plain text: the template escapes
-    it and wraps marked segments in ``<mark>``."""
+    """The passage cut into sentences and lines, those that the answer quotes marked
+    (without their article or item number, which quoting drops). A quote counts however it
+    is spaced or punctuated: a table row 「| 100km以上 | 3,000円 |」 or an item
+    「本人が結婚したとき・・・5日」 is quoted by 「100km以上は3,000円」, 「本人が結婚したとき
+    5日」. Plain text: the template escapes it and wraps marked segments in ``<mark>``."""
     segments: list[Segment] = []
 
     def add(text: str, marked: bool) -> None:
@@ -64,18 +71,25 @@ def highlight(passage: str, answer: str) -> list[Segment]:
         else:
             segments.append(Segment(text, marked))
 
+    quoted_text = _plain(answer)
     for piece in _SENTENCE.findall(passage):
         lead = _LEAD.match(piece)
         start = lead.end() if lead else 0
         core = piece[start:].rstrip()
-        if len(core) >= MIN_SENTENCE and _quoted(core, answer):
+        if len(core) >= MIN_SENTENCE and _quoted(_plain(core), quoted_text):
             add(piece[:start], False)
             add(core, True)
             add(piece[start + len(core):], False)
         else:
             add(piece, False)
     return segments
+def _plain(text: str) -> str:
+    return _NOISE.sub("", unicodedata.normalize("NFKC", text))
+
+
 def _quoted(sentence: str, answer: str) -> bool:
+    if len(sentence) < MIN_PLAIN:  # a table's | :- | -: | is no statement
+        return False
     if sentence in answer:
         return True
     matcher = difflib.SequenceMatcher(None, sentence, answer, autojunk=False)

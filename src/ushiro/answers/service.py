@@ -86,7 +86,8 @@ def generate_draft(rt: Runtime, who: Principal, request_id: int, *,
         mode = (selfservice.mode_of(session, facts.tenant_id, facts.category_id)
                 if auto else AutomationMode.DRAFT_ONLY)
         context = replace(_tenant_context(rt, session, who),
-                          team=_team(session, facts.tenant_id, facts.category_id))
+                          team=_team(session, facts.tenant_id, facts.category_id),
+                          requester_name=desk.addressed_as(facts.requester_name))
     requester = _requester(rt, facts) if mode.self_service else None
     if requester is None:
         mode = AutomationMode.DRAFT_ONLY  # no self-service for someone we cannot vouch for
@@ -106,12 +107,16 @@ def generate_draft(rt: Runtime, who: Principal, request_id: int, *,
 
 def _tenant_context(rt: Runtime, session: Session, principal: Principal) -> TenantContext:
     """The tenant's people and name (masking) and its analyser: the drafter compares the
-    question with the passages through the same synonyms as search (ホームオフィス → 在宅勤務)."""
+    question with the passages through the same synonyms as search (ホームオフィス → 在宅勤務).
+    The signature is who drafts: their own, else the company's (the system's drafts sign
+    with the company's); a request's draft adds the requester as addressed (山田 太郎 → 山田)."""
     tenant_id = principal.tenant_id
     tenant = session.get(Tenant, tenant_id)
     names = [user.name for user, _member in identity.members(session, tenant_id)]
     return TenantContext(user_names=names, tenant_name=tenant.name if tenant else "",
-                         analyzer=knowledge.analyzer(rt, principal))
+                         analyzer=knowledge.analyzer(rt, principal),
+                         signature=identity.reply_signature(session, tenant_id,
+                                                            principal.user_id))
 
 
 def _team(session: Session, tenant_id: int, category_id: int | None) -> str:

@@ -36,25 +36,34 @@ def _current(drafts: list[DraftOut]) -> DraftOut | None:
 
 
 def draft_panel(rt: Runtime, principal: Principal, request: RequestOut) -> dict[str, Any]:
+    """The draft side panel and, while the draft is open, the reply editor it loads: the
+    draft's text to edit and send, its cited clauses beside it with what it quotes marked.
+    A holding reply (abstained) leaves the request in progress, never resolved."""
     drafts = service.drafts_for_request(rt, principal, request.id)
     current = _current(drafts)
     passages = [CitedPassage(c, compare.highlight(c.text, current.answer))
                 for c in current.citations] if current else []
-    return {"template": "answers/_panel.html", "request_id": request.id, "current": current,
-            "older": [d for d in drafts if d is not current], "passages": passages,
-            "conflicts": conflicts.draft_conflicts(rt, principal, current),
-            "draft_statuses": Status, "accepted_below": compare.ACCEPTED_BELOW}
+    panel: dict[str, Any] = {
+        "template": "answers/_panel.html", "request_id": request.id, "current": current,
+        "older": [d for d in drafts if d is not current], "passages": passages,
+        "conflicts": conflicts.draft_conflicts(rt, principal, current),
+        "draft_statuses": Status, "accepted_below": compare.ACCEPTED_BELOW}
+    if current is not None and current.status in (DraftStatus.PROPOSED, DraftStatus.APPROVED):
+        panel["editor"] = "answers/_editor.html"
+        panel["then_status"] = Status.IN_PROGRESS if current.abstained else Status.RESOLVED
+    return panel
 
 
-def _back(request_id: Id) -> Response:
-    return RedirectResponse(f"/desk/requests/{request_id}#draft-panel", status_code=303)
+def _back(request_id: Id, place: str = "draft-panel") -> Response:
+    fragment = f"#{place}" if place else ""
+    return RedirectResponse(f"/desk/requests/{request_id}{fragment}", status_code=303)
 
 
 @router.post("/desk/requests/{request_id}/drafts", dependencies=[CsrfChecked])
 def generate(principal: PagePrincipal, rt: RuntimeDep, request_id: Id) -> Response:
     """再作成: a new draft from the knowledge base (the open one is superseded)."""
     service.generate_draft(rt, principal, request_id)
-    return _back(request_id)
+    return _back(request_id, "reply-editor")
 
 
 @router.post("/desk/drafts/{draft_id}/approve", dependencies=[CsrfChecked])
@@ -63,7 +72,7 @@ def approve(principal: PagePrincipal, rt: RuntimeDep, draft_id: Id,
             status: Annotated[Status | None, Form()] = None) -> Response:
     data = ApproveIn(text=text, reason=reason or None, status=status)
     draft = service.approve(rt, principal, draft_id, data)
-    return _back(draft.request_id)
+    return _back(draft.request_id, "")  # the page's top: the new status, the thread
 
 
 @router.post("/desk/drafts/{draft_id}/reject", dependencies=[CsrfChecked])

@@ -44,6 +44,10 @@ _TABLE: tuple[AuditAction, ...] = (
     AuditAction("department.add", N_("Department added"), after="name"),
     AuditAction("category.add", N_("Category added"), after="name, department_id"),
     AuditAction("category.update", N_("Category changed"), "active (old)", "active (new)"),
+    AuditAction("tenant.signature", N_("Company reply signature changed"), "signature (old)",
+                "signature (new; empty: none)"),
+    AuditAction("user.signature", N_("Own reply signature changed"), "signature (old)",
+                "signature (new; empty: the company's)"),
     # desk
     AuditAction("request.create", N_("Request received"),
                 after="number, title, channel, category_id, requester (e-mail), tags"),

@@ -27,9 +27,11 @@ from ushiro.desk.queries import (
     get_request,
     last_request,
     recent_briefs,
+    reply_template,
     request_facts,
     texts_since,
 )
+from ushiro.desk.salutation import ReplyTemplate, addressed_as, greeting
 from ushiro.desk.schemas import (
     QueueFilter,
     ReplyCreate,
@@ -41,7 +43,7 @@ from ushiro.desk.schemas import (
 from ushiro.desk.service import change, follow_up, reply, submit, system_reply
 
 __all__ = [
-    "Channel", "InstantAnswer", "InstantCitation", "MessageKind", "Priority", "QueueFilter",
+    "Channel", "InstantAnswer", "ReplyTemplate", "addressed_as", "greeting", "reply_template", "InstantCitation", "MessageKind", "Priority", "QueueFilter",
     "ReplyCreate", "Request", "RequestBrief", "RequestChange", "RequestCreate", "RequestFacts",
     "RequestOut", "RequestText", "Status", "Upload", "backdate", "briefs", "change",
     "follow_up", "get_request", "import_mail", "last_request", "on_request_classified",

@@ -8,6 +8,11 @@ viewer's rights, each provider is called in registration order as
 returns a dict with at least ``"template"`` — rendered in the page's side column with the
 dict as ``panel`` — or ``None`` to show nothing. Providers do their own permission checks
 for whatever else they read.
+
+A panel may also name an ``"editor"`` template: it is rendered (with the same ``panel``)
+at the top of the reply editor in the main column, and the desk's own reply form moves
+under it into a collapsed 「下書きを使わずに返信・内部メモを書く」. The first panel that names
+one gets the place (answers: the open draft, to edit and send, beside its cited clauses).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from ushiro.desk import repository
 from ushiro.desk.access import access_request_by_id, as_requester, require_staff, scope_for
 from ushiro.desk.choices import OPEN_STATUSES
 from ushiro.desk.models import Attachment, Message, Request
+from ushiro.desk.salutation import ReplyTemplate, greeting
 from ushiro.desk.schemas import (
     AttachmentOut,
     MessageOut,
@@ -260,6 +261,7 @@ class RequestFacts:
     work_type: str | None
     requester_id: int | None
     tags: list[str]
+    requester_name: str = ""
 
 
 def request_facts(rt: Runtime, principal: Principal, request_id: int) -> RequestFacts:
@@ -270,4 +272,15 @@ def request_facts(rt: Runtime, principal: Principal, request_id: int) -> Request
         return RequestFacts(request.id, request.tenant_id, request.number,
                             reference(request.number), request.title, request.body,
                             request.channel, request.status, request.category_id,
-                            request.work_type, request.requester_id, tags)
+                            request.work_type, request.requester_id, tags,
+                            request.requester_name)
+
+
+def reply_template(rt: Runtime, principal: Principal, request: RequestOut) -> ReplyTemplate:
+    """The greeting and signature the reply editor inserts (``request`` as the principal
+    read it): the requester addressed as a colleague, the viewer's own signature else the
+    company's."""
+    require_staff(principal)
+    with rt.db.reading() as session:
+        signature = identity.reply_signature(session, principal.tenant_id, principal.user_id)
+    return ReplyTemplate(greeting(request.requester_name), signature)

@@ -81,7 +81,8 @@ def request_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
     data = queries.queue_page(rt, principal, QueueFilter(per_page=1))  # staff only
     item = queries.get_request(rt, principal, request_id)
     return render(request, "desk/request.html", {
-        "item": item, "data": data, "panels": panels.collect(rt, principal, item), **CHOICES})
+        "item": item, "data": data, "panels": panels.collect(rt, principal, item),
+        "reply_template": queries.reply_template(rt, principal, item), **CHOICES})
 
 
 @router.post("/desk/requests/{request_id}/reply", dependencies=[CsrfChecked])

@@ -33,12 +33,13 @@ from ushiro.identity.repository import (
 )
 from ushiro.identity.schemas import Principal, UserIn
 from ushiro.identity.service import add_user, create_tenant, principal, resolve_tenant
+from ushiro.identity.signatures import reply_signature
 
 __all__ = [
     "STAFF_ROLES", "Category", "Department", "Membership", "Principal", "Role", "Tenant",
     "User", "UserIn", "WorkType", "add_user", "categories", "category", "category_by_name",
     "category_with_department", "command_line", "guess_category", "create_tenant", "department", "departments", "first_tenant", "members",
     "members_by_ids", "membership", "principal", "principal_for", "principal_from_session",
-    "principal_from_token", "require", "require_same_tenant", "resolve_tenant", "staff",
+    "principal_from_token", "reply_signature", "require", "require_same_tenant", "resolve_tenant", "staff",
     "tenant_choices", "user_by_email",
 ]

@@ -21,6 +21,8 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # The closing lines of the company's replies (「総務部　ヘルプデスク」); NULL: none.
+    reply_signature: Mapped[str | None] = mapped_column(Text)
 
 
 class User(Base):
@@ -48,6 +50,9 @@ class Membership(Base):
     # Disabling is per tenant: one client company's admin must not lock a shared BPaaS
     # operator out of another company. ``User.is_active`` disables the account everywhere.
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The member's own signature in this tenant's replies, over the tenant's; per membership
+    # because a BPaaS operator signs for each client company differently. NULL: the tenant's.
+    reply_signature: Mapped[str | None] = mapped_column(Text)
 
 
 class Department(Base):

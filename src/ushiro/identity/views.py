@@ -1,4 +1,5 @@
-"""Pages: login/logout, tenant switch, and the admin screens (users, taxonomy, tokens)."""
+"""Pages: login/logout, tenant switch, the admin screens (users, taxonomy, tokens, the
+company's reply signature) and the staff member's own settings (their signature)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from ushiro.core.errors import UshiroError
+from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.limits import Id
 from ushiro.core.security import new_csrf_token
-from ushiro.identity import invitations, service
+from ushiro.identity import invitations, service, signatures
 from ushiro.identity.choices import Role, WorkType
 from ushiro.identity.queries import admin_overview
 from ushiro.identity.schemas import UserIn
@@ -162,3 +163,51 @@ def accept_invitation(request: Request, principal: PagePrincipal, rt: RuntimeDep
 def decline_invitation(principal: PagePrincipal, rt: RuntimeDep, invitation_id: Id) -> Response:
     invitations.decline(rt.db, principal, invitation_id)
     return RedirectResponse("/invitations", status_code=303)
+
+
+def _signature_form(request: Request, principal: PagePrincipal, rt: RuntimeDep, *,
+                    admin: bool, saved: str = "", error: UshiroError | None = None,
+                    value: str | None = None) -> Response:
+    page = "identity/admin_signature.html" if admin else "identity/settings.html"
+    return render(request, page, {
+        "signatures": signatures.signatures(rt.db, principal, admin=admin), "saved": saved,
+        "error": error, "value": value, "max_chars": signatures.MAX_CHARS,
+        "max_lines": signatures.MAX_LINES}, error.status if error else 200)
+
+
+@router.get("/admin/signature")
+def tenant_signature_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                          saved: str = "") -> Response:
+    return _signature_form(request, principal, rt, admin=True, saved=saved)
+
+
+@router.post("/admin/signature", dependencies=[CsrfChecked])
+def save_tenant_signature(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                          signature: Annotated[str, Form()] = "") -> Response:
+    try:
+        signatures.set_tenant_signature(rt.db, principal, signature)
+    except UshiroError as error:
+        if error.code is not ErrorCode.VALIDATION:
+            raise
+        # The page again with what was typed, so that shortening it is one edit away.
+        return _signature_form(request, principal, rt, admin=True, error=error, value=signature)
+    return RedirectResponse("/admin/signature?saved=1", status_code=303)
+
+
+@router.get("/settings")
+def settings_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                  saved: str = "") -> Response:
+    """The staff member's own settings: their reply signature in this company."""
+    return _signature_form(request, principal, rt, admin=False, saved=saved)
+
+
+@router.post("/settings", dependencies=[CsrfChecked])
+def save_settings(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                  signature: Annotated[str, Form()] = "") -> Response:
+    try:
+        signatures.set_own_signature(rt.db, principal, signature)
+    except UshiroError as error:
+        if error.code is not ErrorCode.VALIDATION:
+            raise
+        return _signature_form(request, principal, rt, admin=False, error=error, value=signature)
+    return RedirectResponse("/settings?saved=1", status_code=303)
