@@ -234,13 +234,15 @@ def test_topic_compounds(question: str, compounds: list[str]) -> None:
     # Written together, or through a synonym (忌引き → 慶弔休暇): the topic is there.
     ("忌引きは何日もらえますか", []),
     ("慶弔見舞金はいくら？", []),
+    # All its words in one sentence, a few words apart: 深夜にタクシーで…タクシー代.
+    ("深夜タクシー代は精算できますか", []),
 ])
 def test_topic_named_only_when_written_together(question: str, missing: list[str]) -> None:
     """GIVEN a clause that uses some of the question's words WHEN the topic gate reads it
     THEN the topic counts as named only when its words stand together in the clause."""
     text = ("慶弔休暇\n従業員が次のいずれかに該当し、本人又は家族から申請があった場合は、慶弔見舞金を"
             "支給する。\n家族が死亡したとき\n通勤手当は、次のとおり支給する。\n健康保険、厚生年金保険の"
-            "資格取得届を提出する。")
+            "資格取得届を提出する。\n終電を逃し、深夜にタクシーで帰宅した場合のタクシー代は精算できる。")
     analyzer = offline._shipped_analyzer()
     assert topic.unnamed_topic(question, text, analyzer, offline.STOP_TOKENS) == missing
 

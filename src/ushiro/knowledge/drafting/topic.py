@@ -2,7 +2,7 @@
 
 A question names its topic with a noun compound (健康保険証, 年末調整, 家族手当). The topic
 is in the rules when a clause writes that compound, or the words it stands for (after
-synonyms: 忌引き → 慶弔休暇, 有休 → 年次有給休暇) next to each other. The same words
+synonyms: 忌引き → 慶弔休暇, 有休 → 年次有給休暇) next to each other, or all in one sentence. The same words
 scattered over a clause (家族 in 「家族が死亡したとき」, 手当 in 通勤手当) are a different topic.
 Compounds that name no topic on their own (書類, 費用, 手続き) and the action a question
 asks about (支給されますか, 通勤してもいい) do not count.
@@ -31,6 +31,7 @@ _ACTION = re.compile(r"(?:さ[せれ]|し[てたな]?|す[るれ]|せ|でき|出
 # A kanji followed by kana other than a particle is a verb's stem (乗って, 買える).
 _VERB_STEM = re.compile(r"[いらりるれろわうえおかきくけこせそたちつてまみむめ]")
 _KANJI = re.compile(r"[一-龥々]")
+_SENTENCE = re.compile(r"[。\n]")
 # Suffixes that turn a topic into a time or share of it (産休中, 退職後, 月額分).
 _SUFFIXES = frozenset("中 後 前 時 等 毎 分 用".split())
 # Nouns that say what about a topic is asked, never which topic.
@@ -82,14 +83,23 @@ def _in_order(parts: Sequence[str], seq: Sequence[str]) -> bool:
     return False
 
 
+def _in_one_sentence(parts: Sequence[str], sentences: Sequence[frozenset[str]]) -> bool:
+    """Whether one sentence holds every part: 「深夜にタクシーで帰宅した場合のタクシー代」
+    is about 深夜タクシー代, while 家族 in one sentence and 手当 in another are not 家族手当."""
+    wanted = set(parts)
+    return any(wanted <= sentence for sentence in sentences)
+
+
 def unnamed_topic(question: str, text: str, analyzer: Analyzer,
                   ignore: frozenset[str] = frozenset()) -> list[str]:
     """The question's topic compounds ``text`` (the best clauses with their labels) never
     names, when they are nearly all of its topic: the topic is not in the rules."""
     folded = facts.fold(text)
     seq = analyzer.index_tokens(folded)
+    sentences = [frozenset(analyzer.index_tokens(s)) for s in _SENTENCE.split(folded) if s]
     compounds = topic_compounds(question, analyzer, ignore)
     missing = [w for w in compounds if w not in folded
-               and not any(_in_order(f, seq) for f in _forms(w, analyzer))]
+               and not any(_in_order(f, seq) or _in_one_sentence(f, sentences)
+                           for f in _forms(w, analyzer))]
     weight = sum(len(w) for w in compounds)
     return missing if weight and sum(len(w) for w in missing) / weight >= UNNAMED_SHARE else []
