@@ -184,14 +184,7 @@ def tenant_signature_page(request: Request, principal: PagePrincipal, rt: Runtim
 @router.post("/admin/signature", dependencies=[CsrfChecked])
 def save_tenant_signature(request: Request, principal: PagePrincipal, rt: RuntimeDep,
                           signature: Annotated[str, Form()] = "") -> Response:
-    try:
-        signatures.set_tenant_signature(rt.db, principal, signature)
-    except UshiroError as error:
-        if error.code is not ErrorCode.VALIDATION:
-            raise
-        # The page again with what was typed, so that shortening it is one edit away.
-        return _signature_form(request, principal, rt, admin=True, error=error, value=signature)
-    return RedirectResponse("/admin/signature?saved=1", status_code=303)
+    return _save_signature(request, principal, rt, signature, admin=True)
 
 
 @router.get("/settings")
@@ -204,10 +197,19 @@ def settings_page(request: Request, principal: PagePrincipal, rt: RuntimeDep,
 @router.post("/settings", dependencies=[CsrfChecked])
 def save_settings(request: Request, principal: PagePrincipal, rt: RuntimeDep,
                   signature: Annotated[str, Form()] = "") -> Response:
+    return _save_signature(request, principal, rt, signature, admin=False)
+
+
+def _save_signature(request: Request, principal: PagePrincipal, rt: RuntimeDep,
+                    signature: str, *, admin: bool) -> Response:
+    save = signatures.set_tenant_signature if admin else signatures.set_own_signature
     try:
-        signatures.set_own_signature(rt.db, principal, signature)
+        save(rt.db, principal, signature)
     except UshiroError as error:
         if error.code is not ErrorCode.VALIDATION:
             raise
-        return _signature_form(request, principal, rt, admin=False, error=error, value=signature)
-    return RedirectResponse("/settings?saved=1", status_code=303)
+        # The page again with what was typed, so that shortening it is one edit away.
+        return _signature_form(request, principal, rt, admin=admin, error=error,
+                               value=signature)
+    return RedirectResponse(("/admin/signature" if admin else "/settings") + "?saved=1",
+                            status_code=303)
