@@ -16,18 +16,31 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-# The kind of fact a question asks for, from its question words; the first match wins, so
-# the narrower forms (何歳, いつまで) come before the broader ones (いつ, 何).
-_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("age", re.compile(r"何歳|いくつまで|年齢")),
-    ("deadline", re.compile(r"いつまで|期限|何日前|何日以内|締め?切|どのくらいの間|何日後")),
-    ("amount", re.compile(r"いくら|幾ら|金額|何円|上限|限度|補助|割増|率|手当|費用|代は|料金")),
-    ("days", re.compile(r"何日|日数|何週|何か月|何ヶ月|何カ月|どれくらい|どのくらい|期間")),
-    ("time", re.compile(r"何時|時間は|時刻")),
+# The kind of fact a question asks for. Its question word decides (いくら, 何日, どうなる):
+# the first of these that occurs wins, so the narrower forms (何歳, いつまで) come before the
+# broader ones (いつ, 何). Only a question without one is read by its nouns (上限, 期間,
+# 手続), because a noun also names the topic: 「休職期間が終わったらどうなりますか」 asks what
+# happens, not for a number of days.
+_ASKING: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("age", re.compile(r"何歳|いくつまで")),
+    ("deadline", re.compile(r"いつまで|何日前|何日以内|どのくらいの間|何日後")),
+    ("amount", re.compile(r"いくら|幾ら|何円")),
+    ("days", re.compile(r"何日|何週|何か月|何ヶ月|何カ月")),
+    ("time", re.compile(r"何時")),
     ("date", re.compile(r"いつ|何月|何曜")),
-    ("procedure", re.compile(r"どうすれば|どうやって|どのように|手続|方法|申請")),
+    ("procedure", re.compile(r"どうすれば|どうやって|どのように|どうしたら|どうやったら")),
+    ("outcome", re.compile(r"どうな[りるっ]|どう扱|どういう扱い")),
     ("count", re.compile(r"何回|何人|何年")),
-    ("yesno", re.compile(r"ますか|ですか|られる|れる[?？]|いい[?？]|出る|もらえ|ある[?？]|の[?？]")),
+)
+_NAMED: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("age", re.compile(r"年齢")),
+    ("deadline", re.compile(r"期限|締め?切")),
+    ("amount", re.compile(r"金額|上限|限度|補助|割増|率|手当|費用|代は|料金")),
+    ("days", re.compile(r"日数|どれくらい|どのくらい|期間")),
+    ("time", re.compile(r"時間は|時刻")),
+    ("procedure", re.compile(r"手続|方法|申請")),
+    ("yesno", re.compile(r"ますか|ですか|られる|れる[?？]|いい[?？]|出る|もらえ|ある[?？]|の[?？]"
+                         r"|本当|ほんと")),
 )
 
 _FACTS = {
@@ -43,6 +56,8 @@ _FACTS = {
                         r"|無給|有給|支給する|負担|この限りでない|ならない|得る|ことができ"),
     "procedure": re.compile(r"申請|届け?出|提出|手続|承認|許可|振り?込|申し出"),
     "condition": re.compile(r"場合|限り|以上|未満|但し|ただし|認め"),
+    # What follows from a case: 「…ときは、満了の日をもって自然退職とする」.
+    "outcome": re.compile(r"(?:とき|場合)(?:は|には)、.*(?:とする|となる|みなす|しない|できない)"),
 }
 _ANY_FACT = re.compile(r"[0-9]")
 
@@ -93,9 +108,10 @@ def place_classes(question: str) -> list[str]:
 
 
 def question_kind(question: str) -> str:
-    """amount | days | deadline | age | date | time | count | procedure | yesno | what."""
+    """amount | days | deadline | age | date | time | count | procedure | outcome | yesno |
+    what."""
     text = fold(question)
-    for kind, pattern in _KINDS:
+    for kind, pattern in (*_ASKING, *_NAMED):
         if pattern.search(text):
             return kind
     return "what"
@@ -269,6 +285,9 @@ def asked_numbers(question: str) -> list[tuple[float, str]]:
             for m in _ASKED_NUMBER.finditer(fold(question))]
 
 
+_INCLUSIVE = frozenset({"以上", "以下", "まで"})
+
+
 def range_fit(asked: list[tuple[float, str]], text: str) -> int:
     """+1 when a number of the question falls within the ranges the line states for its
     unit, -1 when the line states ranges for that unit and the number is outside them,
@@ -279,7 +298,10 @@ def range_fit(asked: list[tuple[float, str]], text: str) -> int:
         mine = [(value, op) for value, u, op in bounds if u == unit]
         if not mine:
             continue
-        inside = all(_within(number, value, op) for value, op in mine)
+        # A line naming the question's own number as an inclusive bound (年5日 → 「5日以上
+        # 取得しなければならない」) holds it even when it states other bounds too.
+        named = any(abs(value - number) < 1e-9 and op in _INCLUSIVE for value, op in mine)
+        inside = named or all(_within(number, value, op) for value, op in mine)
         result = 1 if inside else -1
         if inside:
             break

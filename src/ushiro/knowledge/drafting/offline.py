@@ -87,15 +87,25 @@ class OfflineDrafter:
             return abstain(f"{OFF_TOPIC}: {share:.0%} of the question's words in the best "
                            f"passage < {MIN_COVERAGE:.0%}", context)
         clauses = candidates(passages, wanted, analyzer)
-        text = "\n".join(f"{c.first.document} {c.first.context} {c.first.section}\n{c.text}"
-                         for c in clauses)
         ignore = STOP_TOKENS | own_names(context, analyzer)
-        missing = topic.unnamed_topic(question, text, analyzer, ignore)
+        missing = topic.unnamed_topic(question, "\n".join(map(_read, clauses)), analyzer, ignore)
         if missing:
             return abstain(f"{OFF_TOPIC}: the passages never name {'、'.join(missing)}", context)
+        # The clause that answers must name the topic itself: the words being somewhere among
+        # the best clauses (通信費 in the travel rule) does not make another clause (セミナー補助,
+        # chosen for 補助) an answer about it.
+        named = [c for c in clauses if topic.names_any(question, _read(c), analyzer, ignore)]
+        if not named:
+            return abstain(f"{OFF_TOPIC}: no clause names the question's topic", context)
         reader = Reader(question, wanted, analyzer)
-        choice = reader.best(clauses)
-        return compose(choice, clauses, reader, context)
+        choice = reader.best(named)
+        return compose(choice, named, reader, context)
+
+
+def _read(clause: Clause) -> str:
+    """A clause as the topic gate reads it: its labels and its text."""
+    first = clause.first
+    return f"{first.document} {first.context} {first.section}\n{clause.text}"
 
 
 def candidates(passages: Sequence[SearchHit], wanted: set[str],
@@ -112,7 +122,24 @@ def candidates(passages: Sequence[SearchHit], wanted: set[str],
                 continue
             groups[key], ranks[key] = [], len(ranks)
         groups[key].append(hit)
+    if all(h.kind == "reference" for hits in groups.values() for h in hits):
+        _add_company_clause(passages, wanted, analyzer, groups, ranks)
     return [Clause(tuple(hits), ranks[key]) for key, hits in groups.items()]
+
+
+def _add_company_clause(passages: Sequence[SearchHit], wanted: set[str], analyzer: Analyzer,
+                        groups: dict[tuple[str, int, str], list[SearchHit]],
+                        ranks: dict[tuple[str, int, str], int]) -> None:
+    """When only reference material leads, the best company passage further down that
+    shares the question's words joins the candidates: a draft must not say the company
+    has no rule (「社内規程に定めがないため」) while search found one on the topic."""
+    own = next((h for h in passages if h.kind != "reference"
+                and coverage(wanted, h, analyzer) >= MIN_COVERAGE), None)
+    if own is None:
+        return
+    key = (own.document, own.version, own.section)
+    groups[key] = [h for h in passages if (h.document, h.version, h.section) == key]
+    ranks[key] = len(ranks)
 
 
 def compose(choice: Choice, clauses: Sequence[Clause], reader: Reader,

@@ -5,8 +5,10 @@ scored by the question's words it shares (weighted by how rare they are among th
 clause's lines: the clause's own topic, 年次有給休暇 on every line of 第38条, says little about
 which line answers; 半日 or 入社 says which), by whether it holds a fact of the asked kind,
 by the question's numbers falling in its ranges and by the rare characters it names. A
-clause scores its best line plus search's rank, the fit of its caption to the question,
-and less when it applies to a group of employees the question does not name.
+clause scores its best line plus search's rank, the fit of its caption to the question
+(most when the question writes the caption whole: 生理休暇), the share of the question's
+words it names anywhere, and less when it applies to a group of employees the question does
+not name or when it is reference material beside a company rule.
 """
 
 from __future__ import annotations
@@ -141,6 +143,7 @@ class Reader:
         self.asked = facts.asked_numbers(question)
         self.grams = grams(" ".join([question, *facts.place_classes(question)]))
         self._tokens: dict[str, frozenset[str]] = {}
+        self.captions: frozenset[str] = frozenset()
 
     def tokens(self, text: str) -> frozenset[str]:
         if text not in self._tokens:
@@ -205,10 +208,20 @@ class Reader:
         the clauses, so that a one-line clause does not weigh every word as rare."""
         read = [(c, facts.clause_lines(c.text) or [Line(c.text.strip())]) for c in clauses]
         weights = self.rarity([x for _, lines in read for x in lines])
-        return max((self.choose(c, lines, weights) for c, lines in read),
+        company = any(c.first.kind != "reference" for c in clauses)
+        self.captions = self.written_captions(clauses)
+        return max((self.choose(c, lines, weights, company) for c, lines in read),
                    key=lambda c: c.score)
 
-    def choose(self, clause: Clause, lines: list[Line], weights: dict[str, float]) -> Choice:
+    # Reference material (a statute, model rules) answers only where the company's own rules
+    # are silent: among clauses that include a company rule, a reference clause scores this
+    # much less, so the company's rule wins a near tie and the law only a clear case.
+    REFERENCE_PENALTY = 3.0
+    # The weight of the share of the question's words the clause names anywhere.
+    TOPIC_WEIGHT = 3.0
+
+    def choose(self, clause: Clause, lines: list[Line], weights: dict[str, float],
+               company: bool = False) -> Choice:
         specific = self.specificity(lines)
         parents = frozenset(x.path[-1] for x in lines if x.path)
         scored = [(self.score(x, specific, parents, weights), -x.index, x) for x in lines]
@@ -217,7 +230,12 @@ class Reader:
                 and abs(s - best) < 1e-9 and facts.holds_fact(self.kind, x.value)
                 and x.value.endswith("。") == line.value.endswith("。")]
         bonus = self.RANK_BONUS[min(clause.rank, len(self.RANK_BONUS) - 1)]
-        total = best + bonus + self.named(clause) - self.out_of_scope(clause)
+        # A clause that only points to another rule gains nothing from naming the topic:
+        # that rule's own clause answers.
+        fit = 0.0 if _DEFERS.search(line.text) else self.named(clause) + self.topic(clause)
+        total = best + bonus + fit - self.out_of_scope(clause)
+        if company and clause.first.kind == "reference":
+            total -= self.REFERENCE_PENALTY
         same = ties if len(ties) > 1 else [line]
         return Choice(clause, line, lines, total, same, self._runner(scored, line, same, best))
 
@@ -238,6 +256,13 @@ class Reader:
                 return x
         return None
 
+    def written_captions(self, clauses: Sequence[Clause]) -> frozenset[str]:
+        """The captions the question writes whole, the most specific only: 「休職期間が終わ
+        ったら」 names 第19条（休職期間）, not 第18条（休職）."""
+        found = {cap for c in clauses if len(cap := facts.fold(c.caption)) >= 2
+                 and cap in self.question}
+        return frozenset(c for c in found if not any(c != o and c in o for o in found))
+
     def named(self, clause: Clause) -> float:
         """The article whose caption the question names (日当 → 第13条（日当）) is the one
         that holds the fact, more than another that mentions the word in passing; a caption
@@ -248,7 +273,20 @@ class Reader:
         pairs = {g for g in self.grams if len(g) == 2}
         words = {t for t in self.tokens(cap) if len(t) > 1}
         fit = len(words & self.wanted) / len(words) if words else 0.0
-        return (2.0 if any(g in cap for g in pairs) else 0.0) + 2.0 * fit
+        # The question writing the whole caption (生理休暇は有給ですか) names the article
+        # itself, whatever other clauses its words (有給) are expanded to.
+        whole = float(min(len(cap), 4)) if cap in self.captions else 0.0
+        return (2.0 if any(g in cap for g in pairs) else 0.0) + 2.0 * fit + whole
+
+    def topic(self, clause: Clause) -> float:
+        """The question's words the clause names anywhere (caption, context, lines), as a
+        share: the best line of a clause about another thing (採用時特別休暇 for a question on
+        有休) can score high on a few words, while its clause lacks the question's topic."""
+        total = sum(weight(t) for t in self.wanted)
+        if not total:
+            return 0.0
+        have = self.tokens(f"{clause.first.section} {clause.caption}\n{clause.text}")
+        return self.TOPIC_WEIGHT * sum(weight(t) for t in self.wanted & have) / total
 
     def out_of_scope(self, clause: Clause) -> float:
         """3 when the clause's rule set or chapter is limited to a group of employees

@@ -103,3 +103,29 @@ def unnamed_topic(question: str, text: str, analyzer: Analyzer,
                            for f in _forms(w, analyzer))]
     weight = sum(len(w) for w in compounds)
     return missing if weight and sum(len(w) for w in missing) / weight >= UNNAMED_SHARE else []
+
+
+def names_any(question: str, text: str, analyzer: Analyzer,
+              ignore: frozenset[str] = frozenset()) -> bool:
+    """Whether ``text`` (one clause) names at least one of the question's topic compounds:
+    a word of its own (出産 of 出産予定) or the whole of a synonym it stands for (慶弔休暇 for
+    忌引き; a part of a synonym, 勤務 of 在宅勤務, is too common to tell). A clause naming none
+    (セミナー補助 for テレワークの通信費) is about something else, however well its other words
+    match. True when the question has no topic compound."""
+    compounds = topic_compounds(question, analyzer, ignore)
+    if not compounds:
+        return True
+    folded = facts.fold(text)
+    seq = analyzer.index_tokens(folded)
+    have = set(seq)
+    for word in compounds:
+        # A synonym's own form is analysed into the words it stands for (テレワーク → 在宅,
+        # 勤務); its surface words are its own.
+        own = set(plain_tokens(word))
+        if word not in analyzer.terms:
+            own.update(analyzer.index_tokens(word))
+        if word in folded or any(len(t) > 1 and t in have for t in own):
+            return True
+        if any(_in_order(plain_tokens(c), seq) for c in analyzer.terms.get(word, ())):
+            return True
+    return False
