@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Answer-quality benchmark: Ushiro's drafts for colloquial questions over real published rules.
 
-The documents of ``bench/data/answers/corpus.json`` (the デンキヤギ rules, CC0) are added
+The documents of ``bench/data/answers/corpus.json`` (the デンキヤギ rules, CC0; ``--corpus``
+picks another corpus file, e.g. ``corpus-tuqulore.json``) are added
 through the real ``knowledge.add_document`` into one fresh tenant of a throw-away database
 (SQLite in a temporary data directory, or a fresh PostgreSQL schema with ``--db postgres``;
 the environment is :class:`bench.retrieval.Env`). When ``knowledge.DocumentIn`` has a
@@ -100,10 +101,17 @@ class Outcome:
         return not (self.checks["correct"] and self.checks["direct"])
 
 
-def load(which: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    corpus = json.loads(CORPUS.read_text("utf-8"))
-    path = DATA / corpus[which]
-    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+def load(corpus_path: Path, which: str,
+         questions_file: Path | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The corpus file and its question set ``which`` (a key of the corpus file, e.g.
+    ``questions``, ``heldout``, ``heldout2``), or the rows of ``questions_file``."""
+    corpus = json.loads(corpus_path.read_text("utf-8"))
+    if questions_file is None:
+        if which not in corpus:
+            raise SystemExit(f"{corpus_path.name} names no {which!r} question set")
+        questions_file = DATA / corpus[which]
+    text = questions_file.read_text("utf-8")
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
     return corpus, rows
 
 
@@ -217,8 +225,15 @@ def print_report(fig: dict[str, Any], failures: Sequence[dict[str, Any]], info: 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    p.add_argument("--questions", choices=("questions", "heldout"), default="questions",
-                   help="the dev set (default) or the held-out set (final check only)")
+    p.add_argument("--corpus", type=Path, default=CORPUS,
+                   help="corpus file (default answers/corpus.json, the デンキヤギ rules; "
+                        "answers/corpus-tuqulore.json for the ツクロア rules)")
+    p.add_argument("--questions", choices=("questions", "heldout", "heldout2"),
+                   default="questions",
+                   help="the dev set (default), the held-out set or the fresh held-out set "
+                        "heldout2 (final checks only) named in the corpus file")
+    p.add_argument("--questions-file", type=Path, default=None,
+                   help="a question file (JSONL) instead of --questions")
     p.add_argument("--no-reference", action="store_true",
                    help="leave the statutes (reference material) out")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
@@ -228,21 +243,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    corpus, rows = load(args.questions)
-    note(f"{args.questions}: {len(rows)} questions; adding documents and drafting ...")
+    corpus, rows = load(args.corpus, args.questions, args.questions_file)
+    name = args.questions_file.name if args.questions_file else args.questions
+    note(f"{name}: {len(rows)} questions; adding documents and drafting ...")
     with environment(args.db, args.keep) as env:
         outcomes, passages = run(env, rows, corpus, not args.no_reference)
         drafter = type(__import__("ushiro.knowledge", fromlist=["drafter_for"])
                        .drafter_for(env.rt.settings)).__name__
     fig = figures(outcomes)
     reference = kinds_supported() and not args.no_reference
-    fig.update(database=args.db, questions=args.questions, passages=passages,
+    fig.update(database=args.db, questions=name, corpus=args.corpus.name, passages=passages,
                drafter=drafter, reference_documents=reference)
     failures = [failure(o) for o in outcomes if o.failed]
     if args.json:
         print(json.dumps({"figures": fig, "failures": failures}, ensure_ascii=False, indent=1))
     else:
-        print_report(fig, failures, f"set {args.questions}  db {args.db}  drafter {drafter}  "
+        print_report(fig, failures, f"set {name}  corpus {args.corpus.name}  db {args.db}  "
+                     f"drafter {drafter}  "
                      f"passages {passages}  statutes as reference: {'yes' if reference else 'no'}")
     return 0
 
