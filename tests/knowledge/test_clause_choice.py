@@ -148,3 +148,62 @@ def test_the_answering_clause_names_the_topic() -> None:
         clause("福利厚生規程", "第7条", SEMINAR_7, 6.4)], TenantContext())
     assert "セミナー" not in answer_of(draft)
     assert all(c.document != "福利厚生規程" for c in draft.citations[:1])
+
+
+@pytest.mark.parametrize(("question", "compounds"), [
+    ("結婚休暇っていつまでに申請すればいいですか", ["結婚休暇"]),  # って after a noun
+    ("マイナンバーカード持ってないんだけど", ["マイナンバーカード"]),  # 持って is a verb
+    ("去年もらった有休が結構残ってる。年度が変わったら消えちゃう？", ["有休"]),  # when, not what
+    ("今月残業が60時間を超えそう", ["残業"]),
+    ("会社の都合で引っ越すことになったら、引っ越し代って出る？", ["引っ越す", "引っ越し"]),
+])
+def test_topic_compounds_of_chatty_questions(question: str, compounds: list[str]) -> None:
+    """GIVEN a colloquial question (って, time words, circumstances) WHEN its topic compounds
+    are read THEN they are what it asks about."""
+    from ushiro.knowledge.drafting import offline, topic
+
+    assert topic.topic_compounds(question, offline._shipped_analyzer()) == compounds
+
+
+POINTER_39 = ("第39条　育児・介護休業、子の看護休暇等\n\n1. 育児・介護休業等の取扱いについては、"
+              "育児介護休業規程に定める。")
+
+
+def test_a_rule_deferring_to_a_rule_not_loaded_abstains() -> None:
+    """GIVEN only 就業規則's pointer to a 育児介護休業規程 the tenant has not loaded WHEN asked
+    about 育休 THEN the draft holds (a person answers) instead of quoting the pointer."""
+    draft = OfflineDrafter().draft("育児休業って子どもが何歳になるまで取れるの？", [
+        clause("就業規則", "第39条(育児・介護休業、子の看護休暇等)", POINTER_39, 9.0)],
+        TenantContext())
+    assert draft.abstained and "育児介護休業規程" in (draft.reason or "")
+
+
+WAGE_16 = ("第16条　通勤手当\n\n1. 通勤手当は、会社が合理的であると認めた通勤経路・方法に限り、交通費を実費"
+           "支給する。上限は月額45,000円とする。")
+WAGE_27 = ("第27条　通勤手当\n\n1. 公共交通機関を利用して通勤する場合、1日あたり1,000円を上限として実費を"
+           "支給する。")
+
+
+def test_a_fixed_term_chapter_answers_whatever_the_company_calls_them() -> None:
+    """GIVEN 賃金規程 with a chapter for 臨時社員 WHEN a 契約社員 asks about 交通費 THEN that
+    chapter's 通勤手当 answers (1,000円), not the regular employees' 45,000円."""
+    regular = clause("賃金規程", "第16条", WAGE_16, 10.7)
+    temporary = SearchHit(27, "賃金規程", 1, "第27条", "第3章 臨時社員の賃金", None, 9.5,
+                          WAGE_27)
+    draft = OfflineDrafter().draft("契約社員で電車通勤なんだけど、交通費って1日いくらまで出る？",
+                                   [regular, temporary], TenantContext())
+    assert "1,000円" in answer_of(draft)
+
+
+SUSPEND_10 = ("第10条　休職\n\n1. 業務外の傷病により欠勤し、3か月を経過しても治癒しないときは、休職を"
+              "命ずる。休職期間は、勤続年数にかかわらず1年6か月を限度とする。")
+
+
+def test_a_long_question_passes_when_the_caption_is_its_word() -> None:
+    """GIVEN a question telling its circumstances at length WHEN the best clause's caption
+    (休職) is one of its words THEN it is answered, not held back for low word coverage."""
+    draft = OfflineDrafter().draft(
+        "持病が悪化してもう2か月以上休んでる…まだ治らないんだけど、休職ってどれくらいまでさせてもらえる？",
+        [clause("就業規則", "第10条(休職)", SUSPEND_10, 8.0)], TenantContext())
+    assert not draft.abstained, draft.reason
+    assert "1年6か月" in draft.answer

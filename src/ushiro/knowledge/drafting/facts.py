@@ -77,8 +77,9 @@ _MARKER = re.compile(r"^(?:[0-9０-９]{1,2}[.．)）]|[*・\-+]|[（(][0-9０-�
 _ARTICLE_NO = re.compile(r"^#*\s*第[0-9０-９一二三四五六七八九十百]+条(?:の[0-9０-９一二三四五六七八九十]+)?"
                          r"[ 　]*")
 # 「第40条　慶弔休暇」, 「### 第3条の2（航空機の利用）」, 「（年次有給休暇）」: a heading, not rule text.
+# A caption after the article number may hold a comma (第39条　育児・介護休業、子の看護休暇等).
 _ARTICLE_HEAD = re.compile(r"^(?:#*\s*第[0-9０-９一二三四五六七八九十百]+条(?:の[0-9０-９一二三四五六七八九十]+)?"
-                           r"[ 　]*)?[（(]?([^（()）。、]{1,24})[）)]?$")
+                           r"[ 　]*[（(]?([^（()）。]{1,24})[）)]?|[（(]?([^（()）。、]{1,24})[）)]?)$")
 _CAPTION_ONLY = re.compile(r"^[（(]([^（()）]{1,30})[）)]$")
 _KEY_VALUE = re.compile(r"\s*(?:・・・|・{3,}|…+|\.{3,})\s*")
 
@@ -148,7 +149,7 @@ def caption(text: str) -> str:
         line = fold(raw).strip()
         if (m := _CAPTION_ONLY.match(line)) or _ARTICLE_NO.match(line) and (
                 m := _ARTICLE_HEAD.match(line)):
-            return m.group(1).strip(" 　")
+            return (m.group(1) or m.group(2)).strip(" 　")
     return ""
 
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from functools import cache
 
-from ushiro.knowledge.drafting import topic
+from ushiro.knowledge.drafting import facts, topic
 from ushiro.knowledge.drafting.drafters import (
     CLOSING,
     NO_PASSAGES,
@@ -30,7 +30,7 @@ from ushiro.knowledge.drafting.drafters import (
     greeting,
     signed,
 )
-from ushiro.knowledge.drafting.reading import Choice, Clause, Reader, weight
+from ushiro.knowledge.drafting.reading import DEFERS, Choice, Clause, Reader, weight
 from ushiro.knowledge.drafting.wording import answer_sentences, condition_of, sentences, told
 from ushiro.knowledge.retrieval.synonyms import default_pairs
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
@@ -45,6 +45,10 @@ MIN_TOP_SCORE = 0.5
 # top passage contains. Real questions reach 50–100 % on the clause that answers them; a
 # question about something the rules never mention shares one incidental word (≤ 35 %).
 MIN_COVERAGE = 0.3
+# A long question tells circumstances (持病が悪化して2か月休んでいる…) beside its topic, so
+# its share of words in the answering clause is lower: when the best passage's caption is
+# one of the question's words (休職), a lower share suffices.
+MIN_CAPTIONED = 0.15
 # Clauses besides the best one that may hold the fact: the next few hits scoring at least
 # this share of the best one.
 CANDIDATE_HITS = 4
@@ -83,7 +87,8 @@ class OfflineDrafter:
         if not wanted:
             return abstain(f"{OFF_TOPIC}: no content words in the question", context)
         share = coverage(wanted, top, analyzer)
-        if share < MIN_COVERAGE:
+        if share < MIN_COVERAGE and not (share >= MIN_CAPTIONED
+                                         and names_caption(wanted, top, analyzer)):
             return abstain(f"{OFF_TOPIC}: {share:.0%} of the question's words in the best "
                            f"passage < {MIN_COVERAGE:.0%}", context)
         clauses = candidates(passages, wanted, analyzer)
@@ -99,7 +104,26 @@ class OfflineDrafter:
             return abstain(f"{OFF_TOPIC}: no clause names the question's topic", context)
         reader = Reader(question, wanted, analyzer)
         choice = reader.best(named)
+        elsewhere = deferred_to(choice.line.text, passages)
+        if elsewhere:
+            return abstain(f"{OFF_TOPIC}: the rule defers to {elsewhere}, not in the documents",
+                           context)
         return compose(choice, named, reader, context)
+
+
+_DEFERRED = re.compile(r"([一-龥・ァ-ヶー]{2,30}(?:規程|規則|規定))(?:に|で|において|により|の)")
+
+
+def deferred_to(line: str, passages: Sequence[SearchHit]) -> str:
+    """The rule a line defers its answer to (「…については、育児介護休業規程に定める」) when
+    none of the passages is from it: the answer is not in what search found."""
+    if not DEFERS.search(line):
+        return ""
+    names = [m.group(1) for m in _DEFERRED.finditer(line)]
+    have = {facts.fold(h.document).replace("・", "") for h in passages}
+    missing = [n for n in names if facts.fold(n).replace("・", "").removeprefix("別に定める")
+               not in have and not n.endswith("本規程")]
+    return missing[0] if missing and len(missing) == len(names) else ""
 
 
 def _read(clause: Clause) -> str:
@@ -200,6 +224,17 @@ def own_names(context: TenantContext, analyzer: Analyzer) -> frozenset[str]:
     own = " ".join([*context.user_names,
                     re.sub(r"株式会社|有限会社|合同会社|\(株\)|（株）|㈱", "", context.tenant_name)])
     return frozenset(analyzer.query_tokens(own)) if own.strip() else frozenset()
+
+
+_CAPTION = re.compile(r"[（(]([^（()）]{1,30})[）)]\s*$")
+
+
+def names_caption(wanted: set[str], hit: SearchHit, analyzer: Analyzer) -> bool:
+    """Whether a word of the question (two characters or more) is a word of the passage's
+    article caption (第10条(休職) for 休職ってどれくらい)."""
+    m = _CAPTION.search(hit.section)
+    words = set(analyzer.index_tokens(m.group(1))) if m else set()
+    return any(len(t) > 1 for t in words & wanted)
 
 
 def coverage(wanted: set[str], hit: SearchHit, analyzer: Analyzer) -> float:

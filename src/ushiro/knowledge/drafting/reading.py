@@ -29,6 +29,9 @@ NUMERIC = frozenset({"amount", "days", "deadline", "age", "date", "time", "count
 # clause answers only a question that names the group.
 GROUPS = ("臨時社員", "嘱託社員", "契約社員", "パートタイマー", "アルバイト", "短時間正社員",
           "派遣社員", "役員")
+NON_REGULAR = frozenset({"臨時社員", "嘱託社員", "契約社員", "パートタイマー", "アルバイト"})
+NON_REGULAR_WORDS = ("臨時社員", "嘱託", "契約社員", "有期", "パート", "アルバイト", "バイト",
+                     "非正規")
 # An employee's verbs and the words a rule uses for the same act (analyser's normalised
 # forms): 「給料もらえますか」 is answered by the line that says 支給, 「いつまでに言えばいい」 by
 # the one that says 届け出. Generic verbs are stop words for the topic, not for the line.
@@ -52,7 +55,8 @@ KIND_KEYS = {"days": re.compile(r"日数|期間|日間"), "deadline": re.compile
 _DEFINES = re.compile(r"(?:ものである|をいう|を目的とする|目的とするものである)。?$|^[^、。]{1,30}とは、")
 # A line that defers to another rule (「退職金は、別に定める退職金規程により支給する」): that
 # rule's own clause answers, when search found it.
-_DEFERS = re.compile(r"別に定める[^。]{0,20}(?:規程|規則|規定)")
+DEFERS = re.compile(r"別に定める[^。]{0,20}(?:規程|規則|規定)"
+                     r"|(?:規程|規則|規定)(?:に|で|において)(?:定める|定めます|よる|よります)。?$")
 _CAPTION_IN_SECTION = re.compile(r"[（(]([^（()）]{1,30})[）)]\s*$")
 
 
@@ -188,7 +192,7 @@ class Reader:
         defines = 1.5 if _DEFINES.search(line.text) else 0.0
         if self.kind == "yesno" and not line.key and not line.text.endswith("。"):
             defines += 1.5  # a yes or no is a sentence, not an item of a list
-        if _DEFERS.search(line.text):
+        if DEFERS.search(line.text):
             defines += 5.0
         return own + 0.8 * near + 0.3 * far + fact + 5.0 * fit + 2.5 * spec - intro - defines
 
@@ -232,7 +236,7 @@ class Reader:
         bonus = self.RANK_BONUS[min(clause.rank, len(self.RANK_BONUS) - 1)]
         # A clause that only points to another rule gains nothing from naming the topic:
         # that rule's own clause answers.
-        fit = 0.0 if _DEFERS.search(line.text) else self.named(clause) + self.topic(clause)
+        fit = 0.0 if DEFERS.search(line.text) else self.named(clause) + self.topic(clause)
         total = best + bonus + fit - self.out_of_scope(clause)
         if company and clause.first.kind == "reference":
             total -= self.REFERENCE_PENALTY
@@ -296,5 +300,10 @@ class Reader:
         asked = self.tokens(self.question)
         limited = [g for g in GROUPS if g in scope]
         if any(self.tokens(g) <= asked for g in limited):
+            return -1.5
+        # Companies name their fixed-term and hourly staff differently (臨時社員 here, 契約社員
+        # or パート there): a question naming one of them asks about the others' chapter too.
+        if any(g in NON_REGULAR for g in limited) and any(
+                g in self.question for g in NON_REGULAR_WORDS):
             return -1.5
         return 3.0 if limited else 0.0

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from ushiro.knowledge.drafting import facts
-from ushiro.knowledge.retrieval.tokenize import Analyzer, plain_tokens
+from ushiro.knowledge.retrieval.tokenize import Analyzer, plain_tokens, words
 
 # The share (by length) of the question's topic compounds the best clauses must miss for
 # the topic to count as absent: a colloquial side word the rule puts differently (祖母,
@@ -25,11 +25,14 @@ GAP = 2
 
 # Kanji or katakana, with the okurigana inside a compound (祝い金, 振り込み先) and an
 # honorific prefix (お疲れ様: a greeting, not a topic).
-_COMPOUND = re.compile(r"[おご]?[一-龥々ァ-ヶー]+(?:[いきしちみりえけめれ][一-龥々ァ-ヶー]+)*")
+_COMPOUND = re.compile(r"[おご]?[一-龥々ァ-ヶー]+(?:[いきしちみりえけめれっ]+[一-龥々ァ-ヶー]+)*")
 # A compound followed by する/される/できる/して is the action asked about, not its topic.
 _ACTION = re.compile(r"(?:さ[せれ]|し[てたな]?|す[るれ]|せ|でき|出来)")
 # A kanji followed by kana other than a particle is a verb's stem (乗って, 買える).
 _VERB_STEM = re.compile(r"[いらりるれろわうえおかきくけこせそたちつてまみむめ]")
+# っ and ん follow a verb's stem (持って, 休んで) but also a noun before the colloquial って
+# (休暇って): the morphology tells.
+_GEMINATE = re.compile(r"[っん]")
 _KANJI = re.compile(r"[一-龥々]")
 _SENTENCE = re.compile(r"[。\n]")
 # Suffixes that turn a topic into a time or share of it (産休中, 退職後, 月額分).
@@ -37,7 +40,13 @@ _SUFFIXES = frozenset("中 後 前 時 等 毎 分 用".split())
 # Nouns that say what about a topic is asked, never which topic.
 LIGHT = frozenset(
     "書類 費用 手続 手続き 期限 金額 日数 方法 条件 制度 対象 内容 場合 時間 期間 会社 社員 "
-    "従業員 仕事 上限 支給 申請 利用 補助 規定 規程 必要 本当 大丈夫 今年 来年 毎年 今月 来月".split())
+    "従業員 仕事 上限 支給 申請 利用 補助 規定 規程 必要 本当 大丈夫 問題 結構 最近 今度 "
+    "都合 事情 理由 関係 状況 予定 話".split())
+# When the question is asked, not what about: a compound opening with one (今月残業, 去年分)
+# names its topic by the rest.
+TIME_WORDS = ("今年", "来年", "去年", "昨年", "毎年", "今年度", "来年度", "年度", "今月", "来月",
+              "先月", "毎月", "今週", "来週", "先週", "毎週", "今日", "明日", "昨日", "毎日", "今回",
+              "前回", "次回", "最近")
 
 
 def topic_compounds(question: str, analyzer: Analyzer,
@@ -50,13 +59,28 @@ def topic_compounds(question: str, analyzer: Analyzer,
         word, end = m.group(0), m.end()
         if text[m.start():end + 1] in analyzer.terms:  # 忌引き, 昼休み: a synonym's own form
             word, end = text[m.start():end + 1], end + 1
-        if _VERB_STEM.match(text, end) and _KANJI.match(word[-1]):
+        if _KANJI.match(word[-1]) and (_VERB_STEM.match(text, end) or (
+                _GEMINATE.match(text, end) and _verb_stem(word, text[end:end + 2]))):
             word = word[:-1]  # グリーン車乗っ: 乗 begins the verb 乗って
+        word = _without_time(word)
         if len(word) < 2 or word in LIGHT or word[0] == "何" or _ACTION.match(text, end):
             continue
         if {t for t in analyzer.query_tokens(word) if len(t) > 1} - ignore:
             out.append(word)
     return out
+
+
+def _verb_stem(word: str, kana: str) -> bool:
+    """Whether the last kanji of ``word`` with the kana after it (って, んで) begins a verb:
+    持って, 休んで, unlike 休暇って."""
+    return any(surface == word[-1] + kana[:1] for surface, _, _ in words(word + kana))
+
+
+def _without_time(word: str) -> str:
+    for time in sorted(TIME_WORDS, key=len, reverse=True):
+        if word.startswith(time):
+            return word[len(time):]
+    return word
 
 
 def _forms(word: str, analyzer: Analyzer) -> list[tuple[str, ...]]:
