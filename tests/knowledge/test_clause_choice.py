@@ -207,3 +207,16 @@ def test_a_long_question_passes_when_the_caption_is_its_word() -> None:
         [clause("就業規則", "第10条(休職)", SUSPEND_10, 8.0)], TenantContext())
     assert not draft.abstained, draft.reason
     assert "1年6か月" in draft.answer
+
+
+@pytest.mark.parametrize(("question", "written"), [
+    ("出張って会社に寄らないといけない？", "出張は会社に寄らないといけない？"),  # 出 + 張って
+    ("手伝ってもらえますか", "手伝ってもらえますか"),  # a verb of the whole run
+    ("間違って申請した", "間違って申請した"),
+])
+def test_colloquial_topic_marker(question: str, written: str) -> None:
+    """GIVEN 「〇〇って」 WHEN the question is analysed THEN a noun the dictionary would break
+    into a verb keeps its word (出張), and a verb stays a verb."""
+    from ushiro.knowledge.retrieval.tokenize import colloquial_topic
+
+    assert colloquial_topic(question) == written

@@ -148,6 +148,14 @@ class Reader:
         self.grams = grams(" ".join([question, *facts.place_classes(question)]))
         self._tokens: dict[str, frozenset[str]] = {}
         self.captions: frozenset[str] = frozenset()
+        # The group of employees the question names, as any company may write it: the line
+        # naming such a group (「アルバイト社員のうち…」) answers its 「バイトでも…？」.
+        named_groups = [g for g in (*GROUPS, *NON_REGULAR_WORDS) if g in self.question]
+        self.groups: tuple[str, ...] = ()
+        if any(g in NON_REGULAR_WORDS or g in NON_REGULAR for g in named_groups):
+            self.groups = (*NON_REGULAR, *NON_REGULAR_WORDS)
+        elif named_groups:
+            self.groups = tuple(named_groups)
 
     def tokens(self, text: str) -> frozenset[str]:
         if text not in self._tokens:
@@ -194,7 +202,10 @@ class Reader:
             defines += 1.5  # a yes or no is a sentence, not an item of a list
         if DEFERS.search(line.text):
             defines += 5.0
-        return own + 0.8 * near + 0.3 * far + fact + 5.0 * fit + 2.5 * spec - intro - defines
+        group = 2.0 if self.groups and any(g in line.text or g in line.key for g in self.groups) \
+            else 0.0
+        return (own + 0.8 * near + 0.3 * far + fact + 5.0 * fit + 2.5 * spec + group
+                - intro - defines)
 
     def specificity(self, lines: Sequence[Line]) -> dict[int, float]:
         """Per line, the share of the question's rare characters it names (with the item it

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 
 from ushiro.knowledge.drafting import facts
-from ushiro.knowledge.retrieval.tokenize import Analyzer, plain_tokens, words
+from ushiro.knowledge.retrieval.tokenize import Analyzer, parts_of_speech, plain_tokens, words
 
 # The share (by length) of the question's topic compounds the best clauses must miss for
 # the topic to count as absent: a colloquial side word the rule puts differently (祖母,
@@ -41,7 +41,7 @@ _SUFFIXES = frozenset("中 後 前 時 等 毎 分 用".split())
 LIGHT = frozenset(
     "書類 費用 手続 手続き 期限 金額 日数 方法 条件 制度 対象 内容 場合 時間 期間 会社 社員 "
     "従業員 仕事 上限 支給 申請 利用 補助 規定 規程 必要 本当 大丈夫 問題 結構 最近 今度 "
-    "都合 事情 理由 関係 状況 予定 話".split())
+    "都合 事情 理由 関係 状況 予定 話 ダメ 駄目 アウト OK NG".split())
 # When the question is asked, not what about: a compound opening with one (今月残業, 去年分)
 # names its topic by the rest.
 TIME_WORDS = ("今年", "来年", "去年", "昨年", "毎年", "今年度", "来年度", "年度", "今月", "来月",
@@ -62,7 +62,7 @@ def topic_compounds(question: str, analyzer: Analyzer,
         if _KANJI.match(word[-1]) and (_VERB_STEM.match(text, end) or (
                 _GEMINATE.match(text, end) and _verb_stem(word, text[end:end + 2]))):
             word = word[:-1]  # グリーン車乗っ: 乗 begins the verb 乗って
-        word = _without_time(word)
+        word = _without_time(_without_manner(word))
         if len(word) < 2 or word in LIGHT or word[0] == "何" or _ACTION.match(text, end):
             continue
         if {t for t in analyzer.query_tokens(word) if len(t) > 1} - ignore:
@@ -74,6 +74,18 @@ def _verb_stem(word: str, kana: str) -> bool:
     """Whether the last kanji of ``word`` with the kana after it (って, んで) begins a verb:
     持って, 休んで, unlike 休暇って."""
     return any(surface == word[-1] + kana[:1] for surface, _, _ in words(word + kana))
+
+
+# Words that say how, not what (即アウト, クタクタ, ちょこちょこ): adverbs and adjectival nouns.
+_MANNER = frozenset({"副詞", "形状詞", "連体詞"})
+
+
+def _without_manner(word: str) -> str:
+    """The compound without the manner words it opens with (即アウト → アウト, クタクタ → "")."""
+    parts = parts_of_speech(word)
+    while parts and parts[0][1] in _MANNER:
+        parts = parts[1:]
+    return "".join(surface for surface, _ in parts)
 
 
 def _without_time(word: str) -> str:

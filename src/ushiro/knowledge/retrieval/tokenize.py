@@ -113,6 +113,37 @@ def _normalised(term: str) -> str:
     return "".join(n for _, _, n in words(term))
 
 
+def parts_of_speech(text: str) -> list[tuple[str, str]]:
+    """(surface, major part of speech: 名詞, 副詞, 形状詞 …) per word of the folded text."""
+    tokenizer = _tokenizer()
+    return [(m.surface(), m.part_of_speech()[0])
+            for piece in pieces(fold(text)) for m in tokenizer.tokenize(piece)]
+
+
+_TTE = re.compile(r"([一-龥々ァ-ヶー]{2,})って")
+
+
+def colloquial_topic(text: str) -> str:
+    """The colloquial topic marker って after a noun written as は: the analyser's dictionary
+    reads 「出張って」 as 出 + 張って (a verb inside the noun), losing 出張; a verb of the
+    whole run (手伝って, 間違って) stays."""
+    def topic(m: re.Match[str]) -> str:
+        run = m.group(1)
+        alone = parts_of_speech(run)
+        if not alone or alone[-1][1] != "名詞":
+            return m.group(0)
+        start = 0
+        for surface, _ in parts_of_speech(m.group(0)):
+            if start + len(surface) >= len(run):
+                # The word holding the run's last character starts inside the run: the
+                # dictionary broke the noun to make a verb of its end.
+                return f"{run}は" if 0 < start else m.group(0)
+            start += len(surface)
+        return m.group(0)
+
+    return _TTE.sub(topic, text)
+
+
 def plain_tokens(text: str) -> list[str]:
     """Tokens without synonyms."""
     return [token for _, token in morphemes(text) if token]
@@ -177,7 +208,7 @@ class Analyzer:
         return best
 
     def _tokens(self, text: str, *, query: bool) -> list[str]:
-        found = words(text)
+        found = words(colloquial_topic(text) if query else text)
         out: list[str] = []
         i = 0
         while i < len(found):
