@@ -86,11 +86,16 @@ class OfflineDrafter:
         wanted = content_tokens(question, context, analyzer)
         if not wanted:
             return abstain(f"{OFF_TOPIC}: no content words in the question", context)
-        share = coverage(wanted, top, analyzer)
-        if share < MIN_COVERAGE and not (share >= MIN_CAPTIONED
-                                         and names_caption(wanted, top, analyzer)):
+        lead = next((h for h in passages[:CANDIDATE_HITS]
+                     if h.bm25 >= top.bm25 * CANDIDATE_SCORE and covers(wanted, h, analyzer)),
+                    None)
+        if lead is None:
+            share = coverage(wanted, top, analyzer)
             return abstain(f"{OFF_TOPIC}: {share:.0%} of the question's words in the best "
                            f"passage < {MIN_COVERAGE:.0%}", context)
+        # A passage just below the best may be the one about the question (the best shared
+        # a side word); it leads the candidates.
+        passages = [lead, *(h for h in passages if h is not lead)]
         clauses = candidates(passages, wanted, analyzer)
         ignore = STOP_TOKENS | own_names(context, analyzer)
         missing = topic.unnamed_topic(question, "\n".join(map(_read, clauses)), analyzer, ignore)
@@ -227,6 +232,13 @@ def own_names(context: TenantContext, analyzer: Analyzer) -> frozenset[str]:
 
 
 _CAPTION = re.compile(r"[（(]([^（()）]{1,30})[）)]\s*$")
+
+
+def covers(wanted: set[str], hit: SearchHit, analyzer: Analyzer) -> bool:
+    """Whether the passage shares enough of the question's words to be about it."""
+    share = coverage(wanted, hit, analyzer)
+    return share >= MIN_COVERAGE or (share >= MIN_CAPTIONED
+                                     and names_caption(wanted, hit, analyzer))
 
 
 def names_caption(wanted: set[str], hit: SearchHit, analyzer: Analyzer) -> bool:
