@@ -220,3 +220,37 @@ def test_colloquial_topic_marker(question: str, written: str) -> None:
     from ushiro.knowledge.retrieval.tokenize import colloquial_topic
 
     assert colloquial_topic(question) == written
+
+
+@pytest.mark.parametrize(("request_text", "parts"), [
+    ("10月5日から2泊で大阪に出張します。日当はいくらになりますか。また、宿泊費の上限も教えてください。",
+     ["10月5日から2泊で大阪に出張します。 日当はいくらになりますか。",
+      "10月5日から2泊で大阪に出張します。 また、宿泊費の上限も教えてください。"]),
+    ("結婚休暇っていつまでに申請すればいいですか", []),  # one question: read whole
+    ("契約社員から正社員になれますか。条件は？", []),  # 条件は？ goes on asking the first
+    ("給料は現金でもらえるの？振込？", []),
+])
+def test_the_questions_a_request_asks(request_text: str, parts: list[str]) -> None:
+    """GIVEN a request WHEN its questions are read THEN each asking sentence is one, with
+    the circumstances told before it; a short follow-up belongs to the question before."""
+    from ushiro.knowledge.drafting.questions import asked_parts
+
+    assert asked_parts(request_text) == [facts.fold(p) for p in parts]
+
+
+DAILY_13 = ("第13条　日当\n\n1. 日当は、出張1日につき2,500円を支給する。")
+LODGING_14 = ("第14条　宿泊費\n\n1. 宿泊費は、1泊につき次の額を上限として実費を支給する。\n"
+              "    * 東京23区 ・・・ 1泊あたり9,000円\n    * 政令指定都市 ・・・ 1泊あたり8,000円\n"
+              "    * その他の地域 ・・・ 1泊あたり7,000円")
+
+
+def test_each_question_of_a_request_is_answered() -> None:
+    """GIVEN a request asking for 日当 and for 宿泊費 on a trip to 大阪 WHEN drafted THEN the
+    answer states both (2,500円 and the 政令指定都市 8,000円) and cites both articles."""
+    draft = OfflineDrafter().draft(
+        "10月5日から2泊で大阪に出張します。日当はいくらになりますか。また、宿泊費の上限も教えてください。",
+        [clause("出張旅費規程", "第14条(宿泊費)", LODGING_14, 9.0),
+         clause("出張旅費規程", "第13条(日当)", DAILY_13, 8.0)], TenantContext())
+    answer = answer_of(draft)
+    assert "2,500円" in answer and "8,000円" in answer, answer
+    assert {c.section for c in draft.citations} >= {"第13条(日当)", "第14条(宿泊費)"}

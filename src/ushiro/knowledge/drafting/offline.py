@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from functools import cache
 
-from ushiro.knowledge.drafting import facts, topic
+from ushiro.knowledge.drafting import facts, questions, topic
 from ushiro.knowledge.drafting.drafters import (
     CLOSING,
     NO_PASSAGES,
@@ -107,13 +107,31 @@ class OfflineDrafter:
         named = [c for c in clauses if topic.names_any(question, _read(c), analyzer, ignore)]
         if not named:
             return abstain(f"{OFF_TOPIC}: no clause names the question's topic", context)
-        reader = Reader(question, wanted, analyzer)
-        choice = reader.best(named)
-        elsewhere = deferred_to(choice.line.text, passages)
+        readings = read_each(question, wanted, named, context, analyzer)
+        elsewhere = deferred_to(readings[0][1].line.text, passages)
         if elsewhere:
             return abstain(f"{OFF_TOPIC}: the rule defers to {elsewhere}, not in the documents",
                            context)
-        return compose(choice, named, reader, context)
+        return compose(readings, named, context)
+
+
+def read_each(question: str, wanted: set[str], clauses: Sequence[Clause],
+              context: TenantContext, analyzer: Analyzer) -> list[tuple[Reader, Choice]]:
+    """The chosen line for each question the request asks (:mod:`.questions`), a line
+    chosen twice told once; the whole request read as one question when it asks one."""
+    readings: list[tuple[Reader, Choice]] = []
+    for part in questions.asked_parts(question):
+        part_wanted = content_tokens(part, context, analyzer)
+        if not part_wanted:
+            continue
+        reader = Reader(part, part_wanted, analyzer)
+        choice = reader.best(clauses)
+        if not any(choice.clause == c.clause and choice.line == c.line for _, c in readings):
+            readings.append((reader, choice))
+    if not readings:
+        reader = Reader(question, wanted, analyzer)
+        readings = [(reader, reader.best(clauses))]
+    return readings
 
 
 _DEFERRED = re.compile(r"([一-龥・ァ-ヶー]{2,30}(?:規程|規則|規定))(?:に|で|において|により|の)")
@@ -171,28 +189,43 @@ def _add_company_clause(passages: Sequence[SearchHit], wanted: set[str], analyze
     ranks[key] = len(ranks)
 
 
-def compose(choice: Choice, clauses: Sequence[Clause], reader: Reader,
+def compose(readings: Sequence[tuple[Reader, Choice]], clauses: Sequence[Clause],
             context: TenantContext) -> DraftResult:
-    clause, line = choice.clause, choice.line
-    answer = answer_sentences(line, choice.same, reader.kind)
-    if choice.runner and len(sentences(answer)) == 1:
+    """Greeting, the answer to each question, the basis of each (document, article, caption,
+    the lines quoted, the condition), the next clause, the closing."""
+    reader, choice = readings[0]
+    clause = choice.clause
+    answer = answer_sentences(choice.line, choice.same, reader.kind)
+    if choice.runner and len(sentences(answer)) == 1 and len(readings) == 1:
         answer += told(choice.runner.text, reader.kind, whole=False)
+    for other_reader, other in readings[1:]:
+        answer += "また、" + answer_sentences(other.line, other.same, other_reader.kind)
     parts = [greeting(context)]
     if all(h.kind == "reference" for c in clauses for h in c.hits):
         answer = REFERENCE_ONLY.format(document=clause.first.document) + answer
     parts.append(answer)
-    basis = [f"根拠: {clause.label}(第{clause.first.version}版)",
-             "\n".join(f"「{text}」" for text in quoted(choice, reader))]
-    condition = condition_of(line, choice.lines, reader.wanted, reader.overlap)
-    if condition and condition not in answer:
-        basis.append(f"なお、{condition}")
-    parts.append("\n".join(basis))
-    cited = [clause, *(c for c in clauses[:2] if c is not clause)][:2]
-    if len(cited) > 1:
-        parts.append(f"あわせて: {cited[1].label}(第{cited[1].first.version}版)")
+    shown: list[Clause] = []
+    for part_reader, part in readings:
+        if part.clause in shown:
+            continue
+        shown.append(part.clause)
+        parts.append(basis(part, part_reader, answer))
+    cited = [*shown, *(c for c in clauses[:2] if c not in shown)][:max(2, len(shown))]
+    if len(cited) > len(shown):
+        parts.append(f"あわせて: {cited[-1].label}(第{cited[-1].first.version}版)")
     parts.append(CLOSING)
     citations = [Citation.of(h) for c in cited for h in c.hits[:1]]
     return DraftResult(signed(parts, context), citations, False, None)
+
+
+def basis(choice: Choice, reader: Reader, answer: str) -> str:
+    clause = choice.clause
+    lines = [f"根拠: {clause.label}(第{clause.first.version}版)",
+             "\n".join(f"「{text}」" for text in quoted(choice, reader))]
+    condition = condition_of(choice.line, choice.lines, reader.wanted, reader.overlap)
+    if condition and condition not in answer:
+        lines.append(f"なお、{condition}")
+    return "\n".join(lines)
 
 
 def quoted(choice: Choice, reader: Reader) -> list[str]:
