@@ -68,6 +68,15 @@ class Settings(BaseSettings):
         default=None, description="Put before passages; the model's own document prompt if unset")
     embedding_threads: int = Field(
         default=1, ge=1, description="CPU threads torch uses per process for embeddings")
+    search_cache_mb: int = Field(
+        default=256, ge=0,
+        description="Memory for built search indexes per process (MB, least recently used "
+                    "evicted first); 0: no index kept in memory")
+    search_index_dir: Path | None = Field(
+        default=None, description="Where built search indexes are kept (derived data, not "
+                                  "backed up); the data directory's indexes/ if unset")
+    search_persist: bool = Field(
+        default=True, description="Save built search indexes and load them memory-mapped")
     mail_max_mime_depth: int = Field(
         default=20, ge=1, description="Deepest MIME nesting accepted; deeper mail is quarantined")
     mail_max_parts: int = Field(
@@ -118,7 +127,7 @@ class Settings(BaseSettings):
         return tuple(ipaddress.ip_network(item.strip(), strict=False)
                      for item in self.trusted_proxies.split(",") if item.strip())
 
-    @field_validator("embedding_model_dir", mode="before")
+    @field_validator("embedding_model_dir", "search_index_dir", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # USHIRO_EMBEDDING_MODEL_DIR= would otherwise become Path("."), the working directory.
@@ -137,6 +146,10 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.search_index_dir or self.data_dir / "indexes"
 
     def resolved_secret_key(self) -> str:
         """The configured key, else one kept in the data directory (created on first use)."""

@@ -86,6 +86,23 @@ class DocumentMasks:
         return mask
 
 
+class ArrayState:
+    """A backend whose state is its attributes (numpy arrays and plain numbers), as a
+    persisted index saves and loads them (persist.py): every attribute but the document
+    filters, which start empty again. A field added to a backend is persisted with it."""
+
+    document_ids: np.ndarray[Any, Any]
+    _masks: DocumentMasks
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in vars(self).items()
+                if not isinstance(value, DocumentMasks)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self._masks = DocumentMasks(self.document_ids)
+
+
 def top_k(scores: np.ndarray[Any, Any], passage_ids: np.ndarray[Any, Any], k: int,
           allowed: np.ndarray[Any, Any] | None) -> list[Hit]:
     """The contract's cut, for every backend: scores > 0 of allowed passages only, filtered
@@ -123,6 +140,18 @@ class BM25Backend:
             self._bm25.index([list(p.tokens) for p in passages], show_progress=False)
             self._vocab = self._bm25.vocab_dict
 
+    # What a persisted index holds (persist.py): the arrays, the bm25s index, the size; the
+    # vocabulary is the bm25s index's and the document filters start empty.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"passage_ids": self.passage_ids, "document_ids": self.document_ids,
+                "size": self.size, "bm25": self._bm25}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.passage_ids, self.document_ids = state["passage_ids"], state["document_ids"]
+        self.size, self._bm25 = state["size"], state["bm25"]
+        self._vocab = {} if self._bm25 is None else self._bm25.vocab_dict
+        self._masks = DocumentMasks(self.document_ids)
+
     def search(self, query: Sequence[str], *, k: int,
                documents: frozenset[int] | None = None) -> list[Hit]:
 
@@ -142,15 +171,24 @@ class IndexCache(Generic[T]):
 
     Building happens outside the cache lock, under a per-key lock, so one tenant's rebuild
     never blocks another tenant's searches and two threads never build the same index.
+
+    Entries are evicted least recently used first: beyond ``capacity`` entries, or, for a
+    cache made with ``size`` (an entry's bytes, measured once when it is stored), beyond the
+    ``budget`` in bytes a caller passes to :meth:`get`. The entry just stored stays even when
+    it alone exceeds the budget (the searches right after it use it), except with a budget
+    of 0, which keeps nothing.
     """
 
-    def __init__(self, capacity: int = 32) -> None:
+    def __init__(self, capacity: int = 32, *, size: Callable[[T], int] | None = None) -> None:
         self.capacity = capacity
-        self._entries: OrderedDict[tuple[str, int], tuple[str, T]] = OrderedDict()
+        self._size = size
+        self._entries: OrderedDict[tuple[str, int], tuple[str, T, int]] = OrderedDict()
         self._lock = threading.Lock()
         self._building: dict[tuple[str, int], threading.Lock] = {}
+        self.bytes = 0  # sum of the sizes of the entries kept
 
-    def get(self, key: tuple[str, int], stamp: str, build: Callable[[], T]) -> T:
+    def get(self, key: tuple[str, int], stamp: str, build: Callable[[], T], *,
+            budget: int | None = None) -> T:
         found = self._fresh(key, stamp)
         if found is not None:
             return found
@@ -161,12 +199,26 @@ class IndexCache(Generic[T]):
             if found is not None:
                 return found
             value = build()
-            with self._lock:
-                self._entries[key] = (stamp, value)
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.capacity:
-                    self._entries.popitem(last=False)
+            self._store(key, stamp, value, budget)
             return value
+
+    def _store(self, key: tuple[str, int], stamp: str, value: T, budget: int | None) -> None:
+        by_bytes = self._size is not None and budget is not None
+        size = self._size(value) if self._size is not None and by_bytes else 0
+        with self._lock:
+            self._forget(key)
+            self._entries[key] = (stamp, value, size)
+            self.bytes += size
+            keep = 0 if by_bytes and budget == 0 else 1  # the newest, unless nothing is kept
+            while len(self._entries) > keep and (
+                    self.bytes > budget if by_bytes and budget is not None
+                    else len(self._entries) > self.capacity):
+                self._forget(next(iter(self._entries)))
+
+    def _forget(self, key: tuple[str, int]) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self.bytes -= entry[2]
 
     def _fresh(self, key: tuple[str, int], stamp: str) -> T | None:
         with self._lock:
@@ -176,6 +228,10 @@ class IndexCache(Generic[T]):
             self._entries.move_to_end(key)
             return entry[1]
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self.bytes = 0

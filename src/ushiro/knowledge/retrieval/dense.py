@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ushiro.knowledge.retrieval.backend import DocumentMasks, Hit, top_k
+from ushiro.knowledge.retrieval.backend import ArrayState, DocumentMasks, Hit, top_k
 from ushiro.knowledge.retrieval.embeddings import Embedder
 from ushiro.knowledge.retrieval.fusion import LexicalSearch
 
@@ -60,7 +60,7 @@ def decode_vectors(encoded: Sequence[str], dimension: int) -> np.ndarray[Any, An
     return matrix.reshape(len(encoded), dimension).astype(np.float32)
 
 
-class DenseBackend:
+class DenseBackend(ArrayState):
     """Cosine similarity against every passage of the tenant (exact, in memory: 20,000
     passages × 256 dimensions is 20 MB and one matrix-vector product per query)."""
 

@@ -1,6 +1,14 @@
-"""The tenant's search index: built in memory from the current passages, cached per process
-and rebuilt when the generation stamp changes; what a hit shows is kept with the index, so a
-search asks the database only for the stamp.
+"""The tenant's search index: built from the current passages when the generation stamp
+changes, saved once per stamp and loaded memory-mapped by every process (:mod:`.persist`,
+``USHIRO_SEARCH_PERSIST``), kept in a per-process cache budgeted in bytes
+(``USHIRO_SEARCH_CACHE_MB``, sized by :mod:`.footprint`); what a hit shows is kept with the
+index (:mod:`.shown`), so a search asks the database only for the stamp.
+
+After a build or a load the process's objects are frozen (``gc.freeze()``): what an index
+holds is long-lived, and the collector no longer walks it on every full collection, so the
+pauses do not grow with the cache. The price is that a cycle of garbage that existed at
+that moment is never collected; an index itself is freed by reference counting when the
+cache drops it.
 
 With ``USHIRO_EMBEDDING_MODEL_DIR`` set, the index also holds a vector per passage and
 search fuses the BM25 and dense rankings (:mod:`ushiro.knowledge.retrieval.dense`). Vectors
@@ -10,53 +18,58 @@ another, embeds only the passages that have none yet.
 
 from __future__ import annotations
 
+import gc
+import logging
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
 
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal
 from ushiro.knowledge import access, queries, repository
 from ushiro.knowledge.choices import DocumentKind
-from ushiro.knowledge.retrieval import dense, embeddings, precedence
+from ushiro.knowledge.retrieval import dense, embeddings, persist, precedence
 from ushiro.knowledge.retrieval.backend import BM25Backend, IndexCache, IndexedPassage
 from ushiro.knowledge.retrieval.fusion import LexicalSearch
 from ushiro.knowledge.retrieval.ngrams import NgramBackend, NgramPassage
+from ushiro.knowledge.retrieval.shown import Shown, ShownPassages
+from ushiro.knowledge.retrieval.stored import (
+    CLASSES,
+    TenantIndex,
+    from_parts,
+    index_bytes,
+    to_parts,
+)
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
-from ushiro.knowledge.schemas import DocMeta
 from ushiro.knowledge.state import seed
+
+log = logging.getLogger(__name__)
+__all__ = ["TenantIndex", "analyzer", "current_index", "embed_passages"]
 
 # Passages embedded and stored per transaction: the first build with a model embeds the
 # whole knowledge base (minutes), and what was stored survives an interrupted build.
 EMBED_CHUNK = 256
 
 
-# What a hit shows: (document_id, section, context, page, text). Kept in memory with the
-# index so that a search reads nothing from the database but the stamp; a plain tuple of
-# str and int, which the garbage collector stops tracking, so 20,000 of them do not
-# lengthen its pauses.
-Shown = tuple[int, str, str, int | None, str]
 Progress = Callable[[int, int], None]  # (done, total)
 
 
-@dataclass(frozen=True)
-class TenantIndex:
-    analyzer: Analyzer
-    lexical: LexicalSearch  # word BM25 fused with character trigram BM25
-    documents: dict[int, DocMeta]
-    passages: dict[int, Shown]
-    hybrid: dense.HybridSearch | None = None  # with a model configured
-    # Holds reference material or commentary: search orders by authority (precedence.py).
-    tiered: bool = False
+_indexes: IndexCache[TenantIndex] = IndexCache(size=index_bytes)
+# Indexes built, loaded from disk, found damaged or stale in this process (benchmarks, tests).
+counts: Counter[str] = Counter()
 
 
-_indexes: IndexCache[TenantIndex] = IndexCache()
+def tenant_analyzer(session: Session, tenant_id: int) -> Analyzer:
+    """The tenant's analyser (its synonyms); not persisted with the index."""
+    return Analyzer(repository.synonym_pairs(session, tenant_id))
 
 
 def _build_index(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder | None = None,
                  progress: Progress | None = None) -> TenantIndex:
     with rt.db.reading() as session:
-        analyzer = Analyzer(repository.synonym_pairs(session, tenant_id))
+        analyzer = tenant_analyzer(session, tenant_id)
         departments = repository.departments_of_documents(session, tenant_id)
         documents = {d.id: queries.doc_meta(d, v.version, departments)
                      for d, v in repository.current_documents(session, tenant_id)}
@@ -84,7 +97,7 @@ def _build_index(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder | No
             lexical, _dense_backend(rt, tenant_id, embedder, indexed, shown, progress), embedder)
     tiered = any(d.kind == DocumentKind.REFERENCE for d in documents.values()) or any(
         precedence.is_commentary(row[1]) for row in shown.values())
-    return TenantIndex(analyzer, lexical, documents, shown, hybrid, tiered)
+    return TenantIndex(analyzer, lexical, documents, ShownPassages(shown), hybrid, tiered)
 
 
 def _dense_backend(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder,
@@ -116,18 +129,95 @@ def current_index(rt: Runtime, tenant_id: int,
                    progress: Progress | None = None) -> TenantIndex:
     """The tenant's index as of now. Costs one primary-key read (the stamp) when the
     cached index is current: other processes change the knowledge too."""
+    stamp = _stamp(rt, tenant_id)
+    embedder = embeddings.embedder_for(rt.settings)
+    # Runtimes of one process may differ in the model (tests, the retrieval bench): one
+    # index per model, and the BM25-only key unchanged.
+    where = rt.db.url if embedder is None else f"{rt.db.url} #{embedder.name}"
+    return _indexes.get((where, tenant_id), stamp,
+                        lambda: _obtain(rt, tenant_id, stamp, embedder, progress),
+                        budget=rt.settings.search_cache_mb * 2**20)
+
+
+def _stamp(rt: Runtime, tenant_id: int) -> str:
     with rt.db.reading() as session:
         stamp = repository.seeded_stamp(session, tenant_id)
     if stamp is None:
         seed(rt, tenant_id)
         with rt.db.reading() as session:
             stamp = repository.seeded_stamp(session, tenant_id) or ""
-    embedder = embeddings.embedder_for(rt.settings)
-    # Runtimes of one process may differ in the model (tests, the retrieval bench): one
-    # index per model, and the BM25-only key unchanged.
-    where = rt.db.url if embedder is None else f"{rt.db.url} #{embedder.name}"
-    return _indexes.get((where, tenant_id), stamp,
-                        lambda: _build_index(rt, tenant_id, embedder, progress))
+    return stamp
+
+
+def _obtain(rt: Runtime, tenant_id: int, stamp: str, embedder: embeddings.Embedder | None,
+            progress: Progress | None) -> TenantIndex:
+    """The index of ``stamp``: loaded from disk, else built (and saved), then frozen out of
+    the collector's way (module docstring)."""
+    index = None
+    if rt.settings.search_persist:
+        try:
+            index = _persisted(rt, tenant_id, stamp, embedder, progress)
+        except OSError as error:  # an unwritable directory, a full disk: serve, and say so
+            log.warning("search index of tenant %s not persisted: %s", tenant_id, error)
+    if index is None:
+        index = _built(rt, tenant_id, embedder, progress)
+    gc.freeze()
+    return index
+
+
+def _built(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder | None,
+           progress: Progress | None) -> TenantIndex:
+    counts["built"] += 1
+    return _build_index(rt, tenant_id, embedder, progress)
+
+
+def _persisted(rt: Runtime, tenant_id: int, stamp: str, embedder: embeddings.Embedder | None,
+               progress: Progress | None) -> TenantIndex:
+    """Load what another process (or this one before a restart) saved for the stamp; else,
+    under the tenant's lock, load what a process that held it before us saved, or build and
+    save. The stamp is read again under the lock: the knowledge may have moved on while we
+    waited, and the index saved is then the newer one."""
+    variant = "bm25" if embedder is None else f"dense-{persist.digest(embedder.name)}"
+    where = persist.place(rt.settings.index_dir, rt.db.url, tenant_id, variant)
+    found = _load(rt, where, stamp, embedder, quiet=True)
+    if found is not None:
+        return found
+    with persist.locked(where):
+        stamp = _stamp(rt, tenant_id)
+        found = _load(rt, where, stamp, embedder, quiet=False)
+        if found is not None:
+            return found
+        stale = persist.others(where, stamp)
+        if stale:
+            counts["stale"] += 1
+            log.info("search index of tenant %s is stale (%s): rebuilding", tenant_id,
+                     ", ".join(stale))
+        index = _built(rt, tenant_id, embedder, progress)
+        parts, extra = to_parts(index)
+        persist.save(where, stamp, parts, extra)
+        return index
+
+
+def _load(rt: Runtime, where: persist.Place, stamp: str, embedder: embeddings.Embedder | None,
+          *, quiet: bool) -> TenantIndex | None:
+    """The saved index of the stamp, or None. A damaged one is left alone when ``quiet``
+    (without the lock it may be one being replaced), else logged and removed."""
+    try:
+        found = persist.load(where, stamp, CLASSES)
+        if found is None:
+            return None
+        with rt.db.reading() as session:
+            analyzer = tenant_analyzer(session, where.tenant_id)
+        index = from_parts(*found, analyzer, embedder)
+    except (persist.Damaged, ValueError, KeyError, TypeError) as error:
+        if not quiet:
+            counts["damaged"] += 1
+            log.warning("search index of tenant %s unusable, rebuilding: %s",
+                        where.tenant_id, error)
+            persist.remove(where, stamp)
+        return None
+    counts["loaded"] += 1
+    return index
 
 
 def embed_passages(rt: Runtime, principal: Principal,

@@ -24,7 +24,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from ushiro.core.text import fold
-from ushiro.knowledge.retrieval.backend import DocumentMasks, Hit, top_k
+from ushiro.knowledge.retrieval.backend import ArrayState, DocumentMasks, Hit, top_k
 
 if TYPE_CHECKING:
     import numpy as np
@@ -101,7 +101,7 @@ def _encode(gram: str) -> int:
     return (ord(gram[0]) << 42) | (ord(gram[1]) << 21) | ord(gram[2])
 
 
-class NgramBackend:
+class NgramBackend(ArrayState):
     """BM25 over character trigrams; postings sorted by trigram code, each with the
     passage's row and its precomputed BM25 weight (Lucene: idf · tf / (tf + k1·norm))."""
 
@@ -111,8 +111,8 @@ class NgramBackend:
 
         self.passage_ids = np.array([p.passage_id for p in passages], dtype=np.int64)
         self.size = len(passages)
-        self._masks = DocumentMasks(np.array([p.document_id for p in passages],
-                                             dtype=np.int64))
+        self.document_ids = np.array([p.document_id for p in passages], dtype=np.int64)
+        self._masks = DocumentMasks(self.document_ids)
         grams, rows, tf, lengths = _postings([p.text for p in passages])
         self._vocab, starts, df = np.unique(grams, return_index=True, return_counts=True)
         self._starts = np.append(starts, len(grams)).astype(np.int64)

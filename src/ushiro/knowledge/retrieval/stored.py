@@ -1,0 +1,94 @@
+"""A tenant's built index (:class:`TenantIndex`) and its persisted form: the parts
+:mod:`.persist` saves and loads, the document metadata as JSON, and its size in bytes."""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from ushiro.identity import Role
+from ushiro.knowledge.choices import DocumentKind
+from ushiro.knowledge.retrieval import dense, embeddings
+from ushiro.knowledge.retrieval.backend import BM25Backend
+from ushiro.knowledge.retrieval.footprint import footprint
+from ushiro.knowledge.retrieval.fusion import LexicalSearch
+from ushiro.knowledge.retrieval.ngrams import NgramBackend
+from ushiro.knowledge.retrieval.shown import ShownPassages
+from ushiro.knowledge.retrieval.tokenize import Analyzer
+from ushiro.knowledge.schemas import DocMeta
+
+
+@dataclass(frozen=True)
+class TenantIndex:
+    analyzer: Analyzer
+    lexical: LexicalSearch  # word BM25 fused with character trigram BM25
+    documents: dict[int, DocMeta]
+    passages: ShownPassages  # what a hit shows: (document_id, section, context, page, text)
+    hybrid: dense.HybridSearch | None = None  # with a model configured
+    # Holds reference material or commentary: search orders by authority (precedence.py).
+    tiered: bool = False
+
+
+# The parts of a persisted index and their classes (the only classes a manifest may name).
+CLASSES: dict[str, type] = {"words": BM25Backend, "chars": NgramBackend,
+                            "shown": ShownPassages, "dense": dense.DenseBackend}
+
+
+def index_bytes(index: TenantIndex) -> int:
+    """What the index costs this process (the rule of :mod:`.footprint`). The analyser is
+    counted with every index that holds it, measured once per analyser object (its tables
+    take some 30 ms to walk): each tenant's own copy of the shipped synonyms is most of an
+    index's memory until analysers are shared per synonym set."""
+    return _analyzer_bytes(index.analyzer) + footprint((
+        index.lexical, index.documents, index.passages,
+        index.hybrid.dense if index.hybrid is not None else None))
+
+
+_analyzer_sizes: weakref.WeakKeyDictionary[Analyzer, int] = weakref.WeakKeyDictionary()
+
+
+def _analyzer_bytes(analyzer: Analyzer) -> int:
+    size = _analyzer_sizes.get(analyzer)
+    if size is None:
+        size = _analyzer_sizes[analyzer] = footprint(analyzer)
+    return size
+
+
+def to_parts(index: TenantIndex) -> tuple[dict[str, object | None], dict[str, Any]]:
+    """(parts, extra) as :func:`.persist.save` takes them."""
+    parts: dict[str, object | None] = {
+        "words": index.lexical.words, "chars": index.lexical.chars, "shown": index.passages,
+        "dense": index.hybrid.dense if index.hybrid is not None else None}
+    extra = {"tiered": index.tiered,
+             "documents": [_doc_json(d) for d in index.documents.values()]}
+    return parts, extra
+
+
+def from_parts(parts: dict[str, Any], extra: dict[str, Any], analyzer: Analyzer,
+               embedder: embeddings.Embedder | None) -> TenantIndex:
+    """The index again from what :func:`.persist.load` read (the analyser and the model are
+    the process's own)."""
+    lexical = LexicalSearch(parts["words"], parts["chars"])
+    hybrid = None
+    if embedder is not None:
+        if parts.get("dense") is None:
+            raise ValueError("the persisted index has no vectors")
+        hybrid = dense.HybridSearch(lexical, parts["dense"], embedder)
+    documents = {d.id: d for d in map(_doc_from, extra["documents"])}
+    return TenantIndex(analyzer, lexical, documents, parts["shown"], hybrid,
+                       bool(extra["tiered"]))
+
+
+def _doc_json(doc: DocMeta) -> dict[str, Any]:
+    return {"id": doc.id, "name": doc.name, "title": doc.title, "version": doc.version,
+            "min_role": None if doc.min_role is None else doc.min_role.value,
+            "departments": sorted(doc.department_ids), "kind": doc.kind.value}
+
+
+def _doc_from(data: dict[str, Any]) -> DocMeta:
+    return DocMeta(id=int(data["id"]), name=str(data["name"]), title=str(data["title"]),
+                   version=int(data["version"]),
+                   min_role=None if data["min_role"] is None else Role(data["min_role"]),
+                   department_ids=frozenset(int(d) for d in data["departments"]),
+                   kind=DocumentKind(data["kind"]))
