@@ -267,3 +267,27 @@ def test_search_cache_budget_is_spent_in_bytes(rt, tenant, make_tenant, company,
     for _ in range(3):
         hits(rt, tenant), hits(rt, other)
     assert kb_index.counts["loaded"] == loaded + 7 and len(kb_index._indexes) == 2
+
+
+def test_an_empty_knowledge_base_is_persisted_and_loaded(rt, tenant):
+    """GIVEN a tenant without documents WHEN it searches, and searches again after a
+    restart THEN both find nothing, and the second loads the saved (empty) index."""
+    assert hits(rt, tenant) == []
+    built, loaded = kb_index.counts["built"], kb_index.counts["loaded"]
+    assert hits(restarted(rt), tenant) == []
+    assert kb_index.counts["built"] == built and kb_index.counts["loaded"] == loaded + 1
+
+
+def test_an_index_dropped_by_the_cache_is_freed(rt, tenant, company):
+    """GIVEN an index cached and frozen out of the collector's way WHEN the cache drops it
+    THEN its memory is given back (nothing of it is kept alive by a reference cycle)."""
+    import gc
+    import weakref
+
+    kb_index._indexes.clear()
+    index = weakref.ref(kb_index.current_index(rt, tenant.id))
+    words = weakref.ref(kb_index.current_index(rt, tenant.id).lexical.words)
+    assert index() is not None
+    kb_index._indexes.clear()
+    assert gc.isenabled()
+    assert index() is None and words() is None

@@ -4,11 +4,12 @@ changes, saved once per stamp and loaded memory-mapped by every process (:mod:`.
 (``USHIRO_SEARCH_CACHE_MB``, sized by :mod:`.footprint`); what a hit shows is kept with the
 index (:mod:`.shown`), so a search asks the database only for the stamp.
 
-After a build or a load the process's objects are frozen (``gc.freeze()``): what an index
-holds is long-lived, and the collector no longer walks it on every full collection, so the
-pauses do not grow with the cache. The price is that a cycle of garbage that existed at
-that moment is never collected; an index itself is freed by reference counting when the
-cache drops it.
+After a build or a load the process's objects are collected, then frozen (``gc.freeze()``):
+what an index holds is long-lived, and the collector no longer walks it on every full
+collection, so the pauses do not grow with the cache. The collection before it walks only
+what was made since the last freeze (the new index, the requests in between), and leaves no
+garbage cycle to be frozen for good; an index itself holds no cycle, so it is freed by
+reference counting when the cache drops it (tested).
 
 With ``USHIRO_EMBEDDING_MODEL_DIR`` set, the index also holds a vector per passage and
 search fuses the BM25 and dense rankings (:mod:`ushiro.knowledge.retrieval.dense`). Vectors
@@ -161,6 +162,7 @@ def _obtain(rt: Runtime, tenant_id: int, stamp: str, embedder: embeddings.Embedd
             log.warning("search index of tenant %s not persisted: %s", tenant_id, error)
     if index is None:
         index = _built(rt, tenant_id, embedder, progress)
+    gc.collect()
     gc.freeze()
     return index
 

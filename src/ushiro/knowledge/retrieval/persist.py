@@ -197,6 +197,7 @@ def others(where: Place, stamp: str) -> list[str]:
 # Directories whose checksums this process has verified, with the size and mtime of each of
 # their files then: loading the same directory again (the cache dropped it) skips hashing.
 _verified: dict[Path, tuple[tuple[str, int, int], ...]] = {}
+VERIFIED_KEPT = 10_000  # directories remembered (older stamps' entries are never asked again)
 
 
 def load(where: Place, stamp: str, classes: Mapping[str, type]
@@ -244,6 +245,8 @@ def _verify(folder: Path, files: Mapping[str, Mapping[str, Any]]) -> None:
             raise Damaged(f"{name}: {size} bytes, expected {files[name]['bytes']}")
         if _sha256(folder / name) != files[name]["sha256"]:
             raise Damaged(f"{name}: checksum differs")
+    if len(_verified) >= VERIFIED_KEPT:
+        _verified.clear()
     _verified[folder] = stats
 
 
