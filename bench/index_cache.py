@@ -148,7 +148,25 @@ def child(phase: str, info: dict[str, Any], data_dir: str) -> dict[str, Any]:
     result["gc_unfrozen_ms"] = gc_pause()
     gc.freeze()
     result["gc_frozen_ms"] = gc_pause()
+    for tenant in info["tenants"] * 2:  # steady state: searches on cached indexes since
+        knowledge.search(rt, command_line(tenant), QUESTION)
+    result["gc_after_searches_ms"] = gc_pause()
+    if hasattr(kb_index, "index_bytes"):  # what the cache budget counts
+        from ushiro.knowledge.retrieval.stored import _analyzer_bytes
+
+        indexes = [kb_index.current_index(rt, tenant) for tenant in info["tenants"][:20]]
+        result["budgeted_mb"] = statistics.median(map(kb_index.index_bytes, indexes)) / 2**20
+        result["budgeted_analyzer_mb"] = statistics.median(
+            _analyzer_bytes(index.analyzer) for index in indexes) / 2**20
     result["counts"] = dict(getattr(kb_index, "counts", {}))
+    if hasattr(kb_index, "tenant_analyzer"):  # the part of a load that is not the index's
+        times = []
+        for tenant in info["tenants"][:20]:
+            started = time.perf_counter()
+            with rt.db.reading() as session:
+                kb_index.tenant_analyzer(session, tenant)
+            times.append((time.perf_counter() - started) * 1000)
+        result["analyzer_ms"] = statistics.median(times)
     if info.get("big"):
         kb_index._indexes.clear()
         started = time.perf_counter()
@@ -198,6 +216,8 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> None:
         ("first search p50 (ms)", lambda r: f"{pct(r['first_ms'], 50):.1f}"),
         ("first search p90 (ms)", lambda r: f"{pct(r['first_ms'], 90):.1f}"),
         ("first search max (ms)", lambda r: f"{max(r['first_ms']):.1f}"),
+        ("  of it the analyser (ms)", lambda r: f"{r['analyzer_ms']:.1f}"
+                                               if "analyzer_ms" in r else "-"),
         ("RSS per cached index (MB)", lambda r: f"{r['rss_per_index']['VmRSS'] / mb:.2f}"),
         ("  of it anonymous (MB)", lambda r: f"{r['rss_per_index']['RssAnon'] / mb:.2f}"),
         ("  of it file-backed (MB)", lambda r: f"{r['rss_per_index']['RssFile'] / mb:.2f}"),
@@ -205,6 +225,11 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> None:
         ("full GC, no index (ms)", lambda r: f"{r['gc_empty_ms']:.1f}"),
         ("full GC, all cached (ms)", lambda r: f"{r['gc_unfrozen_ms']:.1f}"),
         ("  after gc.freeze() (ms)", lambda r: f"{r['gc_frozen_ms']:.1f}"),
+        ("  then 2 searches/tenant (ms)", lambda r: f"{r['gc_after_searches_ms']:.1f}"),
+        ("size the budget counts (MB)", lambda r: f"{r['budgeted_mb']:.2f}"
+                                                  if "budgeted_mb" in r else "-"),
+        ("  of it the analyser (MB)", lambda r: f"{r['budgeted_analyzer_mb']:.2f}"
+                                                if "budgeted_mb" in r else "-"),
         ("builds / loads", lambda r: f"{r['counts'].get('built', '-')} / "
                                      f"{r['counts'].get('loaded', '-')}"),
     ]
@@ -212,7 +237,8 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> None:
         rows.append(("big tenant first search (ms)", lambda r: f"{r.get('big_first_ms', 0):.0f}"))
     names = [r["phase"] for r in results]
     print(f"{len(info['tenants'])} tenants cached in one process "
-          f"(python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
+          f"(python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f})")
     print(f"{'':32}" + "".join(f"{n:>12}" for n in names))
     for label, cell in rows:
         print(f"{label:32}" + "".join(f"{cell(r):>12}" for r in results))
