@@ -14,7 +14,9 @@ in a process of its own (so its memory is its own):
 * **build**: this tree, persistence on, nothing on disk: every first search builds and saves;
 * **load**: this tree, a new process (a restart): every first search loads the saved index
   memory-mapped;
-* **memory**: this tree with ``USHIRO_SEARCH_PERSIST=false`` (built in memory, not mapped).
+* **memory**: this tree with ``USHIRO_SEARCH_PERSIST=false`` (built in memory, not mapped);
+* **shared** (with ``--phases …,shared``): as **load**, with one analyser per synonym set
+  (a preview of issue 14 item 1, :func:`share_analyzers`): what an index costs on its own.
 
 Per phase: the first search per tenant (p50 / p90 / max, ms), the process's RSS growth per
 cached index (and its anonymous part: what is private to the process; file-backed pages of
@@ -127,6 +129,8 @@ def child(phase: str, info: dict[str, Any], data_dir: str) -> dict[str, Any]:
     settings = Settings(data_dir=Path(data_dir), database_url=info["url"], secret_key="bench",
                         db_pool_size=2)
     rt = Runtime.from_settings(settings)
+    if phase == "shared":
+        share_analyzers(kb_index)
     kb_index._indexes.capacity = 10**6  # the base's count limit: keep every index
     knowledge.search(rt, command_line(info["tenants"][0]), QUESTION)  # imports, Sudachi
     kb_index._indexes.clear()
@@ -151,13 +155,13 @@ def child(phase: str, info: dict[str, Any], data_dir: str) -> dict[str, Any]:
     for tenant in info["tenants"] * 2:  # steady state: searches on cached indexes since
         knowledge.search(rt, command_line(tenant), QUESTION)
     result["gc_after_searches_ms"] = gc_pause()
-    if hasattr(kb_index, "index_bytes"):  # what the cache budget counts
-        from ushiro.knowledge.retrieval.stored import _analyzer_bytes
+    if hasattr(kb_index._indexes, "bytes"):  # what the cache budget counts
+        from ushiro.knowledge.retrieval.footprint import footprint
 
-        indexes = [kb_index.current_index(rt, tenant) for tenant in info["tenants"][:20]]
-        result["budgeted_mb"] = statistics.median(map(kb_index.index_bytes, indexes)) / 2**20
+        result["budgeted_mb"] = kb_index._indexes.bytes / len(kb_index._indexes) / 2**20
         result["budgeted_analyzer_mb"] = statistics.median(
-            _analyzer_bytes(index.analyzer) for index in indexes) / 2**20
+            footprint(kb_index.current_index(rt, tenant).analyzer)
+            for tenant in info["tenants"][:20]) / 2**20
     result["counts"] = dict(getattr(kb_index, "counts", {}))
     if hasattr(kb_index, "tenant_analyzer"):  # the part of a load that is not the index's
         times = []
@@ -175,12 +179,33 @@ def child(phase: str, info: dict[str, Any], data_dir: str) -> dict[str, Any]:
     return result
 
 
+def share_analyzers(kb_index: Any) -> None:
+    """A preview of issue 14 item 1 (not this tree's code): one analyser per synonym set,
+    here by the digest of the pairs read from the database, so the figures show an index's
+    own cost. The pairs are still read per load."""
+    import hashlib
+
+    from ushiro.knowledge import repository
+    from ushiro.knowledge.retrieval.tokenize import Analyzer
+
+    shared: dict[str, Any] = {}
+
+    def analyzer(session: Any, tenant_id: int) -> Any:
+        pairs = repository.synonym_pairs(session, tenant_id)
+        key = hashlib.sha256(repr(pairs).encode()).hexdigest()
+        if key not in shared:
+            shared[key] = Analyzer(pairs)
+        return shared[key]
+
+    kb_index.tenant_analyzer = analyzer
+
+
 def run_phase(phase: str, info: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     src = Path(args.dir) / "base" / "src" if phase == "base" else TREE / "src"
     env = {**os.environ, "PYTHONPATH": str(src)}
     env["USHIRO_SEARCH_PERSIST"] = "false" if phase == "memory" else "true"
     env["USHIRO_SEARCH_CACHE_MB"] = "100000"
-    data_dir = Path(args.dir) / ("data-" + ("persist" if phase in ("build", "load") else phase))
+    data_dir = Path(args.dir) / ("data-" + ("persist" if phase in ("build", "load", "shared") else phase))
     if phase == "build":
         shutil.rmtree(data_dir, ignore_errors=True)  # nothing saved yet: every search builds
     note(f"phase {phase} ...")
@@ -226,9 +251,9 @@ def report(results: list[dict[str, Any]], info: dict[str, Any]) -> None:
         ("full GC, all cached (ms)", lambda r: f"{r['gc_unfrozen_ms']:.1f}"),
         ("  after gc.freeze() (ms)", lambda r: f"{r['gc_frozen_ms']:.1f}"),
         ("  then 2 searches/tenant (ms)", lambda r: f"{r['gc_after_searches_ms']:.1f}"),
-        ("size the budget counts (MB)", lambda r: f"{r['budgeted_mb']:.2f}"
+        ("budget spent per index (MB)", lambda r: f"{r['budgeted_mb']:.2f}"
                                                   if "budgeted_mb" in r else "-"),
-        ("  of it the analyser (MB)", lambda r: f"{r['budgeted_analyzer_mb']:.2f}"
+        ("an analyser's size (MB)", lambda r: f"{r['budgeted_analyzer_mb']:.2f}"
                                                 if "budgeted_mb" in r else "-"),
         ("builds / loads", lambda r: f"{r['counts'].get('built', '-')} / "
                                      f"{r['counts'].get('loaded', '-')}"),

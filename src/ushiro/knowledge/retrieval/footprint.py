@@ -10,9 +10,8 @@ How it counts:
   by every process that maps the file and given back by the kernel under pressure: they are
   not this process's memory to budget;
 * Python objects (dicts of the vocabulary, document metadata, the analyser's tables, …):
-  ``sys.getsizeof`` of each object reached from the index, each counted once (so an
-  analyser shared by two indexes costs each of them the whole, an overestimate that errs on
-  the safe side of the budget). The entries of a container of more than ``SAMPLE`` are
+  ``sys.getsizeof`` of each object reached from the index, each counted once (an analyser
+  shared by several indexes is charged to the first, see ``stored.index_bytes``). The entries of a container of more than ``SAMPLE`` are
   measured on an even sample of about ``SAMPLE`` and scaled up (within a few per cent on
   a vocabulary or the synonym tables: their entries are alike).
 

@@ -36,23 +36,23 @@ CLASSES: dict[str, type] = {"words": BM25Backend, "chars": NgramBackend,
 
 
 def index_bytes(index: TenantIndex) -> int:
-    """What the index costs this process (the rule of :mod:`.footprint`). The analyser is
-    counted with every index that holds it, measured once per analyser object (its tables
-    take some 30 ms to walk): each tenant's own copy of the shipped synonyms is most of an
-    index's memory until analysers are shared per synonym set."""
+    """What the index costs this process (the rule of :mod:`.footprint`). An analyser is
+    charged to the first index measured with it and to none after: shared between tenants
+    with the same synonyms, it is one table in memory however many indexes hold it (a
+    tenant's own analyser is new with each build or load, and always charged)."""
     return _analyzer_bytes(index.analyzer) + footprint((
         index.lexical, index.documents, index.passages,
         index.hybrid.dense if index.hybrid is not None else None))
 
 
-_analyzer_sizes: weakref.WeakKeyDictionary[Analyzer, int] = weakref.WeakKeyDictionary()
+_charged: weakref.WeakSet[Analyzer] = weakref.WeakSet()
 
 
 def _analyzer_bytes(analyzer: Analyzer) -> int:
-    size = _analyzer_sizes.get(analyzer)
-    if size is None:
-        size = _analyzer_sizes[analyzer] = footprint(analyzer)
-    return size
+    if analyzer in _charged:
+        return 0
+    _charged.add(analyzer)
+    return footprint(analyzer)
 
 
 def to_parts(index: TenantIndex) -> tuple[dict[str, object | None], dict[str, Any]]:
