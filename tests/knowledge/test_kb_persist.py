@@ -101,6 +101,12 @@ def damage_version(folder: Path) -> None:
     (folder / persist.MANIFEST).write_text(json.dumps(manifest))
 
 
+def damage_escape(folder: Path) -> None:
+    manifest = json.loads((folder / persist.MANIFEST).read_text())
+    manifest["components"]["chars"]["arrays"]["_rows"] = "../../../../etc/hostname"
+    (folder / persist.MANIFEST).write_text(json.dumps(manifest))
+
+
 def damage_manifest(folder: Path) -> None:
     (folder / persist.MANIFEST).write_bytes(b"\x00garbage{")
 
@@ -110,10 +116,11 @@ def damage_bm25s(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", [damage_truncate, damage_garbage, damage_version,
-                                    damage_manifest, damage_bm25s])
+                                    damage_manifest, damage_bm25s, damage_escape])
 def test_damaged_index_file_is_rebuilt(rt, tenant, company, damage, caplog):
     """GIVEN a saved index damaged on disk (truncated, bytes altered, another format, a
-    manifest or a bm25s file that is not JSON) WHEN a restarted process searches
+    manifest or a bm25s file that is not JSON, a manifest naming a file outside the index)
+    WHEN a restarted process searches
     THEN the damage is logged, the index rebuilt and saved again, and the answer is the
     same as before; the next restart loads the new file."""
     first = hits(rt, tenant)

@@ -235,7 +235,17 @@ def _check(manifest: Any, where: Place, stamp: str) -> None:
         raise Damaged(f"manifest names another {', '.join(wrong)}")
 
 
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name`` for a name a manifest gives, which must stay inside the folder."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise Damaged(f"{name!r}: not a file of the index")
+    return folder / relative
+
+
 def _verify(folder: Path, files: Mapping[str, Mapping[str, Any]]) -> None:
+    for name in files:
+        _inside(folder, name)
     stats = tuple(sorted((name, (folder / name).stat().st_size,
                           (folder / name).stat().st_mtime_ns) for name in files))
     if _verified.get(folder) == stats:
@@ -258,10 +268,10 @@ def _load_part(folder: Path, cls: type, entry: Mapping[str, Any]) -> object:
         raise Damaged(f"{entry['class']} where {cls.__qualname__} was expected")
     state: dict[str, Any] = dict(entry["values"])
     for attr, file in entry["arrays"].items():
-        array = np.load(folder / file, mmap_mode="r", allow_pickle=False)
+        array = np.load(_inside(folder, file), mmap_mode="r", allow_pickle=False)
         state[attr] = array if array.size else np.array(array)  # nothing to map
     for attr, sub in entry["bm25s"].items():
-        state[attr] = bm25s.BM25.load(str(folder / sub), mmap=True)
+        state[attr] = bm25s.BM25.load(str(_inside(folder, sub)), mmap=True)
     part: Any = object.__new__(cls)
     part.__setstate__(state)
     return part
