@@ -300,3 +300,21 @@ def test_an_index_dropped_by_the_cache_is_freed(rt, tenant, company):
     kb_index._indexes.clear()
     assert gc.isenabled()
     assert index() is None and words() is None
+
+
+def test_an_index_that_cannot_be_saved_is_built_once_and_served(rt, tenant, company, caplog):
+    """GIVEN something in the way of the directory an index is saved to WHEN a search
+    builds the index THEN it is built once, served, and the failure logged."""
+    from ushiro.knowledge import repository
+
+    with rt.db.reading() as session:
+        stamp = repository.seeded_stamp(session, tenant.id)
+    assert stamp
+    where = persist.place(rt.settings.index_dir, rt.db.url, tenant.id, "bm25")
+    where.root.mkdir(parents=True)
+    where.directory(stamp).write_text("not a directory")
+    kb_index._indexes.clear()
+    built = kb_index.counts["built"]
+    assert hits(rt, tenant)
+    assert kb_index.counts["built"] == built + 1
+    assert "not persisted" in caplog.text

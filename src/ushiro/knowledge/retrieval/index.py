@@ -158,7 +158,7 @@ def _obtain(rt: Runtime, tenant_id: int, stamp: str, embedder: embeddings.Embedd
     if rt.settings.search_persist:
         try:
             index = _persisted(rt, tenant_id, stamp, embedder, progress)
-        except OSError as error:  # an unwritable directory, a full disk: serve, and say so
+        except OSError as error:  # an unwritable directory: build in memory, and say so
             log.warning("search index of tenant %s not persisted: %s", tenant_id, error)
     if index is None:
         index = _built(rt, tenant_id, embedder, progress)
@@ -195,8 +195,10 @@ def _persisted(rt: Runtime, tenant_id: int, stamp: str, embedder: embeddings.Emb
             log.info("search index of tenant %s is stale (%s): rebuilding", tenant_id,
                      ", ".join(stale))
         index = _built(rt, tenant_id, embedder, progress)
-        parts, extra = to_parts(index)
-        persist.save(where, stamp, parts, extra)
+        try:
+            persist.save(where, stamp, *to_parts(index))
+        except OSError as error:  # a full disk: serve what was built, and say so
+            log.warning("search index of tenant %s not persisted: %s", tenant_id, error)
         return index
 
 
