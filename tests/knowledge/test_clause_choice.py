@@ -254,3 +254,8 @@ def test_each_question_of_a_request_is_answered() -> None:
     answer = answer_of(draft)
     assert "2,500円" in answer and "8,000円" in answer, answer
     assert {c.section for c in draft.citations} >= {"第13条(日当)", "第14条(宿泊費)"}
+
+
+def test_still_in_time_asks_for_the_deadline() -> None:
+    """GIVEN 「まだ間に合う？」 WHEN its kind is read THEN it asks for a deadline."""
+    assert facts.question_kind("本を買ったのが1か月半前なんだけど、補助の申請ってまだ間に合う？") == "deadline"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 # happens, not for a number of days.
 _ASKING: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"何歳|いくつまで")),
-    ("deadline", re.compile(r"いつまで|何日前|何日以内|どのくらいの間|何日後")),
+    ("deadline", re.compile(r"いつまで|何日前|何日以内|どのくらいの間|何日後|間に合")),
     ("amount", re.compile(r"いくら|幾ら|何円")),
     ("days", re.compile(r"何日|何週|何か月|何ヶ月|何カ月")),
     ("time", re.compile(r"何時")),
@@ -52,7 +52,8 @@ _FACTS = {
     "date": re.compile(r"[0-9]+\s*月|[0-9]+\s*日|末日|曜日?|前日|翌日|毎月"),
     "time": re.compile(r"[0-9]+\s*時|[0-9]+:[0-9]{2}|午前|午後"),
     "count": re.compile(r"[0-9]+\s*(?:回|人|年)"),
-    "yesno": re.compile(r"しない|しません|できない|できる|認める|認めない|含む|含まない|限り"
+    "yesno": re.compile(r"しない|しません|できない|できる|認める|認めない|含む|含まない|限り|限る|のみ"
+                        r"|対象とする|対象としない|対象外"
                         r"|無給|有給|支給する|負担|この限りでない|ならない|得る|ことができ"),
     "procedure": re.compile(r"申請|届け?出|提出|手続|承認|許可|振り?込|申し出"),
     "condition": re.compile(r"場合|限り|以上|未満|但し|ただし|認め"),

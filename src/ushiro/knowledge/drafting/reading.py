@@ -44,6 +44,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "越す": ("繰り越し",), "泊まる": ("宿泊",), "買う": ("購入",), "戻る": ("帰着",),
     "乗る": ("利用", "乗車"), "含める": ("含む",), "数える": ("計算", "算定"),
     "前もって": ("予め", "事前"), "後": ("事後",),
+    "消える": ("繰り越し", "失効", "消滅"), "付く": ("付与", "与える", "支給"),
 }
 # The name a row of a table gives the asked kind of fact (休暇日数 for 何日, 取得期限 for
 # いつまで): the row of that name answers, more than a row of the same item holding another.
