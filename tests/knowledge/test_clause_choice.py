@@ -259,3 +259,17 @@ def test_each_question_of_a_request_is_answered() -> None:
 def test_still_in_time_asks_for_the_deadline() -> None:
     """GIVEN 「まだ間に合う？」 WHEN its kind is read THEN it asks for a deadline."""
     assert facts.question_kind("本を買ったのが1か月半前なんだけど、補助の申請ってまだ間に合う？") == "deadline"
+
+
+def test_a_group_named_in_the_employees_words() -> None:
+    """GIVEN a rule set for 短時間正社員 WHEN the question says 時短 THEN the clause is not
+    held to be for another group (it is the asker's own)."""
+    from ushiro.knowledge.drafting import offline
+    from ushiro.knowledge.drafting.reading import Clause, Reader
+
+    analyzer = offline._shipped_analyzer()
+    question = "時短の正社員に切り替えたい。いつまでに言えばいい？"
+    reader = Reader(question, set(analyzer.query_tokens(question)), analyzer)
+    own = Clause((SearchHit(3, "短時間正社員就業規則", 1, "第3条", "", None, 5.0,
+                            "第3条　申出\n\n1. 短時間正社員を希望する者は、30日前までに申し出る。"),), 0)
+    assert reader.out_of_scope(own) < 0
