@@ -273,3 +273,15 @@ def test_a_group_named_in_the_employees_words() -> None:
     own = Clause((SearchHit(3, "短時間正社員就業規則", 1, "第3条", "", None, 5.0,
                             "第3条　申出\n\n1. 短時間正社員を希望する者は、30日前までに申し出る。"),), 0)
     assert reader.out_of_scope(own) < 0
+
+
+def test_a_subject_line_is_no_circumstance_of_the_second_question() -> None:
+    """GIVEN a request titled 「出張の日当について」 asking for 日当 and 宿泊費 WHEN drafted THEN
+    both are answered: the title does not pull the second question back to 日当."""
+    draft = OfflineDrafter().draft(
+        "出張の日当について\n10月5日から2泊で大阪に出張します。日当はいくらになりますか。"
+        "また、宿泊費の上限も教えてください。",
+        [clause("出張旅費規程", "第13条(日当)", DAILY_13, 25.0),
+         clause("出張旅費規程", "第14条(宿泊費)", LODGING_14, 18.0)], TenantContext())
+    answer = answer_of(draft)
+    assert "2,500円" in answer and "8,000円" in answer, answer

@@ -96,7 +96,8 @@ class OfflineDrafter:
         # A passage just below the best may be the one about the question (the best shared
         # a side word); it leads the candidates.
         passages = [lead, *(h for h in passages if h is not lead)]
-        clauses = candidates(passages, wanted, analyzer)
+        asked = [content_tokens(p, context, analyzer) for p in questions.asked_parts(question)]
+        clauses = candidates(passages, wanted, analyzer, asked)
         ignore = STOP_TOKENS | own_names(context, analyzer)
         missing = topic.unnamed_topic(question, "\n".join(map(_read, clauses)), analyzer, ignore)
         if missing:
@@ -155,9 +156,10 @@ def _read(clause: Clause) -> str:
     return f"{first.document} {first.context} {first.section}\n{clause.text}"
 
 
-def candidates(passages: Sequence[SearchHit], wanted: set[str],
-               analyzer: Analyzer) -> list[Clause]:
-    """The clauses of the best hits that share the question's topic, best first."""
+def candidates(passages: Sequence[SearchHit], wanted: set[str], analyzer: Analyzer,
+               parts: Sequence[set[str]] = ()) -> list[Clause]:
+    """The clauses of the best hits that share the question's topic, or the topic of one of
+    its questions (``parts``: the words of each), best first."""
     top = passages[0]
     groups: dict[tuple[str, int, str], list[SearchHit]] = {}
     ranks: dict[tuple[str, int, str], int] = {}
@@ -165,7 +167,8 @@ def candidates(passages: Sequence[SearchHit], wanted: set[str],
         key = (hit.document, hit.version, hit.section)
         if key not in groups:
             near = rank < CANDIDATE_HITS and hit.bm25 >= top.bm25 * CANDIDATE_SCORE
-            if rank and not (near and coverage(wanted, hit, analyzer) >= MIN_COVERAGE):
+            if rank and not (near and any(coverage(w, hit, analyzer) >= MIN_COVERAGE
+                                          for w in (wanted, *parts))):
                 continue
             groups[key], ranks[key] = [], len(ranks)
         groups[key].append(hit)

@@ -36,5 +36,7 @@ def asked_parts(question: str) -> list[str]:
             asks.append(s)
     if len(asks) < 2:
         return []
-    told = " ".join(s for s in sentences if s not in asks)
+    # A subject line (「出張の日当について」, no sentence mark) names the first question's topic,
+    # not a circumstance of the others.
+    told = " ".join(s for s in sentences if s not in asks and s[-1] in "。．！!")
     return [f"{told} {ask}".strip() for ask in asks[:MAX_QUESTIONS]]
