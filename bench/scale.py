@@ -411,6 +411,58 @@ def setup(stack: Stack) -> dict[str, Any]:
                       f"(no SQL copies), {args.setup_procs} processes"}
 
 
+def pg_uri() -> str:
+    return PG_BASE.replace("postgresql+psycopg", "postgresql")
+
+
+def dump_setup(stack: Stack, target: Path) -> float:
+    """The set-up schema (pg_dump), data directory and state, for another version's run
+    to start from the same tenants without ingesting them again."""
+    began = time.perf_counter()
+    target.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["pg_dump", "-d", pg_uri(), "-n", stack.state["schema"], "--no-owner",
+                    "--no-privileges", "-f", str(target / "schema.sql")], check=True)
+    shutil.copytree(stack.data_dir, target / "data", dirs_exist_ok=True)
+    (target / "state.json").write_text(json.dumps(stack.state, ensure_ascii=False))
+    return time.perf_counter() - began
+
+
+def setup_from(stack: Stack, source: Path) -> dict[str, Any]:
+    """Start from another version's dumped setup: a new schema loaded from the dump, a copy
+    of the data directory, then ``ushiro init`` of this version (its migrations run, as in
+    an installation that upgrades)."""
+    began = time.perf_counter()
+    state = json.loads((source / "state.json").read_text())
+    old = state["schema"]
+    stack.create()
+    new = stack.state["schema"]
+    pg_admin(f'DROP SCHEMA "{new}"')  # the dump creates it
+    sql = (source / "schema.sql").read_text(encoding="utf-8").replace(old, new)
+    done = subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg_uri()], input=sql,
+                          text=True, capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"restoring the setup failed: {done.stderr[-2000:]}")
+    shutil.copytree(source / "data", stack.data_dir, dirs_exist_ok=True)
+    stack.state["tenants"] = state["tenants"]
+    restored = time.perf_counter() - began
+    stack.cli("init")
+    stack.detect()
+    stack.save()
+    rows = stack.sql("SELECT (SELECT count(*) FROM kb_passages), (SELECT count(*) FROM "
+                     "kb_synonyms), pg_total_relation_size('kb_synonyms')")[0]
+    passages = [t["passages"] for t in state["tenants"]]
+    return {"tenants": len(passages), "passages_total": sum(passages),
+            "passages_per_tenant": {"min": min(passages), "max": max(passages),
+                                    "mean": round(sum(passages) / len(passages))},
+            "restore_s": round(restored, 1),
+            "upgrade_s": round(time.perf_counter() - began - restored, 1),
+            "kb_passages_rows": rows[0], "kb_synonyms_rows": rows[1],
+            "kb_synonyms_mb": round(rows[2] / 2**20, 1), "features": stack.features,
+            "method": f"the tenants ingested by the {state.get('label', 'other')} run "
+                      "(pg_dump of its schema right after its setup), upgraded by `ushiro "
+                      "init` of this code"}
+
+
 def ingest_all(stack: Stack, tenants: int, seed: int, procs: int) -> list[dict[str, Any]]:
     """Each process takes every procs-th tenant, through the product's services."""
     env = stack.server_env()
@@ -654,6 +706,7 @@ def intake_phase(stack: Stack, sampler: Sampler) -> dict[str, Any]:
     ok = [r for r in results if "error" not in r]
     drafts = draft_delays(stack, [r["id"] for r in ok], args.drain)
     end, cpu1 = time.time(), stack.cpu()
+    api = intake.arun(api_drafts(stack, ok, args.api_seconds, rng)) if args.api_seconds else {}
     errors: dict[str, int] = defaultdict(int)
     for r in results:
         if "error" in r:
@@ -664,8 +717,40 @@ def intake_phase(stack: Stack, sampler: Sampler) -> dict[str, Any]:
             "intake_ms": summary([r["ms"] for r in ok]), "drafts": drafts,
             "cpu_s": cpu, "cpu_ms_per_request": round(
                 sum(cpu.values()) * 1000 / max(1, len(ok)), 1),
-            "memory": sampler.figures(start, end),
+            "memory": sampler.figures(start, end), "api_drafts": api,
             **gc_and_builds(stack, start, end, stack.processes())}
+
+
+async def api_drafts(stack: Stack, requests: list[dict[str, Any]], seconds: float,
+                     rng: random.Random) -> dict[str, Any]:
+    """The API path that searches on demand: an operator's ``POST /api/v1/requests/{id}/
+    drafts`` (search + drafting + the draft's write), one at a time, on the requests of the
+    intake load, tenants uniform."""
+    tokens = {t["id"]: t.get("operator_token") for t in stack.state["tenants"]}
+    if not requests or not all(tokens.values()):
+        return {}
+    conn = intake.RawConnection(HOST, stack.port)
+    latencies: list[float] = []
+    errors: dict[str, int] = defaultdict(int)
+    deadline = time.perf_counter() + seconds
+    try:
+        while time.perf_counter() < deadline:
+            r = rng.choice(requests)
+            headers = {"Authorization": f"Bearer {tokens[r['tenant']]}"}
+            began = time.perf_counter()
+            try:
+                status, _ = await conn.request("POST", f"/api/v1/requests/{r['id']}/drafts",
+                                               headers)
+            except intake.TRANSPORT_ERRORS as exc:
+                errors[type(exc).__name__] += 1
+                continue
+            if status == 201:
+                latencies.append((time.perf_counter() - began) * 1000)
+            else:
+                errors[str(status)] += 1
+    finally:
+        conn.close()
+    return {"ms": summary(latencies, 1), "errors": dict(errors)}
 
 
 # --------------------------------------------------------------------------- restart
@@ -745,8 +830,13 @@ def run_version(args: argparse.Namespace) -> dict[str, Any]:
                               "load_before": os.getloadavg()[0]}
     keep = args.keep or bool(args.phase)  # a partial run leaves its setup for the next
     try:
-        if "setup" in phases:
+        if "setup" in phases and args.setup_from:
+            result["setup"] = setup_from(stack, Path(args.setup_from))
+        elif "setup" in phases:
             result["setup"] = setup(stack)
+            if args.dump_setup:
+                stack.state["label"] = args.label
+                result["setup"]["dump_s"] = round(dump_setup(stack, Path(args.dump_setup)), 1)
         else:
             stack.load()
             stack.features = stack.state.get("features", {})
@@ -802,11 +892,12 @@ def baseline_tree(path: Path, commit: str) -> Path:
     return path
 
 
-def run_inner(label: str, tree: Path, workdir: Path, argv: list[str]) -> dict[str, Any]:
+def run_inner(label: str, tree: Path, workdir: Path, argv: list[str],
+              extra: Sequence[str] = ()) -> dict[str, Any]:
     out = workdir / f"{label}.json"
     env = dict(os.environ, PYTHONPATH=str(tree / "src"))
     cmd = [sys.executable, str(Path(__file__).resolve()), *argv, "--inner", "--label", label,
-           "--tree", str(tree), "--workdir", str(workdir), "--out", str(out)]
+           "--tree", str(tree), "--workdir", str(workdir), "--out", str(out), *extra]
     began = time.perf_counter()
     done = subprocess.run(cmd, env=env)
     if done.returncode != 0 or not out.exists():
@@ -846,7 +937,10 @@ def rows(r: dict[str, Any] | None) -> list[tuple[str, str, Any]]:
         ("passages per tenant min–max", "", f"{get(r, 'setup.passages_per_tenant.min')}–"
          f"{get(r, 'setup.passages_per_tenant.max')}" if get(r, "setup") else None),
         ("setup: ingest s (passages/s)", "", f"{get(r, 'setup.ingest_s')} "
-         f"({get(r, 'setup.passages_per_s')})" if get(r, "setup") else None),
+         f"({get(r, 'setup.passages_per_s')})" if get(r, "setup.ingest_s") else None),
+        ("setup: restored s / upgraded s", "", pair(get(r, "setup.restore_s"),
+                                                    get(r, "setup.upgrade_s"))
+         if get(r, "setup.restore_s") is not None else None),
         ("kb_synonyms rows / MB", "", f"{get(r, 'setup.kb_synonyms_rows')} / "
          f"{get(r, 'setup.kb_synonyms_mb')}" if get(r, "setup") else None),
     ]
@@ -880,6 +974,8 @@ def rows(r: dict[str, Any] | None) -> list[tuple[str, str, Any]]:
                                                     or (get(r, "intake.drafts.delay_s.p99")
                                                         if get(r, "intake.drafts.not_drafted_in_time") == 0
                                                         else "∞"))),
+        ("API draft on demand p50 / p99 ms", "", pair(get(r, "intake.api_drafts.ms.p50"),
+                                                       get(r, "intake.api_drafts.ms.p99"))),
         ("drafts not done after the drain wait", "0",
          get(r, "intake.drafts.not_drafted_in_time")),
         ("intake: CPU ms per request + draft", "", get(r, "intake.cpu_ms_per_request")),
@@ -943,13 +1039,16 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
     table = {label: rows(results[label]) for label in labels}
     names = [(name, target) for name, target, _ in table[labels[0]]]
     width = max(len(n) for n, _ in names) + 2
-    print(f"{'figure':<{width}}{'target':<10}" + "".join(f"{label:<28}" for label in labels))
+    cols = {label: max(len(label), *(len(str(v)) for _, _, v in table[label])) + 2
+            for label in labels}
+    print(f"{'figure':<{width}}{'target':<10}" + "".join(f"{la:<{cols[la]}}" for la in labels))
     for i, (name, target) in enumerate(names):
         values = [table[label][i][2] for label in labels]
         if all(v is None for v in values):
             continue
-        print(f"{name:<{width}}{target:<10}"
-              + "".join(f"{'–' if v is None else v!s:<28}" for v in values))
+        print(f"{name:<{width}}{target:<10}" + "".join(
+            f"{'–' if v is None else v!s:<{cols[la]}}" for la, v in zip(labels, values,
+                                                                         strict=True)))
     for label in labels:
         print(f"\ntargets, {label}: " + "; ".join(
             f"{name} {value} {'ok' if ok else 'MISSED'}" if value is not None else f"{name} –"
@@ -996,11 +1095,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=8.0, help="intake requests per second (8)")
     p.add_argument("--drain", type=float, default=60.0,
                    help="seconds to wait for the drafts after the intake load (60)")
+    p.add_argument("--api-seconds", type=float, default=15.0,
+                   help="seconds of POST /api/v1/requests/{id}/drafts after the intake (15)")
     p.add_argument("--restart-load", type=float, default=10.0,
                    help="seconds of intake before the SIGTERM (10)")
     p.add_argument("--cold-tenants", type=int, default=200,
                    help="tenants whose first search is timed after the restart (200; 0 = all)")
     p.add_argument("--setup-procs", type=int, default=2, help="processes creating tenants (2)")
+    p.add_argument("--setup-each", action="store_true",
+                   help="ingest the tenants for each version instead of once (with the "
+                        "baseline's code) and upgrading a copy for the current code")
     p.add_argument("--seed", type=int, default=14)
     p.add_argument("--json", action="store_true", help="print the runs as JSON")
     # internal: one version inside its own PYTHONPATH, or a setup process
@@ -1009,6 +1113,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tree", default=str(ROOT), help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--ingest-part", help=argparse.SUPPRESS)
+    p.add_argument("--dump-setup", help=argparse.SUPPRESS)
+    p.add_argument("--setup-from", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if not 1 <= args.tenants <= 20_000 or args.seconds <= 0 or args.web < 1:
         p.error("--tenants in 1..20000, --seconds > 0, --web ≥ 1")
@@ -1031,11 +1137,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.baseline_from:
             results["baseline"] = json.loads(args.baseline_from.read_text())["baseline"]
-        elif args.only != "current":
+        both = not args.only and not args.baseline_from
+        share = both and not args.setup_each and (not args.phase or "setup" in args.phase)
+        shared = workdir / "shared-setup"
+        if not args.baseline_from and args.only != "current":
             tree = baseline_tree(args.baseline_tree, args.baseline_commit)
-            results["baseline"] = run_inner("baseline", tree, workdir, raw)
+            results["baseline"] = run_inner("baseline", tree, workdir, raw,
+                                            ["--dump-setup", str(shared)] if share else [])
         if args.only != "baseline":
-            results["current"] = run_inner("current", ROOT, workdir, raw)
+            results["current"] = run_inner("current", ROOT, workdir, raw,
+                                           ["--setup-from", str(shared)] if share else [])
     except KeyboardInterrupt:
         note("interrupted")
         return 130

@@ -225,7 +225,7 @@ def questions_for(rule_set: str) -> list[str]:
 
 
 def create_tenant(rt: Any, p: TenantPlan) -> dict[str, Any]:
-    """The tenant, its requester with an API token, and its documents; returns what the
+    """The tenant, a requester and an operator with an API token each, its documents; returns what the
     benchmark needs to know about it (and how long each part took)."""
     from ushiro import knowledge
     from ushiro.audit import SYSTEM
@@ -242,6 +242,10 @@ def create_tenant(rt: Any, p: TenantPlan) -> dict[str, Any]:
     identity.add_user(rt.db, admin, UserIn.model_construct(
         email=email, name="社員 一郎", role=Role.REQUESTER, password=None, departments=[]))
     token = identity.create_token(rt.db, admin, email, "scale bench")
+    operator = f"desk@{p.slug}.example.co.jp"  # the provider's staff answering this client
+    identity.add_user(rt.db, admin, UserIn.model_construct(
+        email=operator, name="窓口 花子", role=Role.OPERATOR, password=None, departments=[]))
+    operator_token = identity.create_token(rt.db, admin, operator, "scale bench")
     identity_s = time.perf_counter() - started
     passages = 0
     for doc in p.docs:
@@ -249,6 +253,6 @@ def create_tenant(rt: Any, p: TenantPlan) -> dict[str, Any]:
             doc.filename, doc.data, name=doc.name, kind=DocumentKind(doc.kind)))
         passages += added.passages
     return {"index": p.index, "id": tenant.id, "slug": p.slug, "rule_set": p.rule_set,
-            "token": token, "passages": passages, "documents": len(p.docs),
+            "token": token, "operator_token": operator_token, "passages": passages, "documents": len(p.docs),
             "identity_s": round(identity_s, 3),
             "seconds": round(time.perf_counter() - started, 3)}
