@@ -5,9 +5,11 @@ start-up, also in uvicorn's spawned worker processes). Inactive unless
 
 * **garbage collections** (``gc.callbacks``): generation and pause of each one;
 * **index builds**: calls of the functions named in ``USHIRO_SCALE_PROBE_BUILDS``
-  (``module:function``, comma-separated; default the builder of today's code,
-  ``ushiro.knowledge.retrieval.index:_build_index``), wrapped when their module is imported,
-  with whatever arguments the product passes;
+  (``module:function``, comma-separated, a trailing ``?`` when the function may not exist;
+  default the builder ``ushiro.knowledge.retrieval.index:_build_index`` and, where the code
+  persists indexes, its loader ``_load``), wrapped when their module is imported, with
+  whatever arguments the product passes; a call that returns None (nothing loaded) is not
+  counted. The first name is the builder;
 * **search**: a route ``GET /__scale/search?tenant=ID&q=…`` added to the app, which runs
   ``knowledge.search`` as the tenant's command-line principal (the product has no search
   endpoint of its own: search runs inside drafting and the chat) and answers with the time
@@ -31,7 +33,10 @@ from collections import deque
 from typing import Any
 
 _DIR = os.environ.get("USHIRO_SCALE_PROBE_DIR")
-_DEFAULT_BUILDS = "ushiro.knowledge.retrieval.index:_build_index"
+# The builder, and (where the code has one: a trailing ? is optional) the loader of a
+# persisted index, which returns None when there is nothing to load.
+_DEFAULT_BUILDS = ("ushiro.knowledge.retrieval.index:_build_index,"
+                   "ushiro.knowledge.retrieval.index:_load?")
 _events: deque[list[Any]] = deque()  # append/popleft: safe from any thread and gc
 _local = threading.local()
 
@@ -63,15 +68,19 @@ class _GcTimer:
 
 
 def _counted(name: str, func: Any) -> Any:
+    """Calls that returned something (a load that found nothing returns None) are counted
+    for the thread's current search and logged with their time."""
     def build(*args: Any, **kwargs: Any) -> Any:
         began = time.perf_counter()
-        try:
-            return func(*args, **kwargs)
-        finally:
+        result = func(*args, **kwargs)
+        if result is not None:
             ms = (time.perf_counter() - began) * 1000
             tenant = args[1] if len(args) > 1 and isinstance(args[1], int) else None
-            _local.built = getattr(_local, "built", 0) + 1
+            calls = getattr(_local, "calls", None)
+            if calls is not None:
+                calls[name] = calls.get(name, 0) + 1
             _emit("build", name, tenant, ms)
+        return result
 
     build.__wrapped__ = func  # type: ignore[attr-defined]
     return build
@@ -84,13 +93,15 @@ def _search_route(app: Any) -> None:
     rt = app.state.rt
 
     def scale_search(tenant: int, q: str) -> dict[str, Any]:
-        _local.built = 0
+        _local.calls = calls = {}
         began = time.perf_counter()
         hits = knowledge.search(rt, command_line(tenant), q, k=10)
         ms = (time.perf_counter() - began) * 1000
-        built = _local.built
+        _local.calls = None
+        built = calls.get(_PRIMARY, 0)
         _emit("search", tenant, ms, built)
-        return {"ms": ms, "built": built, "hits": len(hits), "pid": os.getpid()}
+        return {"ms": ms, "built": built, "calls": calls, "hits": len(hits),
+                "pid": os.getpid()}
 
     app.add_api_route("/__scale/search", scale_search, methods=["GET"])
     _emit("app")
@@ -107,9 +118,12 @@ def _patch(module: Any, name: str) -> None:
 
         module.create_app = create_app
     for target in _TARGETS.get(name, ()):
+        optional = target.endswith("?")
+        target = target.rstrip("?")
         func = getattr(module, target, None)
         if func is None:
-            _emit("missing", f"{name}:{target}")
+            if not optional:
+                _emit("missing", f"{name}:{target}")
         else:
             setattr(module, target, _counted(target, func))
 
@@ -139,10 +153,13 @@ class _Finder(importlib.abc.MetaPathFinder):
 _TARGETS: dict[str, list[str]] = {}
 _WATCHED: set[str] = set()
 
+_PRIMARY = ""  # the builder: what a search's ``built`` counts
+
 if _DIR:
     for item in os.environ.get("USHIRO_SCALE_PROBE_BUILDS", _DEFAULT_BUILDS).split(","):
         module_name, _, function = item.strip().partition(":")
         _TARGETS.setdefault(module_name, []).append(function)
+        _PRIMARY = _PRIMARY or function.rstrip("?")
     _WATCHED.update(_TARGETS, {"ushiro.app"})
     sys.meta_path.insert(0, _Finder())
     gc.callbacks.append(_GcTimer())
