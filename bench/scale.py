@@ -844,7 +844,7 @@ def run_version(args: argparse.Namespace) -> dict[str, Any]:
         elif "setup" in phases:
             result["setup"] = setup(stack)
             if args.dump_setup:
-                stack.state["label"] = args.label
+                stack.state["label"], stack.state["seed"] = args.label, args.seed
                 result["setup"]["dump_s"] = round(dump_setup(stack, Path(args.dump_setup)), 1)
         else:
             stack.load()
@@ -899,6 +899,24 @@ def baseline_tree(path: Path, commit: str) -> Path:
         raise RuntimeError(f"{path} is at {head[:10]}, not {commit}: remove it or pass "
                            "--baseline-tree")
     return path
+
+
+def setup_plan(args: argparse.Namespace, workdir: Path) -> tuple[list[str], list[str]]:
+    """How the first version run and the next get their tenants: ingested (and dumped for
+    the next), or restored from ``--setup-cache`` when it holds a setup of this size."""
+    both = not args.baseline_from and not args.only
+    if args.phase and "setup" not in args.phase or not args.setup_cache and (
+            args.setup_each or not both):
+        return [], []
+    cache = Path(args.setup_cache) if args.setup_cache else workdir / "shared-setup"
+    if (cache / "state.json").exists():
+        state = json.loads((cache / "state.json").read_text())
+        if len(state["tenants"]) != args.tenants or state.get("seed", args.seed) != args.seed:
+            raise RuntimeError(f"{cache} holds {len(state['tenants'])} tenants of seed "
+                               f"{state.get('seed')}, not {args.tenants} of {args.seed}")
+        note(f"tenants restored from {cache}")
+        return ["--setup-from", str(cache)], ["--setup-from", str(cache)]
+    return ["--dump-setup", str(cache)], ["--setup-from", str(cache)]
 
 
 def run_inner(label: str, tree: Path, workdir: Path, argv: list[str],
@@ -1119,6 +1137,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--setup-each", action="store_true",
                    help="ingest the tenants for each version instead of once (with the "
                         "baseline's code) and upgrading a copy for the current code")
+    p.add_argument("--setup-cache", help="keep the ingested tenants (pg_dump + data "
+                   "directory) here, and restore them from here in later runs of the same "
+                   "--tenants and --seed")
     p.add_argument("--seed", type=int, default=14)
     p.add_argument("--json", action="store_true", help="print the runs as JSON")
     # internal: one version inside its own PYTHONPATH, or a setup process
@@ -1151,16 +1172,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.baseline_from:
             results["baseline"] = json.loads(args.baseline_from.read_text())["baseline"]
-        both = not args.only and not args.baseline_from
-        share = both and not args.setup_each and (not args.phase or "setup" in args.phase)
-        shared = workdir / "shared-setup"
+        first, then = setup_plan(args, workdir)
         if not args.baseline_from and args.only != "current":
             tree = baseline_tree(args.baseline_tree, args.baseline_commit)
-            results["baseline"] = run_inner("baseline", tree, workdir, raw,
-                                            ["--dump-setup", str(shared)] if share else [])
+            results["baseline"] = run_inner("baseline", tree, workdir, raw, first)
         if args.only != "baseline":
             results["current"] = run_inner("current", ROOT, workdir, raw,
-                                           ["--setup-from", str(shared)] if share else [])
+                                           then if "baseline" in results and not
+                                           args.baseline_from else first)
     except KeyboardInterrupt:
         note("interrupted")
         return 130
