@@ -285,3 +285,18 @@ def test_a_subject_line_is_no_circumstance_of_the_second_question() -> None:
          clause("出張旅費規程", "第14条(宿泊費)", LODGING_14, 18.0)], TenantContext())
     answer = answer_of(draft)
     assert "2,500円" in answer and "8,000円" in answer, answer
+
+
+@pytest.mark.parametrize(("kind", "text", "holds"), [
+    ("amount", "単価が10万円以上の物品", True),  # 万 between the number and 円
+    ("amount", "上限は5千円とする", True),
+    ("amount", "使用可能期間が1年以上の物品", False),
+])
+def test_amounts_written_with_man_and_sen(kind: str, text: str, holds: bool) -> None:
+    """GIVEN a line stating an amount in 万円 or 千円 WHEN read THEN it holds an amount."""
+    assert facts.holds_fact(kind, text) is holds
+
+
+def test_the_closing_day_is_a_date() -> None:
+    """GIVEN 「何日締め」 WHEN its kind is read THEN it asks for a date, not a number of days."""
+    assert facts.question_kind("フレックスの1か月の区切りって、何日締めなの？") == "date"

@@ -25,6 +25,7 @@ _ASKING: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"何歳|いくつまで")),
     ("deadline", re.compile(r"いつまで|何日前|何日以内|どのくらいの間|何日後|間に合")),
     ("amount", re.compile(r"いくら|幾ら|何円")),
+    ("date", re.compile(r"何日締め|何日払い|何日支払|何日に支給|何日に振")),
     ("days", re.compile(r"何日|何週|何か月|何ヶ月|何カ月")),
     ("time", re.compile(r"何時")),
     ("date", re.compile(r"いつ|何月|何曜")),
@@ -44,7 +45,7 @@ _NAMED: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _FACTS = {
-    "amount": re.compile(r"[0-9][0-9,.]*\s*(?:円|%|％|倍)|実費|都度"),
+    "amount": re.compile(r"[0-9][0-9,.]*\s*(?:[万千億]\s*)?(?:円|%|％|倍)|実費|都度"),
     "days": re.compile(r"[0-9][0-9.]*\s*(?:日|週間|週|か月|ヶ月|カ月|箇月|年)|前日|翌日"),
     "deadline": re.compile(r"[0-9]+\s*(?:日|週間|か月|ヶ月|カ月|箇月|年)\s*(?:前|以内|後)|前日|末日"
                            r"|までに|以内"),
