@@ -300,3 +300,35 @@ def test_amounts_written_with_man_and_sen(kind: str, text: str, holds: bool) -> 
 def test_the_closing_day_is_a_date() -> None:
     """GIVEN 「何日締め」 WHEN its kind is read THEN it asks for a date, not a number of days."""
     assert facts.question_kind("フレックスの1か月の区切りって、何日締めなの？") == "date"
+
+
+def test_who_to_ask_is_its_own_kind() -> None:
+    """GIVEN 「誰に相談すればいい？」 WHEN its kind is read THEN it asks who, and a line naming a
+    role holds such a fact."""
+    assert facts.question_kind("マイナンバーの扱いで気になることがある。誰に相談すればいい？") == "who"
+    assert facts.holds_fact("who", "特定個人情報責任者は、総務部長とする。")
+
+
+def test_a_wish_is_a_circumstance_not_a_question() -> None:
+    """GIVEN 「…切り替えたい。いつまでに言えばいい？」 WHEN its questions are read THEN it asks
+    one thing, the deadline."""
+    from ushiro.knowledge.drafting.questions import asked_parts
+
+    assert asked_parts("親の介護で時短の正社員に切り替えたい。いつまでに言えばいい？") == []
+
+
+@pytest.mark.parametrize(("question", "text", "named"), [
+    # 予防接種 written as one term, インフルエンザ listed under it: the topic is there.
+    ("子どものインフル予防接種も補助の対象になる？",
+     "第8条　予防接種補助\n1. 次の予防接種の費用を補助する。\n    * インフルエンザ", True),
+    # A one-word core (手当) and the qualifier elsewhere (家族) are not 家族手当.
+    ("家族手当はもらえますか",
+     "第16条　通勤手当\n1. 家族が死亡したときは届け出る。\n2. 通勤手当を支給する。", False),
+])
+def test_a_qualified_topic_named_by_its_core(question: str, text: str, named: bool) -> None:
+    """GIVEN a topic made of a qualifier and a core of two words WHEN the clauses write the
+    core as one term and the qualifier elsewhere THEN the topic counts as named."""
+    from ushiro.knowledge.drafting import offline, topic
+
+    missing = topic.unnamed_topic(question, text, offline._shipped_analyzer())
+    assert (not missing) is named, missing

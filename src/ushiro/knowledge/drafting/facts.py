@@ -31,6 +31,7 @@ _ASKING: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(r"いつ|何月|何曜")),
     ("procedure", re.compile(r"どうすれば|どうやって|どのように|どうしたら|どうやったら")),
     ("outcome", re.compile(r"どうな[りるっ]|どう扱|どういう扱い")),
+    ("who", re.compile(r"誰に|誰が|だれに|どこに(?:相談|連絡|問い合わせ|聞け|出せ|提出)|窓口")),
     ("count", re.compile(r"何回|何人|何年")),
 )
 _NAMED: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -58,6 +59,8 @@ _FACTS = {
                         r"|無給|有給|支給する|負担|この限りでない|ならない|得る|ことができ"),
     "procedure": re.compile(r"申請|届け?出|提出|手続|承認|許可|振り?込|申し出"),
     "condition": re.compile(r"場合|限り|以上|未満|但し|ただし|認め"),
+    # Who decides or answers: a role or a department.
+    "who": re.compile(r"責任者|担当者|担当部|部長|課長|上長|所属長|人事|総務|経理|管理者|窓口"),
     # What follows from a case: 「…ときは、満了の日をもって自然退職とする」.
     "outcome": re.compile(r"(?:とき|場合)(?:は|には)、.*(?:とする|となる|みなす|しない|できない)"),
 }
@@ -111,8 +114,8 @@ def place_classes(question: str) -> list[str]:
 
 
 def question_kind(question: str) -> str:
-    """amount | days | deadline | age | date | time | count | procedure | outcome | yesno |
-    what."""
+    """amount | days | deadline | age | date | time | count | procedure | outcome | who |
+    yesno | what."""
     text = fold(question)
     for kind, pattern in (*_ASKING, *_NAMED):
         if pattern.search(text):

@@ -18,8 +18,8 @@ MAX_QUESTIONS = 3
 # A shorter question (「条件は？」, 「振込？」) goes on asking the one before it.
 ELLIPTICAL = 8
 _SENTENCE = re.compile(r"[^。？?！!\n]+[。？?！!]?")
-_ASKS = re.compile(r"[？?]\s*$|か[。．]?\s*$|(?:ください|下さい|ほしい|欲しい|たい)[。．]?\s*$"
-                   r"|教えて")
+# A wish (「切り替えたい。」) tells the circumstance the question after it asks about.
+_ASKS = re.compile(r"[？?]\s*$|か[。．]?\s*$|(?:ください|下さい)[。．]?\s*$|教えて")
 
 
 def asked_parts(question: str) -> list[str]:
