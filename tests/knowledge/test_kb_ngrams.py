@@ -10,7 +10,7 @@ import pytest
 
 from ushiro.core.text import fold
 from ushiro.knowledge.retrieval.backend import Hit
-from ushiro.knowledge.retrieval.fusion import char_weight, fuse
+from ushiro.knowledge.retrieval.fusion import char_weight, fuse, with_field
 from ushiro.knowledge.retrieval.ngrams import NgramBackend, NgramPassage, trigrams
 
 TEXTS = [
@@ -94,3 +94,12 @@ def test_fusion_normalises_each_side_and_keeps_the_word_scale() -> None:
                                                 (300, 1.0)])
 def test_trigram_weight_grows_with_the_question(length, weight) -> None:
     assert char_weight("あ" * length) == pytest.approx(weight)
+
+
+def test_a_field_adds_its_weighted_score_to_the_trigram_ranking() -> None:
+    chars = [Hit(1, 6.0), Hit(2, 5.0), Hit(3, 1.0)]
+    questions = [Hit(2, 4.0), Hit(4, 1.0)]
+    # 2: 5 + 0.5 * 4 = 7; 1: 6; 3: 1; 4: 0.5 (in the field only)
+    assert with_field(chars, questions, k=4, weight=0.5) == [Hit(2, 7.0), Hit(1, 6.0),
+                                                             Hit(3, 1.0), Hit(4, 0.5)]
+    assert with_field(chars, [], k=2, weight=0.5) == chars[:2]
