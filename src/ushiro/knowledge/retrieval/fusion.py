@@ -98,7 +98,7 @@ class LexicalSearch:
 
     words: SearchBackend
     chars: NgramBackend
-    questions: NgramBackend | None = None  # the questions of the Q&A items, when there are
+    questions: NgramBackend | None = None  # the Q&A items' questions, if the index has any
 
     def search(self, tokens: Sequence[str], text: str, *, k: int,
                documents: frozenset[int] | None = None) -> list[Hit]:

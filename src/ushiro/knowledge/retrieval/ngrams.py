@@ -14,9 +14,11 @@ often the question repeats it. A term of n characters is already n − 2 trigram
 counting repeats as well would weigh a repeated long term twice over: the 照会要旨 of a tax
 Q&A that names 住宅借入金等特別控除 three times would score that term's 8 trigrams three
 times each and drown the rest of the question (the word ranking keeps repeats: a word is
-one token). SQLite FTS5's OR query counts each term once too. Trigrams are held as int64 codes (three
-21-bit code points), not strings: a 20,000-passage index has about 6 million (trigram,
-passage) postings, and a dict of a million short strings would cost more than the postings.
+one token). SQLite FTS5's OR query counts each term once too.
+
+Trigrams are held as int64 codes (three 21-bit code points), not strings: a 20,000-passage
+index has about 6 million (trigram, passage) postings, and a dict of a million short
+strings would cost more than the postings.
 Built with numpy in one pass, about a second at 20,000 passages; immutable after that.
 """
 
