@@ -533,6 +533,14 @@ def _fixed_weight() -> Any:
     return _patched(fusion, "char_weight", lambda question: fusion.MIN_CHAR_WEIGHT)
 
 
+def _no_question_field() -> Any:
+    """Ablation: a Q&A item's question weighs nothing more than the rest of its text on the
+    trigram side (QUESTION_WEIGHT 0; the field of docs/knowledge.md "Search")."""
+    from ushiro.knowledge.retrieval import fusion
+
+    return _patched(fusion, "QUESTION_WEIGHT", 0.0)
+
+
 EXPERIMENTS: dict[str, tuple[str, Callable[[], Any]]] = {
     "fixed-weight": ("trigram weight 0.5 for every question, not growing with its length",
                      _fixed_weight),
@@ -544,6 +552,8 @@ EXPERIMENTS: dict[str, tuple[str, Callable[[], Any]]] = {
     "index-context": ("章/節 context indexed with the label and text", _index_context),
     "query-keeps-variant": ("query keeps a variant's own tokens next to the canonical's",
                             _query_keeps_variant),
+    "no-question-field": ("a Q&A item's question not weighted as a field of its own (ablation)",
+                          _no_question_field),
 }
 
 

@@ -20,7 +20,7 @@ from ushiro.knowledge import access, queries, repository
 from ushiro.knowledge.choices import DocumentKind
 from ushiro.knowledge.retrieval import dense, embeddings, precedence
 from ushiro.knowledge.retrieval.backend import BM25Backend, IndexCache, IndexedPassage
-from ushiro.knowledge.retrieval.fusion import LexicalSearch
+from ushiro.knowledge.retrieval.fusion import LexicalSearch, question_of
 from ushiro.knowledge.retrieval.ngrams import NgramBackend, NgramPassage
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
 from ushiro.knowledge.schemas import DocMeta
@@ -74,10 +74,14 @@ def _build_index(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder | No
                    if pid in shown]
     # The trigram index is built here from the text (about a second at 20,000 passages)
     # rather than stored: it depends on nothing but the text, and is not worth a migration.
+    # The questions of the Q&A items: a field of their own on the trigram side (fusion.py),
+    # one more plain trigram index over those labels' text.
+    questions = [NgramPassage(p.passage_id, p.document_id, question)
+                 for p in indexed if (question := question_of(shown[p.passage_id][1]))]
     lexical = LexicalSearch(BM25Backend(indexed), NgramBackend(
         [NgramPassage(p.passage_id, p.document_id, index_text(shown[p.passage_id][1],
                                                                 shown[p.passage_id][4]))
-         for p in indexed]))
+         for p in indexed]), NgramBackend(questions) if questions else None)
     hybrid = None
     if embedder is not None:
         hybrid = dense.HybridSearch(
