@@ -65,10 +65,16 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any],
     return job
 
 
+def _relaxed(rt: Runtime, session: Session) -> None:
+    if not rt.db.is_sqlite:
+        repository.relaxed_commit(session)
+
+
 def claim(rt: Runtime, limit: int, shard: Shard = ALL) -> list[Claimed]:
     """Lease up to ``limit`` due jobs of ``shard`` to this worker."""
     take = repository.claim_guarded if rt.db.is_sqlite else repository.claim_skip_locked
     with rt.db.transaction() as session:
+        _relaxed(rt, session)
         due = now()
         return take(session, limit, due, due + LEASE, shard)
 
@@ -84,6 +90,7 @@ def run_one(rt: Runtime, job: Claimed) -> bool:
         log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
         error = f"{type(exc).__name__}: {exc}"
     with rt.db.transaction() as session:
+        _relaxed(rt, session)
         if error is None:
             repository.finish(session, job, status=JobStatus.DONE.value, finished_at=now())
         elif job.attempts >= MAX_ATTEMPTS:
