@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,13 +20,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jobs_process  # noqa: F401 - registers test.mark and test.slow here too
 import pytest
 from cli_support import cli_invoker
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import ushiro
 from ushiro import jobs
+from ushiro.app import create_app, with_job_worker
 from ushiro.core.clock import now
 from ushiro.core.db import Database
 from ushiro.core.runtime import Runtime
@@ -172,17 +176,45 @@ def test_sigterm_lets_the_running_job_finish_and_gives_back_the_rest(live: Runti
     assert "待ちに戻したジョブ 5 件" in err
 
 
-def test_stopping_the_serve_thread_gives_back_claimed_jobs(live: Runtime) -> None:
-    """GIVEN the worker thread of `ushiro serve` in a slow job, three more claimed WHEN the
-    server stops it THEN the slow job finishes and the three are pending again."""
+def test_stopping_the_server_gives_back_its_worker_threads_claims(live: Runtime) -> None:
+    """GIVEN the app served with its job worker thread (``worker_in_process``), the worker
+    in a slow job with three more claimed WHEN the server shuts down THEN the slow job
+    finishes and the three are pending again."""
     slow = _enqueue(live, "test.slow_thread", [{"n": 0, "sleep": 1}])[0]
     rest = _enqueue(live, "test.count", [{"n": n} for n in range(1, 4)])
-    thread = jobs.start_worker_thread(live)
-    assert SLOW_STARTED.wait(30)
-    thread.stop()
+    with TestClient(with_job_worker(create_app(rt=live), live)) as client:
+        assert client.get("/login").status_code == 200
+        assert SLOW_STARTED.wait(30)
     statuses = _statuses(live)
     assert statuses[slow] == "done" and {statuses[i] for i in rest} == {"pending"}
     assert RAN == [0]
+
+
+def test_serve_without_jobs_leaves_them_to_the_workers(live: Runtime) -> None:
+    """GIVEN a waiting job WHEN `ushiro serve --no-jobs` runs (answering pages) THEN the
+    job stays waiting: no worker thread in the web process."""
+    job_id = _enqueue(live, "test.count", [{"n": 1}])[0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "ushiro.cli", "serve", "--no-jobs",
+                             "--port", str(port)], env=_env(live), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert _wait_for(lambda: _answers(port), 60)
+        time.sleep(jobs.worker.POLL_SECONDS + 1)
+        assert _statuses(live)[job_id] == "pending"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "ジョブはこのプロセスでは実行しません" in out
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.mark.skipif(os.environ.get("USHIRO_TEST_DB") != "postgres",
