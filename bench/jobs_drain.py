@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import secrets
 import sys
 import tempfile
@@ -188,7 +189,8 @@ def main() -> int:
     url, schema = _database(args.db, root)
     try:
         upgrade(url)
-        print(f"{args.db}: {args.jobs} no-op jobs", flush=True)
+        print(f"{args.db}: {args.jobs} no-op jobs, {os.cpu_count()} cpus, load average "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
         print(f"{'mode':<5} {'workers':>7} {'seconds':>8} {'jobs/s':>8} {'claims':>7} "
               f"{'empty':>7} {'lost rows':>9}", flush=True)
         for workers in (int(w) for w in args.workers.split(",")):
@@ -197,6 +199,7 @@ def main() -> int:
                 lost = "-" if r["lost_share"] is None else f"{r['lost_share']:.1%}"
                 print(f"{mode:<5} {workers:>7} {r['seconds']:>8.2f} {r['jobs_per_s']:>8.0f} "
                       f"{r['claims']:>7} {r['empty_share']:>7.1%} {lost:>9}", flush=True)
+        print(f"load average at the end {os.getloadavg()[0]:.1f}", flush=True)
     finally:
         if schema:
             _drop(schema)
