@@ -25,7 +25,6 @@ branch_labels = None
 depends_on = None
 
 Pair = tuple[str, str]
-CHUNK = 900  # ids per DELETE: below SQLite's 999 bound parameters
 
 _synonyms = sa.table('kb_synonyms', sa.column('id', sa.Integer), sa.column('tenant_id', sa.Integer),
                      sa.column('canonical', sa.String), sa.column('variant', sa.String),
@@ -42,11 +41,14 @@ def upgrade() -> None:
     conn = op.get_bind()
     shipped = list(dict.fromkeys(default_pairs()))
     known = set(shipped)
-    for tenant_id, rows in _copies(conn).items():
-        have = {pair for _, pair in rows}
+    # One tenant at a time: at thousands of tenants the copies are millions of rows.
+    for tenant_id in _tenants(conn):
+        pairs = _pairs(conn, tenant_id)
+        have = set(pairs)
         conn.execute(_state.update().where(_state.c.tenant_id == tenant_id)
                      .values(synonyms_digest=digest_of(have)))
-        _delete(conn, [row_id for row_id, pair in rows if pair in known])
+        conn.execute(_synonyms.delete().where(_synonyms.c.tenant_id == tenant_id))
+        _insert(conn, tenant_id, [p for p in dict.fromkeys(pairs) if p not in known], 'add')
         _insert(conn, tenant_id, [p for p in shipped if p not in have], 'remove')
 
 
@@ -76,20 +78,16 @@ def _seeded(conn: sa.Connection) -> list[int]:
         sa.select(_state.c.tenant_id).where(_state.c.synonyms_seeded.is_(True)))]
 
 
-def _copies(conn: sa.Connection) -> dict[int, list[tuple[int, Pair]]]:
-    """Every set-up tenant's stored rows (id, pair), in their order (a tenant set up whose
-    rows were all deleted has an empty copy: every shipped pair becomes a removal)."""
-    copies: dict[int, list[tuple[int, Pair]]] = {tenant_id: [] for tenant_id in _seeded(conn)}
-    for row_id, tenant_id, canonical, variant in conn.execute(
-            sa.select(_synonyms.c.id, _synonyms.c.tenant_id, _synonyms.c.canonical,
-                      _synonyms.c.variant).order_by(_synonyms.c.id)):
-        copies.setdefault(tenant_id, []).append((row_id, (canonical, variant)))
-    return copies
+def _tenants(conn: sa.Connection) -> list[int]:
+    """Tenants set up (a copy, possibly emptied) or holding rows."""
+    stored = [row[0] for row in conn.execute(sa.select(_synonyms.c.tenant_id).distinct())]
+    return sorted(set(_seeded(conn)) | set(stored))
 
 
-def _delete(conn: sa.Connection, ids: list[int]) -> None:
-    for start in range(0, len(ids), CHUNK):
-        conn.execute(_synonyms.delete().where(_synonyms.c.id.in_(ids[start:start + CHUNK])))
+def _pairs(conn: sa.Connection, tenant_id: int) -> list[Pair]:
+    return [(c, v) for c, v in conn.execute(
+        sa.select(_synonyms.c.canonical, _synonyms.c.variant)
+        .where(_synonyms.c.tenant_id == tenant_id).order_by(_synonyms.c.id))]
 
 
 def _insert(conn: sa.Connection, tenant_id: int, pairs: Iterable[Pair], change: str) -> None:
