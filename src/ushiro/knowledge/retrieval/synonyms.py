@@ -23,7 +23,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 
 from ushiro.core.text import fold
@@ -100,14 +100,18 @@ def digest_of(pairs: Iterable[Pair]) -> str:
     return hashlib.sha256(json.dumps(sorted(set(pairs)), ensure_ascii=False).encode()).hexdigest()
 
 
-@lru_cache(maxsize=4)
-def _set_of(pairs: tuple[Pair, ...]) -> SynonymSet:
-    return SynonymSet(pairs, digest_of(pairs))
+_shipped: list[SynonymSet] = []  # [the shipped set] once read
 
 
 def shipped() -> SynonymSet:
-    """The shipped list as a set: what a tenant without changes of its own uses."""
-    return _set_of(tuple(default_pairs()))
+    """The shipped list as a set: what a tenant without changes of its own uses. Read on
+    every index build and knowledge write, so its digest is kept with the list it names."""
+    pairs = default_pairs()
+    found = _shipped[0] if _shipped else None
+    if found is None or found.pairs is not pairs:
+        found = SynonymSet(tuple(pairs), digest_of(pairs))
+        _shipped[:] = [found]
+    return found
 
 
 def effective(changes: Iterable[tuple[str, str, str]]) -> SynonymSet:
