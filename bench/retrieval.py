@@ -440,13 +440,12 @@ def _no_synonyms() -> Any:
 
 @contextmanager
 def _shipped_synonyms(pairs: Any) -> Iterator[None]:
-    """The shipped list as seen by the tenant's first use and by adding a document (the two
-    places that read it)."""
-    from ushiro.knowledge import state
-    from ushiro.knowledge.ingest import documents
+    """The shipped list as every tenant's synonym set reads it (the one place that does)."""
+    import importlib
 
-    with _patched(state, "default_pairs", lambda: pairs), \
-            _patched(documents, "default_pairs", lambda: pairs):
+    # The module, not the package's ``synonyms`` (the tenant's table, a function).
+    synonyms = importlib.import_module("ushiro.knowledge.retrieval.synonyms")
+    with _patched(synonyms, "default_pairs", lambda: tuple(pairs)):
         yield
 
 

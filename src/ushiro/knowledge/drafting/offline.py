@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
 
 from ushiro.knowledge.drafting import facts, questions, topic
 from ushiro.knowledge.drafting.drafters import (
@@ -32,7 +31,7 @@ from ushiro.knowledge.drafting.drafters import (
 )
 from ushiro.knowledge.drafting.reading import DEFERS, Choice, Clause, Reader, weight
 from ushiro.knowledge.drafting.wording import answer_sentences, condition_of, sentences, told
-from ushiro.knowledge.retrieval.synonyms import default_pairs
+from ushiro.knowledge.retrieval.synonyms import analyzer_for, shipped
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
 from ushiro.knowledge.schemas import SearchHit
 
@@ -65,9 +64,8 @@ STOP_TOKENS = frozenset(
     "失礼 申し訳 済む 連絡 相談 使う 取る 取れる 出る 行く 来る 見る 持つ 乗る".split())
 
 
-@cache
 def _shipped_analyzer() -> Analyzer:
-    return Analyzer(default_pairs())
+    return analyzer_for(shipped())
 
 
 class OfflineDrafter:

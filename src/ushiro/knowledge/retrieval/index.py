@@ -24,7 +24,7 @@ from ushiro.knowledge.retrieval.fusion import LexicalSearch, question_of
 from ushiro.knowledge.retrieval.ngrams import NgramBackend, NgramPassage
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
 from ushiro.knowledge.schemas import DocMeta
-from ushiro.knowledge.state import seed
+from ushiro.knowledge.state import current_analyzer, seed
 
 # Passages embedded and stored per transaction: the first build with a model embeds the
 # whole knowledge base (minutes), and what was stored survives an interrupted build.
@@ -55,8 +55,8 @@ _indexes: IndexCache[TenantIndex] = IndexCache()
 
 def _build_index(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder | None = None,
                  progress: Progress | None = None) -> TenantIndex:
+    analyzer = current_analyzer(rt, tenant_id)  # shared by every tenant of the same synonyms
     with rt.db.reading() as session:
-        analyzer = Analyzer(repository.synonym_pairs(session, tenant_id))
         departments = repository.departments_of_documents(session, tenant_id)
         documents = {d.id: queries.doc_meta(d, v.version, departments)
                      for d, v in repository.current_documents(session, tenant_id)}
