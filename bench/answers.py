@@ -232,6 +232,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    default="questions",
                    help="the dev set (default), the held-out set or the fresh held-out set "
                         "heldout2 (final checks only) named in the corpus file")
+    p.add_argument("--half", choices=("odd", "even"), default=None,
+                   help="only the questions with odd or even ids (heldout2: odd = diagnostic, "
+                        "even = sealed final check)")
     p.add_argument("--questions-file", type=Path, default=None,
                    help="a question file (JSONL) instead of --questions")
     p.add_argument("--no-reference", action="store_true",
@@ -244,6 +247,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     corpus, rows = load(args.corpus, args.questions, args.questions_file)
+    if args.half:
+        # heldout2 was split by the parity of its ids on 2026-12-06: odd ids diagnose,
+        # even ids stay sealed for the final check (bench/README.md).
+        parity = 1 if args.half == "odd" else 0
+        rows = [r for r in rows if int(re.sub(r"\D", "", r["id"]) or 0) % 2 == parity]
     name = args.questions_file.name if args.questions_file else args.questions
     note(f"{name}: {len(rows)} questions; adding documents and drafting ...")
     with environment(args.db, args.keep) as env:

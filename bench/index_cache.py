@@ -163,12 +163,12 @@ def child(phase: str, info: dict[str, Any], data_dir: str) -> dict[str, Any]:
             footprint(kb_index.current_index(rt, tenant).analyzer)
             for tenant in info["tenants"][:20]) / 2**20
     result["counts"] = dict(getattr(kb_index, "counts", {}))
-    if hasattr(kb_index, "tenant_analyzer"):  # the part of a load that is not the index's
+    analyzer_of = _analyzer_getter(rt, kb_index)
+    if analyzer_of is not None:  # the part of a load that is not the index's
         times = []
         for tenant in info["tenants"][:20]:
             started = time.perf_counter()
-            with rt.db.reading() as session:
-                kb_index.tenant_analyzer(session, tenant)
+            analyzer_of(tenant)
             times.append((time.perf_counter() - started) * 1000)
         result["analyzer_ms"] = statistics.median(times)
     if info.get("big"):
@@ -177,6 +177,22 @@ def child(phase: str, info: dict[str, Any], data_dir: str) -> dict[str, Any]:
         knowledge.search(rt, command_line(info["big"]), QUESTION)
         result["big_first_ms"] = (time.perf_counter() - started) * 1000
     return result
+
+
+def _analyzer_getter(rt: Any, kb_index: Any) -> Any:
+    """How this tree obtains a tenant's analyser (None: the base, which has no seam)."""
+    try:
+        from ushiro.knowledge.state import current_analyzer
+
+        return lambda tenant: current_analyzer(rt, tenant)
+    except ImportError:
+        pass
+    if hasattr(kb_index, "tenant_analyzer"):
+        def of(tenant: int) -> Any:
+            with rt.db.reading() as session:
+                return kb_index.tenant_analyzer(session, tenant)
+        return of
+    return None
 
 
 def share_analyzers(kb_index: Any) -> None:
@@ -188,6 +204,8 @@ def share_analyzers(kb_index: Any) -> None:
     from ushiro.knowledge import repository
     from ushiro.knowledge.retrieval.tokenize import Analyzer
 
+    if not hasattr(kb_index, "tenant_analyzer"):
+        return  # the tree shares analysers itself (state.current_analyzer)
     shared: dict[str, Any] = {}
 
     def analyzer(session: Any, tenant_id: int) -> Any:

@@ -265,9 +265,11 @@ def counting_builds() -> Iterator[list[float]]:
     builds: list[float] = []
     build = service._build_index
 
-    def counted(rt: Any, tenant_id: int) -> Any:
+    # Whatever the caller passes (today ``current_index`` passes the embedder and a
+    # progress callback too): a rebuild during the queries is counted, never refused.
+    def counted(*args: Any, **kwargs: Any) -> Any:
         builds.append(time.perf_counter())
-        return build(rt, tenant_id)
+        return build(*args, **kwargs)
 
     service._build_index = counted
     try:

@@ -440,13 +440,12 @@ def _no_synonyms() -> Any:
 
 @contextmanager
 def _shipped_synonyms(pairs: Any) -> Iterator[None]:
-    """The shipped list as seen by the tenant's first use and by adding a document (the two
-    places that read it)."""
-    from ushiro.knowledge import state
-    from ushiro.knowledge.ingest import documents
+    """The shipped list as every tenant's synonym set reads it (the one place that does)."""
+    import importlib
 
-    with _patched(state, "default_pairs", lambda: pairs), \
-            _patched(documents, "default_pairs", lambda: pairs):
+    # The module, not the package's ``synonyms`` (the tenant's table, a function).
+    synonyms = importlib.import_module("ushiro.knowledge.retrieval.synonyms")
+    with _patched(synonyms, "default_pairs", lambda: tuple(pairs)):
         yield
 
 
@@ -533,6 +532,14 @@ def _fixed_weight() -> Any:
     return _patched(fusion, "char_weight", lambda question: fusion.MIN_CHAR_WEIGHT)
 
 
+def _no_question_field() -> Any:
+    """Ablation: a Q&A item's question weighs nothing more than the rest of its text on the
+    trigram side (QUESTION_WEIGHT 0; the field of docs/knowledge.md "Search")."""
+    from ushiro.knowledge.retrieval import fusion
+
+    return _patched(fusion, "QUESTION_WEIGHT", 0.0)
+
+
 EXPERIMENTS: dict[str, tuple[str, Callable[[], Any]]] = {
     "fixed-weight": ("trigram weight 0.5 for every question, not growing with its length",
                      _fixed_weight),
@@ -544,6 +551,8 @@ EXPERIMENTS: dict[str, tuple[str, Callable[[], Any]]] = {
     "index-context": ("章/節 context indexed with the label and text", _index_context),
     "query-keeps-variant": ("query keeps a variant's own tokens next to the canonical's",
                             _query_keeps_variant),
+    "no-question-field": ("a Q&A item's question not weighted as a field of its own (ablation)",
+                          _no_question_field),
 }
 
 

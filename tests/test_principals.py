@@ -25,6 +25,7 @@ INSTANCE_LEVEL = {
     "audit.verify_instance": "the whole instance's chains (the page checks admin first)",
     "jobs.run_pending": "the worker runs every tenant's jobs; each job names its principal",
     "jobs.start_worker_thread": "as run_pending",
+    "jobs.prune_finished": "removes every tenant's finished jobs (instance upkeep)",
     "desk.last_request": "a cache stamp (two numbers), for the recurrence index",
     "desk.texts_since": "the words of a tenant's requests for the recurrence index, which "
                         "filters every result by the viewer's rights",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -240,12 +243,31 @@ def _include_routers(app: FastAPI) -> None:
         app.include_router(router)
 
 
-def app_from_env() -> FastAPI:
-    """Factory for several worker processes (``uvicorn --factory``): settings from the
-    environment, one job-worker thread per process."""
+def with_job_worker(app: FastAPI, rt: Runtime) -> FastAPI:
+    """Run a job worker thread for as long as ``app`` is served (``worker_in_process``):
+    started with the app, stopped when the server shuts down — the running job finishes,
+    the jobs it claimed but did not start go back to the queue."""
     from ushiro import jobs
 
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(served: Any) -> AsyncIterator[Any]:
+        worker = jobs.start_worker_thread(rt)
+        try:
+            async with inner(served) as state:
+                yield state
+        finally:
+            worker.stop()
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for several web processes (``uvicorn --factory``): settings from the
+    environment, one job-worker thread per process unless ``worker_in_process`` is off
+    (``ushiro serve --no-jobs``)."""
     rt = Runtime.from_settings(Settings())
-    if rt.settings.worker_in_process:
-        jobs.start_worker_thread(rt)
-    return create_app(rt=rt)
+    app = create_app(rt=rt)
+    return with_job_worker(app, rt) if rt.settings.worker_in_process else app

@@ -28,6 +28,7 @@ from ushiro.core.cli import (
 )
 from ushiro.core.files import private_dir
 from ushiro.core.runtime import Runtime
+from ushiro.jobs import Shard
 from ushiro.maintenance.cli import doctor as doctor_command
 from ushiro.maintenance.cli import files_app
 from ushiro.migrations import upgrade
@@ -118,53 +119,81 @@ def _print_credentials(summary: dict[str, object]) -> None:
     typer.echo(f"自動回答の提示: {'、'.join(shown) or 'なし'} (管理画面の「自動回答」で承認率を確認できます)")
 
 
-def _serve(rt: Runtime, host: str, port: int, workers: int) -> None:
+def _serve(rt: Runtime, host: str, port: int, workers: int, jobs_in_process: bool = True) -> None:
+    import os
+
     import uvicorn
 
-    from ushiro import jobs
-    from ushiro.app import create_app
+    from ushiro.app import create_app, with_job_worker
 
     logging.basicConfig(level=logging.INFO)
     typer.echo(f"Ushiro を http://{host}:{port}/ で起動します (API: /docs)")
+    in_process = jobs_in_process and rt.settings.worker_in_process
+    if not in_process:
+        typer.echo("ジョブはこのプロセスでは実行しません。`ushiro worker` を別に起動してください。")
     if workers > 1:
-        import os
-
         os.environ["USHIRO_DATA_DIR"] = str(rt.settings.data_dir)
+        os.environ["USHIRO_WORKER_IN_PROCESS"] = "true" if in_process else "false"
         uvicorn.run("ushiro.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level="warning", proxy_headers=False)
         return
-    if rt.settings.worker_in_process:
-        jobs.start_worker_thread(rt)
+    app = create_app(rt=rt)
     # proxy_headers=False: uvicorn would believe X-Forwarded-For from loopback; the app
     # believes it only from USHIRO_TRUSTED_PROXIES (web/proxies.py).
-    uvicorn.run(create_app(rt=rt), host=host, port=port, log_level="warning",
-                proxy_headers=False)
+    uvicorn.run(with_job_worker(app, rt) if in_process else app, host=host, port=port,
+                log_level="warning", proxy_headers=False)
+
+
+NoJobsOpt = Annotated[bool, typer.Option(
+    "--no-jobs", help="ジョブを実行しない Web 専用プロセス (ジョブは `ushiro worker` が実行する)")]
 
 
 @app.command()
 def serve(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000,
-          workers: Annotated[int, typer.Option(help="Web プロセス数")] = 1) -> None:
+          workers: Annotated[int, typer.Option(help="Web プロセス数")] = 1,
+          no_jobs: NoJobsOpt = False) -> None:
     """Web 窓口と REST API (/api/v1, /docs) を起動する。"""
     with reporting_errors():
         rt, _ = _init(data_dir, None, None)
-    _serve(rt, host, port, workers)
+    _serve(rt, host, port, workers, jobs_in_process=not no_jobs)
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ValueError:
+        raise typer.BadParameter(f"「{text}」は I/N の形 (0 ≦ I < N、例: 0/4) ではありません。") from None
+
+
+ShardOpt = Annotated[str, typer.Option(
+    "--shard", metavar="I/N",
+    help="テナント ID を N で割った余りが I のテナントのジョブだけを実行する (テナントのないジョブは 0)")]
 
 
 @app.command()
 def worker(data_dir: DataDir = None,
-           once: Annotated[bool, typer.Option("--once", help="一度だけ実行して終了")] = False) -> None:
-    """バックグラウンドジョブ (メール送信など) を実行する。"""
-    import time
+           once: Annotated[bool, typer.Option("--once", help="一度だけ実行して終了")] = False,
+           shard_text: ShardOpt = "0/1") -> None:
+    """バックグラウンドジョブ (メール送信、回答の下書きなど) を実行する。SIGTERM/SIGINT で
+    実行中のジョブを終えてから止まり、取得済みで未着手のジョブは待ちに戻す。"""
+    import signal
 
     from ushiro import jobs
 
+    shard = _shard(shard_text)
     rt = runtime_for(data_dir)
-    while True:
-        ok, failed = jobs.run_pending(rt)
-        if once:
-            typer.echo(f"成功 {ok} 件、失敗 {failed} 件")
-            return
-        time.sleep(2)
+    if once:
+        ok, failed = jobs.run_pending(rt, shard=shard)
+        typer.echo(f"成功 {ok} 件、失敗 {failed} 件")
+        return
+    logging.basicConfig(level=logging.INFO)
+    runner = jobs.Worker(rt, shard=shard)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: runner.stop())
+    typer.echo(f"ジョブを実行します (シャード {shard})。", err=True)
+    runner.run()
+    typer.echo(f"停止しました (実行 {runner.ran} 件、待ちに戻したジョブ {runner.released} 件)。",
+               err=True)
 
 
 VerifyOpt = Annotated[bool, typer.Option(

@@ -77,6 +77,8 @@ DOMAINS: tuple[Domain, ...] = (
            hooks=("ushiro.answers.hooks",)),
     Domain("recurrence", routers=("ushiro.recurrence.views:router",), templates=True,
            panels=("ushiro.recurrence:panel",)),
+    # Operations, not a domain: its one page (the job backlog, /admin/jobs) is served here.
+    Domain("maintenance", routers=("ushiro.maintenance.views:router",), templates=True),
 )
 
 

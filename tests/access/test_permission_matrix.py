@@ -188,6 +188,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "/admin/audit"): Row(
         lambda w: {"url": "/admin/audit"},
         (LOGIN, 403, 403, 403, 403, 200, 200)),
+    # The job backlog: each admin sees their own tenant's.
+    ("GET", "/admin/jobs"): Row(
+        lambda w: {"url": "/admin/jobs"},
+        (LOGIN, 403, 403, 403, 403, 200, 200)),
     # Knowledge documents: the foreign admin manages their own tenant's, never A's.
     ("GET", "/admin/knowledge"): Row(
         lambda w: {"url": "/admin/knowledge"},

@@ -254,3 +254,81 @@ def test_each_question_of_a_request_is_answered() -> None:
     answer = answer_of(draft)
     assert "2,500円" in answer and "8,000円" in answer, answer
     assert {c.section for c in draft.citations} >= {"第13条(日当)", "第14条(宿泊費)"}
+
+
+def test_still_in_time_asks_for_the_deadline() -> None:
+    """GIVEN 「まだ間に合う？」 WHEN its kind is read THEN it asks for a deadline."""
+    assert facts.question_kind("本を買ったのが1か月半前なんだけど、補助の申請ってまだ間に合う？") == "deadline"
+
+
+def test_a_group_named_in_the_employees_words() -> None:
+    """GIVEN a rule set for 短時間正社員 WHEN the question says 時短 THEN the clause is not
+    held to be for another group (it is the asker's own)."""
+    from ushiro.knowledge.drafting import offline
+    from ushiro.knowledge.drafting.reading import Clause, Reader
+
+    analyzer = offline._shipped_analyzer()
+    question = "時短の正社員に切り替えたい。いつまでに言えばいい？"
+    reader = Reader(question, set(analyzer.query_tokens(question)), analyzer)
+    own = Clause((SearchHit(3, "短時間正社員就業規則", 1, "第3条", "", None, 5.0,
+                            "第3条　申出\n\n1. 短時間正社員を希望する者は、30日前までに申し出る。"),), 0)
+    assert reader.out_of_scope(own) < 0
+
+
+def test_a_subject_line_is_no_circumstance_of_the_second_question() -> None:
+    """GIVEN a request titled 「出張の日当について」 asking for 日当 and 宿泊費 WHEN drafted THEN
+    both are answered: the title does not pull the second question back to 日当."""
+    draft = OfflineDrafter().draft(
+        "出張の日当について\n10月5日から2泊で大阪に出張します。日当はいくらになりますか。"
+        "また、宿泊費の上限も教えてください。",
+        [clause("出張旅費規程", "第13条(日当)", DAILY_13, 25.0),
+         clause("出張旅費規程", "第14条(宿泊費)", LODGING_14, 18.0)], TenantContext())
+    answer = answer_of(draft)
+    assert "2,500円" in answer and "8,000円" in answer, answer
+
+
+@pytest.mark.parametrize(("kind", "text", "holds"), [
+    ("amount", "単価が10万円以上の物品", True),  # 万 between the number and 円
+    ("amount", "上限は5千円とする", True),
+    ("amount", "使用可能期間が1年以上の物品", False),
+])
+def test_amounts_written_with_man_and_sen(kind: str, text: str, holds: bool) -> None:
+    """GIVEN a line stating an amount in 万円 or 千円 WHEN read THEN it holds an amount."""
+    assert facts.holds_fact(kind, text) is holds
+
+
+def test_the_closing_day_is_a_date() -> None:
+    """GIVEN 「何日締め」 WHEN its kind is read THEN it asks for a date, not a number of days."""
+    assert facts.question_kind("フレックスの1か月の区切りって、何日締めなの？") == "date"
+
+
+def test_who_to_ask_is_its_own_kind() -> None:
+    """GIVEN 「誰に相談すればいい？」 WHEN its kind is read THEN it asks who, and a line naming a
+    role holds such a fact."""
+    assert facts.question_kind("マイナンバーの扱いで気になることがある。誰に相談すればいい？") == "who"
+    assert facts.holds_fact("who", "特定個人情報責任者は、総務部長とする。")
+
+
+def test_a_wish_is_a_circumstance_not_a_question() -> None:
+    """GIVEN 「…切り替えたい。いつまでに言えばいい？」 WHEN its questions are read THEN it asks
+    one thing, the deadline."""
+    from ushiro.knowledge.drafting.questions import asked_parts
+
+    assert asked_parts("親の介護で時短の正社員に切り替えたい。いつまでに言えばいい？") == []
+
+
+@pytest.mark.parametrize(("question", "text", "named"), [
+    # 予防接種 written as one term, インフルエンザ listed under it: the topic is there.
+    ("子どものインフル予防接種も補助の対象になる？",
+     "第8条　予防接種補助\n1. 次の予防接種の費用を補助する。\n    * インフルエンザ", True),
+    # A one-word core (手当) and the qualifier elsewhere (家族) are not 家族手当.
+    ("家族手当はもらえますか",
+     "第16条　通勤手当\n1. 家族が死亡したときは届け出る。\n2. 通勤手当を支給する。", False),
+])
+def test_a_qualified_topic_named_by_its_core(question: str, text: str, named: bool) -> None:
+    """GIVEN a topic made of a qualifier and a core of two words WHEN the clauses write the
+    core as one term and the qualifier elsewhere THEN the topic counts as named."""
+    from ushiro.knowledge.drafting import offline, topic
+
+    missing = topic.unnamed_topic(question, text, offline._shipped_analyzer())
+    assert (not missing) is named, missing

@@ -10,7 +10,7 @@ import pytest
 
 from ushiro.core.text import fold
 from ushiro.knowledge.retrieval.backend import Hit
-from ushiro.knowledge.retrieval.fusion import char_weight, fuse
+from ushiro.knowledge.retrieval.fusion import char_weight, fuse, with_field
 from ushiro.knowledge.retrieval.ngrams import NgramBackend, NgramPassage, trigrams
 
 TEXTS = [
@@ -23,12 +23,13 @@ TEXTS = [
 
 
 def reference(query: str, k1: float = 1.2, b: float = 0.75) -> dict[int, float]:
-    """Lucene BM25 over the trigrams of each text, the slow obvious way."""
+    """Lucene BM25 over the trigrams of each text, the slow obvious way; each distinct
+    trigram of the query counts once."""
     docs = {pid: Counter(trigrams(text)) for pid, _, text in TEXTS}
     lengths = {pid: sum(c.values()) for pid, c in docs.items()}
     average = sum(lengths.values()) / len(docs)
     out: dict[int, float] = {}
-    for gram, times in Counter(trigrams(query)).items():
+    for gram in set(trigrams(query)):
         df = sum(1 for c in docs.values() if gram in c)
         if not df:
             continue
@@ -37,7 +38,7 @@ def reference(query: str, k1: float = 1.2, b: float = 0.75) -> dict[int, float]:
             tf = counts.get(gram, 0)
             if tf:
                 norm = k1 * (1 - b + b * lengths[pid] / average)
-                out[pid] = out.get(pid, 0.0) + times * idf * tf / (tf + norm)
+                out[pid] = out.get(pid, 0.0) + idf * tf / (tf + norm)
     return out
 
 
@@ -59,6 +60,15 @@ def test_scores_are_bm25_over_trigrams(backend, query) -> None:
     hits = backend.search(trigrams(query), k=10)
     assert {h.passage_id: pytest.approx(h.score, rel=1e-5) for h in hits} == expected
     assert [h.passage_id for h in hits] == sorted(expected, key=lambda p: (-expected[p], p))
+
+
+def test_a_term_repeated_in_the_question_counts_once(backend) -> None:
+    """GIVEN a long question that names the same term several times
+    WHEN the trigram ranking scores it
+    THEN the repeats add nothing: the scores are those of the question naming it once."""
+    once = backend.search(trigrams("宿泊費の上限と出張旅費"), k=10)
+    thrice = backend.search(trigrams("宿泊費の上限と出張旅費、出張旅費、出張旅費"), k=10)
+    assert thrice == once
 
 
 def test_contract_filter_before_cut_and_nothing_unmatched(backend) -> None:
@@ -84,3 +94,12 @@ def test_fusion_normalises_each_side_and_keeps_the_word_scale() -> None:
                                                 (300, 1.0)])
 def test_trigram_weight_grows_with_the_question(length, weight) -> None:
     assert char_weight("あ" * length) == pytest.approx(weight)
+
+
+def test_a_field_adds_its_weighted_score_to_the_trigram_ranking() -> None:
+    chars = [Hit(1, 6.0), Hit(2, 5.0), Hit(3, 1.0)]
+    questions = [Hit(2, 4.0), Hit(4, 1.0)]
+    # 2: 5 + 0.5 * 4 = 7; 1: 6; 3: 1; 4: 0.5 (in the field only)
+    assert with_field(chars, questions, k=4, weight=0.5) == [Hit(2, 7.0), Hit(1, 6.0),
+                                                             Hit(3, 1.0), Hit(4, 0.5)]
+    assert with_field(chars, [], k=2, weight=0.5) == chars[:2]

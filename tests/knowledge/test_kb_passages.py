@@ -164,3 +164,14 @@ def test_title_line_alone_is_not_a_passage_but_text_before_articles_is() -> None
     with_preamble = split(Extracted(DocumentFormat.TEXT, [
         "この規程は、経理部が定め、全社に適用する。改定は取締役会の承認による。\n第1条　目的"]), "経理規程")
     assert [p.section for p in with_preamble] == ["経理規程", "第1条(目的)"]
+
+
+def test_a_sentence_cut_by_a_page_break_is_one_line() -> None:
+    """GIVEN a PDF whose sentence runs from the foot of one page onto the next WHEN split
+    THEN the passage holds it whole, so no quote ends in 「…応じて同」."""
+    pages = ["第9条（日当）\n国内出張の日当は、出張1日あたり2,000円とする。出張の日数に応じて同",
+             "額を支給する。\n第10条（宿泊費）\n宿泊費は、1泊10,000円を上限とする。"]
+    passages = split(Extracted(DocumentFormat.PDF, pages, from_layout=True), "出張旅費規程")
+    daily = next(p for p in passages if p.section.startswith("第9条"))
+    assert "出張の日数に応じて同額を支給する。" in daily.text
+    assert daily.page == 1

@@ -104,6 +104,17 @@ def _sql(env: dict[str, str], statement: str) -> None:
     engine.dispose()
 
 
+_HOURS_AGO = "CURRENT_TIMESTAMP - INTERVAL '2 hours'" if os.environ.get(
+    "USHIRO_TEST_DB") == "postgres" else "datetime('now', '-2 hours')"
+
+
+def _job_row(env: dict[str, str], status: str, created: str = "CURRENT_TIMESTAMP") -> None:
+    """A job as a worker left it (its lease, run_after, is as old as it is)."""
+    _sql(env, "INSERT INTO jobs (kind, payload, status, attempts, run_after, created_at, "
+              f"last_error) VALUES ('desk.send_reply', '{{}}', '{status}', 1, {created}, "
+              f"{created}, 'boom')")
+
+
 def _lose_attachment(env: dict[str, str]) -> None:
     for _, path in _store(env).stored():
         path.unlink()
@@ -116,6 +127,9 @@ DAMAGE: list[tuple[Callable[[dict[str, str]], object], str, str]] = [
     (lambda env: _leftovers(env), "files", "warn"),
     (lambda env: _sql(env, "UPDATE audit_events SET actor = 'x' WHERE seq = 2"), "audit", "fail"),
     (lambda env: _sql(env, "UPDATE alembic_version SET version_num = '0004'"), "database", "fail"),
+    (lambda env: _job_row(env, "failed"), "jobs", "warn"),
+    (lambda env: _job_row(env, "pending", _HOURS_AGO), "jobs", "warn"),
+    (lambda env: _job_row(env, "running", _HOURS_AGO), "jobs", "warn"),
 ]
 
 
@@ -138,6 +152,23 @@ def test_doctor_names_what_is_wrong(ushiro, cli_env, damage, check: str, status:
     assert statuses.pop(check) == status
     assert set(statuses.values()) == {"ok"}
     assert result.exit_code == (1 if status == "fail" else 0)
+
+
+def test_doctor_reports_the_job_backlog(ushiro, cli_env) -> None:
+    """GIVEN a desk with a job waiting WHEN doctor runs THEN it counts the backlog and gives
+    the oldest job's age: a young backlog is fine; WHEN the job gave up THEN that is a
+    warning (exit 0) that points to the admin page."""
+    _desk(ushiro)
+    _job_row(cli_env, "pending")
+    checks = {c["name"]: c for c in json.loads(ushiro("doctor", "--json").stdout)["checks"]}
+    assert checks["jobs"]["status"] == "ok"
+    assert "待ち 1 件・実行中 0 件・失敗 0 件" in checks["jobs"]["message"]
+    assert "秒前" in checks["jobs"]["message"]
+    _sql(cli_env, "UPDATE jobs SET status = 'failed'")
+    result = ushiro("doctor")
+    assert result.exit_code == 0
+    assert "! jobs: 待ち 0 件・実行中 0 件・失敗 1 件" in result.stdout
+    assert "バックグラウンド処理" in result.stdout
 
 
 def test_doctor_on_an_uninitialised_directory(tmp_path) -> None:

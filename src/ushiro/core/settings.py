@@ -44,7 +44,11 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = Field(
         default=12 * 3600, ge=60, description="A browser stays signed in this long at most")
     jobs_inline: bool = Field(default=False, description="Run background jobs right after commit")
-    worker_in_process: bool = Field(default=True, description="`serve` runs a job worker thread")
+    worker_in_process: bool = Field(default=True, description="`serve` runs a job worker thread "
+                                    "(`serve --no-jobs` turns it off)")
+    jobs_retention_days: int = Field(
+        default=7, ge=1, description="Done jobs are deleted this many days after they "
+                                     "finished; failed ones after four times as long")
     db_pool_size: int = 10
     mail_ca_file: str | None = Field(default=None, description="Extra CA bundle for IMAP/SMTP TLS")
     mail_poll_seconds: int = 60

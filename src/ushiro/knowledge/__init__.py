@@ -22,7 +22,9 @@ from ushiro.knowledge.retrieval import (
     Analyzer,
     Conflict,
     IndexCache,
+    SynonymSet,
     analyzer,
+    analyzer_for,
     conflicts,
     default_pairs,
     edit_synonyms,
@@ -42,7 +44,7 @@ from ushiro.knowledge.schemas import (
 
 __all__ = [
     "DraftResult", "Drafter", "TenantContext", "drafter_for",
-    "Analyzer", "IndexCache", "default_pairs", "passage_tokens", "synonym_state",
+    "Analyzer", "IndexCache", "SynonymSet", "analyzer_for", "default_pairs", "passage_tokens", "synonym_state",
     "AddResult", "AddStatus", "DocumentFormat", "DocumentIn", "DocumentOut", "FileOutcome",
     "RetireResult", "SearchHit", "add_document", "add_files", "analyzer", "counts",
     "edit_synonyms", "embed_passages", "has_documents", "list_documents", "publish_faq", "restrict_document", "retire_document",

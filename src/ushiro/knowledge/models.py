@@ -92,7 +92,10 @@ class Passage(Base):
 
 
 class Synonym(Base):
-    """Tenant-editable: ``variant`` (有給, 有休) is read as ``canonical`` (年次有給休暇)."""
+    """A tenant's change to the shipped synonym list (data/synonyms.tsv, read from the
+    package, never stored): ``op`` ``add`` — ``variant`` (有給) is read as ``canonical``
+    (年次有給休暇) though the list does not say so; ``remove`` — a shipped pair the tenant
+    took out. A tenant that changed nothing has no rows (retrieval/synonyms.py)."""
 
     __tablename__ = "kb_synonyms"
     __table_args__ = (UniqueConstraint("tenant_id", "canonical", "variant"),)
@@ -102,12 +105,16 @@ class Synonym(Base):
                                            index=True)
     canonical: Mapped[str] = mapped_column(String(100))
     variant: Mapped[str] = mapped_column(String(100))
+    op: Mapped[str] = mapped_column(String(6), default="add", server_default="add")
 
 
 class KnowledgeState(Base):
     """One row per tenant. ``generation`` is bumped (and ``stamp`` renewed) in every
     transaction that changes what search sees, so each process knows when to rebuild its
-    in-memory index; ``synonyms_seeded`` records that the shipped synonyms were copied in."""
+    in-memory index; ``synonyms_seeded`` records that the state was set up (its stamp is
+    valid; the name is from when the shipped synonyms were copied in); ``synonyms_digest``
+    names the synonym set the current passages' tokens were analysed with, so that a
+    release with a changed shipped list re-analyses them once."""
 
     __tablename__ = "kb_state"
 
@@ -116,6 +123,7 @@ class KnowledgeState(Base):
     generation: Mapped[int] = mapped_column(Integer, default=0)
     stamp: Mapped[str] = mapped_column(String(32), default="")
     synonyms_seeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    synonyms_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 

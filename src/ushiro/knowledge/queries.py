@@ -12,6 +12,7 @@ from ushiro.identity import Principal, Role
 from ushiro.knowledge import access, repository
 from ushiro.knowledge.choices import DocumentKind
 from ushiro.knowledge.models import Document
+from ushiro.knowledge.retrieval.synonyms import SynonymSet, effective
 from ushiro.knowledge.schemas import (
     DocMeta,
     DocumentDetail,
@@ -28,13 +29,13 @@ _ADDED = ("knowledge.document.added", "knowledge.document.new_version")
 _RETIRED = "knowledge.document.retire"
 
 
-def synonym_state(rt: Runtime, tenant_id: int) -> tuple[str | None, list[tuple[str, str]] | None]:
-    """The tenant's knowledge stamp and synonym pairs, ``(None, None)`` before its first use
-    of knowledge (callers fall back to the shipped dictionary)."""
+def synonym_state(rt: Runtime, tenant_id: int) -> tuple[str | None, SynonymSet]:
+    """The tenant's knowledge stamp (None before its first use of knowledge) and its
+    synonym set (the shipped one until it changes it)."""
     with rt.db.reading() as session:
         stamp = repository.seeded_stamp(session, tenant_id)
-        pairs = repository.synonym_pairs(session, tenant_id) if stamp is not None else None
-    return stamp, pairs
+        synonyms = effective(repository.synonym_changes(session, tenant_id))
+    return stamp, synonyms
 
 
 def passage_tokens(rt: Runtime, tenant_id: int, ids: list[int]) -> dict[int, list[str]]:

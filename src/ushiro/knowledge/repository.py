@@ -43,26 +43,36 @@ def lock_state(session: Session, tenant_id: int) -> KnowledgeState:
     return session.scalars(stmt).one()
 
 
-def synonym_pairs(session: Session, tenant_id: int) -> list[tuple[str, str]]:
-    stmt = (select(Synonym.canonical, Synonym.variant).where(Synonym.tenant_id == tenant_id)
-            .order_by(Synonym.id))
-    return [(c, v) for c, v in session.execute(stmt)]
+def synonym_changes(session: Session, tenant_id: int) -> list[tuple[str, str, str]]:
+    """The tenant's changes to the shipped synonyms: (canonical, variant, op), in order."""
+    stmt = (select(Synonym.canonical, Synonym.variant, Synonym.op)
+            .where(Synonym.tenant_id == tenant_id).order_by(Synonym.id))
+    return [(c, v, op) for c, v, op in session.execute(stmt)]
 
 
-def add_synonyms(session: Session, tenant_id: int, pairs: Iterable[tuple[str, str]]) -> int:
-    rows = [{"tenant_id": tenant_id, "canonical": c, "variant": v} for c, v in pairs]
+def add_synonym_changes(session: Session, tenant_id: int, pairs: Iterable[tuple[str, str]],
+                        op: str) -> int:
+    rows = [{"tenant_id": tenant_id, "canonical": c, "variant": v, "op": op} for c, v in pairs]
     if rows:
         session.execute(insert(Synonym), rows)
     return len(rows)
 
 
-def remove_synonyms(session: Session, tenant_id: int, canonical: str,
-                    variants: list[str] | None) -> int:
-    stmt = delete(Synonym).where(Synonym.tenant_id == tenant_id, Synonym.canonical == canonical)
-    if variants is not None:
-        stmt = stmt.where(Synonym.variant.in_(variants))
-    result: Any = session.execute(stmt)
-    return int(result.rowcount or 0)
+def delete_synonym_changes(session: Session, tenant_id: int,
+                           pairs: Iterable[tuple[str, str]]) -> int:
+    count = 0
+    for canonical, variant in pairs:
+        result: Any = session.execute(delete(Synonym).where(
+            Synonym.tenant_id == tenant_id, Synonym.canonical == canonical,
+            Synonym.variant == variant))
+        count += int(result.rowcount or 0)
+    return count
+
+
+def synonyms_digest(session: Session, tenant_id: int) -> str | None:
+    """The digest of the synonym set the tenant's passages were analysed with."""
+    return session.scalar(select(KnowledgeState.synonyms_digest)
+                          .where(KnowledgeState.tenant_id == tenant_id))
 
 
 def document_by_name(session: Session, tenant_id: int, name: str) -> Document | None:

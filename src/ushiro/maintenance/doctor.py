@@ -2,7 +2,10 @@
 
 Each check is ``ok``, ``warn`` (worth a look, nothing broken: orphaned files) or ``fail``
 (exit status 1): unsafe permissions, an unreachable or unmigrated database, no secret
-key, files rows name but the store lacks, an audit chain or checkpoint that fails.
+key, files rows name but the store lacks, an audit chain or checkpoint that fails. The
+job queue is reported (backlog, oldest unfinished job) and is at most a warning: failed
+jobs, jobs whose worker died (lease over), or a job waiting longer than
+``JOBS_LATE_SECONDS`` (no worker running, or too few).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ushiro.audit import CHECKPOINT_FILE, KEY_FILE, verify_instance
 from ushiro.core.runtime import Runtime
+from ushiro.jobs import Backlog, backlog
 from ushiro.maintenance import files_gc
 from ushiro.migrations import config
 
 OK, WARN, FAIL = "ok", "warn", "fail"
+JOBS_LATE_SECONDS = 600
 
 
 @dataclass
@@ -107,15 +112,51 @@ def check_audit(rt: Runtime) -> Check:
     return Check("audit", OK, f"監査ログは正常です({report.events} 件、チェックポイントと一致)。")
 
 
+def age_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "なし"
+    if seconds < 120:
+        return f"{seconds:.0f} 秒前"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} 分前"
+    return f"{seconds / 3600:.1f} 時間前"
+
+
+def _jobs_problems(found: Backlog) -> list[str]:
+    problems = []
+    if found.stranded:
+        problems.append(f"実行中のまま期限切れのジョブが {found.stranded} 件あります"
+                        "(ワーカーが異常終了しました。別のワーカーが引き継ぎます)")
+    if found.failed:
+        problems.append(f"失敗したジョブが {found.failed} 件あります(管理画面の"
+                        "「バックグラウンド処理」で内容を確認できます)")
+    age = found.oldest_age_seconds
+    if age is not None and age > JOBS_LATE_SECONDS:
+        problems.append("待ちが長くなっています。`ushiro worker` が動いているか、"
+                        "数が足りているか確認してください")
+    return problems
+
+
+def check_jobs(rt: Runtime) -> Check:
+    with rt.db.reading() as session:
+        found = backlog(session)
+    summary = (f"待ち {found.pending} 件・実行中 {found.running} 件・失敗 {found.failed} 件、"
+               f"最も古い未完了ジョブ: {age_text(found.oldest_age_seconds)}")
+    problems = _jobs_problems(found)
+    if problems:
+        return Check("jobs", WARN, f"{summary}。" + "。".join(problems) + "。")
+    return Check("jobs", OK, f"{summary}。")
+
+
 CHECKS: tuple[Callable[[Runtime], Check], ...] = (
-    check_data_dir, check_database, check_secret_key, check_files, check_audit)
+    check_data_dir, check_database, check_secret_key, check_files, check_audit, check_jobs)
 
 
 def run(rt: Runtime) -> list[Check]:
     """Every check; the ones that need the database are skipped when it fails."""
     results: list[Check] = []
     for check in CHECKS:
-        if check in (check_files, check_audit) and any(r.blocking for r in results):
+        if check in (check_files, check_audit, check_jobs) and any(r.blocking for r in results):
             results.append(Check(check.__name__.removeprefix("check_"), FAIL,
                                  "データベースが使えないため確認できません。"))
             continue

@@ -3,7 +3,6 @@ tenant's recent requests per process (see the package docstring for the rules)."
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import threading
@@ -16,7 +15,7 @@ import numpy as np
 from ushiro import desk as desk_queries
 from ushiro.core.clock import as_utc, now
 from ushiro.core.runtime import Runtime
-from ushiro.knowledge import Analyzer, IndexCache, default_pairs, synonym_state
+from ushiro.knowledge import Analyzer, IndexCache, analyzer_for, synonym_state
 
 SIMILAR = 0.35
 FAQ_MATCH = 0.35
@@ -226,12 +225,11 @@ def window_start(at: datetime) -> datetime:
     return day - timedelta(days=WINDOW_DAYS)
 
 
-def _synonyms(rt: Runtime, tenant_id: int) -> tuple[str | None, list[tuple[str, str]], str]:
-    """The knowledge stamp, the tenant's synonyms (the shipped ones before its first use of
-    knowledge) and their fingerprint."""
-    stamp, stored = synonym_state(rt, tenant_id)
-    pairs = list(stored if stored is not None else default_pairs())
-    return stamp, pairs, hashlib.sha256(repr(pairs).encode()).hexdigest()
+def _synonyms(rt: Runtime, tenant_id: int) -> tuple[str | None, Analyzer, str]:
+    """The knowledge stamp, the analyser of the tenant's synonyms (the shipped ones until it
+    changes them; shared with every tenant of the same set) and the set's digest."""
+    stamp, synonyms = synonym_state(rt, tenant_id)
+    return stamp, analyzer_for(synonyms), synonyms.digest
 
 
 def _build(rt: Runtime, tenant_id: int, since: datetime, last_id: int,
@@ -239,9 +237,9 @@ def _build(rt: Runtime, tenant_id: int, since: datetime, last_id: int,
     key = (rt.db.url, tenant_id)
     with _latest_lock:
         prev = _latest.get(key)
-    pairs: list[tuple[str, str]] = []
+    analyzer: Analyzer | None = None
     if prev is None or prev.kb_stamp != kb_stamp:  # the synonyms may have changed
-        kb_stamp, pairs, synonyms = _synonyms(rt, tenant_id)
+        kb_stamp, analyzer, synonyms = _synonyms(rt, tenant_id)
         if prev is not None and prev.synonyms != synonyms:
             prev = None  # every request must be analysed again
     if prev is not None and prev.since == since and prev.last_id <= last_id:
@@ -252,8 +250,7 @@ def _build(rt: Runtime, tenant_id: int, since: datetime, last_id: int,
                                                since, docs, kb_stamp))
     if prev is not None:
         analyzer, synonyms = prev.analyzer, prev.synonyms
-    else:
-        analyzer = Analyzer(pairs)
+    assert analyzer is not None  # read above whenever there is no previous index
     known = {d[0]: d for d in prev.docs} if prev is not None else {}
     docs = []
     for row in desk_queries.texts_since(rt, tenant_id, since):
@@ -293,7 +290,7 @@ def index_for(rt: Runtime, tenant_id: int, at: datetime | None = None) -> Reques
     """The tenant's warm index, extended when a request arrived, rebuilt when the window
     moved to another day, the synonyms changed or too many requests arrived since."""
     since = window_start(at or now())
-    kb_stamp, _pairs = synonym_state(rt, tenant_id)
+    kb_stamp, _synonyms_now = synonym_state(rt, tenant_id)
     number, last_id = desk_queries.last_request(rt, tenant_id)
     stamp = f"{since.date().isoformat()}|{number}:{last_id}|{kb_stamp or '-'}"
     return _indexes.get((rt.db.url, tenant_id), stamp,

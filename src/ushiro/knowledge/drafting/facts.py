@@ -23,13 +23,15 @@ from dataclasses import dataclass
 # happens, not for a number of days.
 _ASKING: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("age", re.compile(r"何歳|いくつまで")),
-    ("deadline", re.compile(r"いつまで|何日前|何日以内|どのくらいの間|何日後")),
+    ("deadline", re.compile(r"いつまで|何日前|何日以内|どのくらいの間|何日後|間に合")),
     ("amount", re.compile(r"いくら|幾ら|何円")),
+    ("date", re.compile(r"何日締め|何日払い|何日支払|何日に支給|何日に振")),
     ("days", re.compile(r"何日|何週|何か月|何ヶ月|何カ月")),
     ("time", re.compile(r"何時")),
     ("date", re.compile(r"いつ|何月|何曜")),
     ("procedure", re.compile(r"どうすれば|どうやって|どのように|どうしたら|どうやったら")),
     ("outcome", re.compile(r"どうな[りるっ]|どう扱|どういう扱い")),
+    ("who", re.compile(r"誰に|誰が|だれに|どこに(?:相談|連絡|問い合わせ|聞け|出せ|提出)|窓口")),
     ("count", re.compile(r"何回|何人|何年")),
 )
 _NAMED: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -44,7 +46,7 @@ _NAMED: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 _FACTS = {
-    "amount": re.compile(r"[0-9][0-9,.]*\s*(?:円|%|％|倍)|実費|都度"),
+    "amount": re.compile(r"[0-9][0-9,.]*\s*(?:[万千億]\s*)?(?:円|%|％|倍)|実費|都度"),
     "days": re.compile(r"[0-9][0-9.]*\s*(?:日|週間|週|か月|ヶ月|カ月|箇月|年)|前日|翌日"),
     "deadline": re.compile(r"[0-9]+\s*(?:日|週間|か月|ヶ月|カ月|箇月|年)\s*(?:前|以内|後)|前日|末日"
                            r"|までに|以内"),
@@ -52,10 +54,13 @@ _FACTS = {
     "date": re.compile(r"[0-9]+\s*月|[0-9]+\s*日|末日|曜日?|前日|翌日|毎月"),
     "time": re.compile(r"[0-9]+\s*時|[0-9]+:[0-9]{2}|午前|午後"),
     "count": re.compile(r"[0-9]+\s*(?:回|人|年)"),
-    "yesno": re.compile(r"しない|しません|できない|できる|認める|認めない|含む|含まない|限り"
+    "yesno": re.compile(r"しない|しません|できない|できる|認める|認めない|含む|含まない|限り|限る|のみ"
+                        r"|対象とする|対象としない|対象外"
                         r"|無給|有給|支給する|負担|この限りでない|ならない|得る|ことができ"),
     "procedure": re.compile(r"申請|届け?出|提出|手続|承認|許可|振り?込|申し出"),
     "condition": re.compile(r"場合|限り|以上|未満|但し|ただし|認め"),
+    # Who decides or answers: a role or a department.
+    "who": re.compile(r"責任者|担当者|担当部|部長|課長|上長|所属長|人事|総務|経理|管理者|窓口"),
     # What follows from a case: 「…ときは、満了の日をもって自然退職とする」.
     "outcome": re.compile(r"(?:とき|場合)(?:は|には)、.*(?:とする|となる|みなす|しない|できない)"),
 }
@@ -109,8 +114,8 @@ def place_classes(question: str) -> list[str]:
 
 
 def question_kind(question: str) -> str:
-    """amount | days | deadline | age | date | time | count | procedure | outcome | yesno |
-    what."""
+    """amount | days | deadline | age | date | time | count | procedure | outcome | who |
+    yesno | what."""
     text = fold(question)
     for kind, pattern in (*_ASKING, *_NAMED):
         if pattern.search(text):

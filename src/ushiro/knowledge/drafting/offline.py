@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import cache
 
 from ushiro.knowledge.drafting import facts, questions, topic
 from ushiro.knowledge.drafting.drafters import (
@@ -32,7 +31,7 @@ from ushiro.knowledge.drafting.drafters import (
 )
 from ushiro.knowledge.drafting.reading import DEFERS, Choice, Clause, Reader, weight
 from ushiro.knowledge.drafting.wording import answer_sentences, condition_of, sentences, told
-from ushiro.knowledge.retrieval.synonyms import default_pairs
+from ushiro.knowledge.retrieval.synonyms import analyzer_for, shipped
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
 from ushiro.knowledge.schemas import SearchHit
 
@@ -65,9 +64,8 @@ STOP_TOKENS = frozenset(
     "失礼 申し訳 済む 連絡 相談 使う 取る 取れる 出る 行く 来る 見る 持つ 乗る".split())
 
 
-@cache
 def _shipped_analyzer() -> Analyzer:
-    return Analyzer(default_pairs())
+    return analyzer_for(shipped())
 
 
 class OfflineDrafter:
@@ -96,7 +94,8 @@ class OfflineDrafter:
         # A passage just below the best may be the one about the question (the best shared
         # a side word); it leads the candidates.
         passages = [lead, *(h for h in passages if h is not lead)]
-        clauses = candidates(passages, wanted, analyzer)
+        asked = [content_tokens(p, context, analyzer) for p in questions.asked_parts(question)]
+        clauses = candidates(passages, wanted, analyzer, asked)
         ignore = STOP_TOKENS | own_names(context, analyzer)
         missing = topic.unnamed_topic(question, "\n".join(map(_read, clauses)), analyzer, ignore)
         if missing:
@@ -155,9 +154,10 @@ def _read(clause: Clause) -> str:
     return f"{first.document} {first.context} {first.section}\n{clause.text}"
 
 
-def candidates(passages: Sequence[SearchHit], wanted: set[str],
-               analyzer: Analyzer) -> list[Clause]:
-    """The clauses of the best hits that share the question's topic, best first."""
+def candidates(passages: Sequence[SearchHit], wanted: set[str], analyzer: Analyzer,
+               parts: Sequence[set[str]] = ()) -> list[Clause]:
+    """The clauses of the best hits that share the question's topic, or the topic of one of
+    its questions (``parts``: the words of each), best first."""
     top = passages[0]
     groups: dict[tuple[str, int, str], list[SearchHit]] = {}
     ranks: dict[tuple[str, int, str], int] = {}
@@ -165,7 +165,8 @@ def candidates(passages: Sequence[SearchHit], wanted: set[str],
         key = (hit.document, hit.version, hit.section)
         if key not in groups:
             near = rank < CANDIDATE_HITS and hit.bm25 >= top.bm25 * CANDIDATE_SCORE
-            if rank and not (near and coverage(wanted, hit, analyzer) >= MIN_COVERAGE):
+            if rank and not (near and any(coverage(w, hit, analyzer) >= MIN_COVERAGE
+                                          for w in (wanted, *parts))):
                 continue
             groups[key], ranks[key] = [], len(ranks)
         groups[key].append(hit)

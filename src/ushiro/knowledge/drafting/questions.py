@@ -18,8 +18,8 @@ MAX_QUESTIONS = 3
 # A shorter question (「条件は？」, 「振込？」) goes on asking the one before it.
 ELLIPTICAL = 8
 _SENTENCE = re.compile(r"[^。？?！!\n]+[。？?！!]?")
-_ASKS = re.compile(r"[？?]\s*$|か[。．]?\s*$|(?:ください|下さい|ほしい|欲しい|たい)[。．]?\s*$"
-                   r"|教えて")
+# A wish (「切り替えたい。」) tells the circumstance the question after it asks about.
+_ASKS = re.compile(r"[？?]\s*$|か[。．]?\s*$|(?:ください|下さい)[。．]?\s*$|教えて")
 
 
 def asked_parts(question: str) -> list[str]:
@@ -36,5 +36,7 @@ def asked_parts(question: str) -> list[str]:
             asks.append(s)
     if len(asks) < 2:
         return []
-    told = " ".join(s for s in sentences if s not in asks)
+    # A subject line (「出張の日当について」, no sentence mark) names the first question's topic,
+    # not a circumstance of the others.
+    told = " ".join(s for s in sentences if s not in asks and s[-1] in "。．！!")
     return [f"{told} {ask}".strip() for ask in asks[:MAX_QUESTIONS]]

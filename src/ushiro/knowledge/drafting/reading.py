@@ -32,6 +32,9 @@ GROUPS = ("臨時社員", "嘱託社員", "契約社員", "パートタイマー
 NON_REGULAR = frozenset({"臨時社員", "嘱託社員", "契約社員", "パートタイマー", "アルバイト"})
 NON_REGULAR_WORDS = ("臨時社員", "嘱託", "契約社員", "有期", "パート", "アルバイト", "バイト",
                      "非正規")
+# What employees call a group in their own words (時短 for the 短時間正社員 a rule set is for).
+GROUP_ALIASES = {"短時間正社員": ("時短", "短時間勤務"), "派遣社員": ("派遣",),
+                 "役員": ("取締役",)}
 # An employee's verbs and the words a rule uses for the same act (analyser's normalised
 # forms): 「給料もらえますか」 is answered by the line that says 支給, 「いつまでに言えばいい」 by
 # the one that says 届け出. Generic verbs are stop words for the topic, not for the line.
@@ -44,6 +47,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     "越す": ("繰り越し",), "泊まる": ("宿泊",), "買う": ("購入",), "戻る": ("帰着",),
     "乗る": ("利用", "乗車"), "含める": ("含む",), "数える": ("計算", "算定"),
     "前もって": ("予め", "事前"), "後": ("事後",),
+    "消える": ("繰り越し", "失効", "消滅"), "付く": ("付与", "与える", "支給"),
 }
 # The name a row of a table gives the asked kind of fact (休暇日数 for 何日, 取得期限 for
 # いつまで): the row of that name answers, more than a row of the same item holding another.
@@ -316,5 +320,7 @@ class Reader:
         # or パート there): a question naming one of them asks about the others' chapter too.
         if any(g in NON_REGULAR for g in limited) and any(
                 g in self.question for g in NON_REGULAR_WORDS):
+            return -1.5
+        if any(a in self.question for g in limited for a in GROUP_ALIASES.get(g, ())):
             return -1.5
         return 3.0 if limited else 0.0

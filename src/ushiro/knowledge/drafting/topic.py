@@ -119,6 +119,20 @@ def _in_order(parts: Sequence[str], seq: Sequence[str]) -> bool:
     return False
 
 
+def _core_named(parts: Sequence[str], seq: Sequence[str], have: frozenset[str]) -> bool:
+    """A compound of a qualifier and a core of two words or more (インフルエンザ + 予防接種)
+    is named when the core is written as one term and the qualifier elsewhere in the clauses
+    (「予防接種補助」 listing 「インフルエンザ」); a one-word core (手当 of 家族手当, 休暇 of
+    誕生日休暇) is too common to count."""
+    for cut in range(1, len(parts) - 1):
+        core, qualifier = parts[cut:], parts[:cut]
+        # Each word of the core a word of its own (保険 + 証 of 健康保険証 is no such core).
+        if all(len(c) > 1 for c in core) and _in_order(core, seq) \
+                and all(q in have for q in qualifier):
+            return True
+    return False
+
+
 def _in_one_sentence(parts: Sequence[str], sentences: Sequence[frozenset[str]]) -> bool:
     """Whether one sentence holds every part: 「深夜にタクシーで帰宅した場合のタクシー代」
     is about 深夜タクシー代, while 家族 in one sentence and 手当 in another are not 家族手当."""
@@ -134,9 +148,10 @@ def unnamed_topic(question: str, text: str, analyzer: Analyzer,
     seq = analyzer.index_tokens(folded)
     sentences = [frozenset(analyzer.index_tokens(s)) for s in _SENTENCE.split(folded) if s]
     compounds = topic_compounds(question, analyzer, ignore)
+    have = frozenset(seq)
     missing = [w for w in compounds if w not in folded
                and not any(_in_order(f, seq) or _in_one_sentence(f, sentences)
-                           for f in _forms(w, analyzer))]
+                           or _core_named(f, seq, have) for f in _forms(w, analyzer))]
     weight = sum(len(w) for w in compounds)
     return missing if weight and sum(len(w) for w in missing) / weight >= UNNAMED_SHARE else []
 

@@ -33,10 +33,10 @@ from ushiro.knowledge.ingest.limits import DocumentLimits
 from ushiro.knowledge.ingest.passages import PassageDraft, split
 from ushiro.knowledge.ingest.rulesets import rule_sets
 from ushiro.knowledge.models import Document, DocumentVersion
-from ushiro.knowledge.retrieval.synonyms import default_pairs
+from ushiro.knowledge.retrieval.synonyms import SynonymSet, analyzer_for
 from ushiro.knowledge.retrieval.tokenize import Analyzer
 from ushiro.knowledge.schemas import AddResult, DocumentIn, FileOutcome
-from ushiro.knowledge.state import bump, ready_state
+from ushiro.knowledge.state import bump, ready_state, synonym_set
 
 
 def document_name(filename: str) -> str:
@@ -51,7 +51,7 @@ class _Prepared:
     format: str
     drafts: list[PassageDraft]
     digest: str
-    synonyms: list[tuple[str, str]]  # the tenant's synonyms the tokens were analysed with
+    synonyms: SynonymSet  # the tenant's synonyms the tokens were analysed with
     tokens: list[str] | None  # per draft; None: the file is the current version already
 
 
@@ -61,7 +61,7 @@ def add_document(rt: Runtime, principal: Principal, doc: DocumentIn) -> AddResul
     The text is extracted, split and analysed before the write transaction; the
     transaction then stores the version and every passage at once, so search sees the
     whole document or nothing of it. Synonyms edited in between are noticed there (the
-    tenant's synonyms are read again, a few hundred short rows) and the passages are then
+    tenant's changes to the shipped synonyms are read again, a few short rows) and the passages are then
     analysed again inside it. For the tenant's administrators (and its system principal)."""
     return _add(rt, access.acting(principal), principal.tenant_id, doc)
 
@@ -153,24 +153,22 @@ def _prepare(rt: Runtime, tenant_id: int, name: str, title: str, doc: DocumentIn
                           "中身のあるファイルを指定してください。", field="file")
     digest = hashlib.sha256(doc.data).hexdigest()
     with rt.db.reading() as session:
-        # Not seeded yet: the write transaction will copy in the shipped list first.
-        seeded = repository.seeded_stamp(session, tenant_id) is not None
-        synonyms = repository.synonym_pairs(session, tenant_id) if seeded else list(default_pairs())
+        synonyms = synonym_set(session, tenant_id)
         department_ids(session, tenant_id, doc.departments)  # refuse before the slow part
         document = repository.document_by_name(session, tenant_id, name)
         current = repository.current_version(session, document.id) if document else None
     if _unchanged(current, digest, doc):
         return _Prepared(str(extracted.format), drafts, digest, synonyms, None)
     return _Prepared(str(extracted.format), drafts, digest, synonyms,
-                     _tokens(Analyzer(synonyms), drafts))
+                     _tokens(analyzer_for(synonyms), drafts))
 
 
 def _current_tokens(session: Session, tenant_id: int, prepared: _Prepared) -> list[str]:
     """The passages' tokens under the tenant's synonyms as stored now: analysed again when
     they were edited since the file was prepared (rare)."""
-    synonyms = repository.synonym_pairs(session, tenant_id)
-    if prepared.tokens is None or synonyms != prepared.synonyms:
-        return _tokens(Analyzer(synonyms), prepared.drafts)
+    synonyms = synonym_set(session, tenant_id)
+    if prepared.tokens is None or synonyms.digest != prepared.synonyms.digest:
+        return _tokens(analyzer_for(synonyms), prepared.drafts)
     return prepared.tokens
 
 

@@ -139,8 +139,18 @@ def document_lines(extracted: Extracted) -> list[Line]:
         kept = [line for line in raw if nfkc(line) not in running]
         texts = rejoin(kept) if numbered else kept
         page = index + extracted.first_page if numbered else None
+        if numbered and lines and texts and _continues(lines[-1].text, texts[0]):
+            # A sentence the page break cut (「…日数に応じて同」 / 「額を支給する。」) is one line,
+            # cited by the page it starts on.
+            lines[-1] = Line(_join(lines[-1].text, texts[0].strip()), lines[-1].page)
+            texts = texts[1:]
         lines.extend(Line(text.rstrip(), page) for text in texts)
     return lines
+
+
+def _continues(prev: str, line: str) -> bool:
+    return bool(prev and line.strip()) and not nfkc(prev).endswith(_SENTENCE_END) \
+        and not _standalone(prev) and not _is_structural(line.strip())
 
 
 def _toc_block(lines: list[Line], start: int) -> int:

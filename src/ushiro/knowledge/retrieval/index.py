@@ -24,8 +24,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 
-from sqlalchemy.orm import Session
-
 from ushiro.core.errors import ErrorCode, UshiroError
 from ushiro.core.runtime import Runtime
 from ushiro.identity import Principal
@@ -33,7 +31,7 @@ from ushiro.knowledge import access, queries, repository
 from ushiro.knowledge.choices import DocumentKind
 from ushiro.knowledge.retrieval import dense, embeddings, persist, precedence
 from ushiro.knowledge.retrieval.backend import BM25Backend, IndexCache, IndexedPassage
-from ushiro.knowledge.retrieval.fusion import LexicalSearch
+from ushiro.knowledge.retrieval.fusion import LexicalSearch, question_of
 from ushiro.knowledge.retrieval.ngrams import NgramBackend, NgramPassage
 from ushiro.knowledge.retrieval.shown import Shown, ShownPassages
 from ushiro.knowledge.retrieval.stored import (
@@ -44,7 +42,7 @@ from ushiro.knowledge.retrieval.stored import (
     to_parts,
 )
 from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
-from ushiro.knowledge.state import seed
+from ushiro.knowledge.state import current_analyzer, seed
 
 log = logging.getLogger(__name__)
 __all__ = ["TenantIndex", "analyzer", "current_index", "embed_passages"]
@@ -62,15 +60,10 @@ _indexes: IndexCache[TenantIndex] = IndexCache(size=index_bytes)
 counts: Counter[str] = Counter()
 
 
-def tenant_analyzer(session: Session, tenant_id: int) -> Analyzer:
-    """The tenant's analyser (its synonyms); not persisted with the index."""
-    return Analyzer(repository.synonym_pairs(session, tenant_id))
-
-
 def _build_index(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder | None = None,
                  progress: Progress | None = None) -> TenantIndex:
+    analyzer = current_analyzer(rt, tenant_id)  # shared by every tenant of the same synonyms
     with rt.db.reading() as session:
-        analyzer = tenant_analyzer(session, tenant_id)
         departments = repository.departments_of_documents(session, tenant_id)
         documents = {d.id: queries.doc_meta(d, v.version, departments)
                      for d, v in repository.current_documents(session, tenant_id)}
@@ -88,10 +81,14 @@ def _build_index(rt: Runtime, tenant_id: int, embedder: embeddings.Embedder | No
                    if pid in shown]
     # The trigram index is built here from the text (about a second at 20,000 passages)
     # rather than stored: it depends on nothing but the text, and is not worth a migration.
+    # The questions of the Q&A items: a field of their own on the trigram side (fusion.py),
+    # one more plain trigram index over those labels' text.
+    questions = [NgramPassage(p.passage_id, p.document_id, question)
+                 for p in indexed if (question := question_of(shown[p.passage_id][1]))]
     lexical = LexicalSearch(BM25Backend(indexed), NgramBackend(
         [NgramPassage(p.passage_id, p.document_id, index_text(shown[p.passage_id][1],
                                                                 shown[p.passage_id][4]))
-         for p in indexed]))
+         for p in indexed]), NgramBackend(questions) if questions else None)
     hybrid = None
     if embedder is not None:
         hybrid = dense.HybridSearch(
@@ -210,9 +207,8 @@ def _load(rt: Runtime, where: persist.Place, stamp: str, embedder: embeddings.Em
         found = persist.load(where, stamp, CLASSES)
         if found is None:
             return None
-        with rt.db.reading() as session:
-            analyzer = tenant_analyzer(session, where.tenant_id)
-        index = from_parts(*found, analyzer, embedder)
+        # Not persisted: shared by every tenant of the same synonyms (state.py).
+        index = from_parts(*found, current_analyzer(rt, where.tenant_id), embedder)
     except (persist.Damaged, ValueError, KeyError, TypeError) as error:
         if not quiet:
             counts["damaged"] += 1

@@ -9,9 +9,16 @@ digits, kana and kanji (punctuation and spaces break runs; a window never crosse
 scored with Lucene BM25 (k1 = 1.2, b = 0.75) as the word backend is.
 
 It keeps the contract of :mod:`ushiro.knowledge.retrieval.backend`; its query "tokens" are
-the trigrams of the question (:func:`trigrams`). Trigrams are held as int64 codes (three
-21-bit code points), not strings: a 20,000-passage index has about 6 million (trigram,
-passage) postings, and a dict of a million short strings would cost more than the postings.
+the trigrams of the question (:func:`trigrams`), each distinct trigram counted once however
+often the question repeats it. A term of n characters is already n − 2 trigrams, so
+counting repeats as well would weigh a repeated long term twice over: the 照会要旨 of a tax
+Q&A that names 住宅借入金等特別控除 three times would score that term's 8 trigrams three
+times each and drown the rest of the question (the word ranking keeps repeats: a word is
+one token). SQLite FTS5's OR query counts each term once too.
+
+Trigrams are held as int64 codes (three 21-bit code points), not strings: a 20,000-passage
+index has about 6 million (trigram, passage) postings, and a dict of a million short
+strings would cost more than the postings.
 Built with numpy in one pass, about a second at 20,000 passages; immutable after that.
 """
 
@@ -87,8 +94,8 @@ def _windows(text: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
 
 
 def trigrams(text: str) -> list[str]:
-    """The question's query tokens for this backend: its trigrams, repeats kept (a phrase
-    asked twice weighs twice, as words do in the word backend)."""
+    """The question's query tokens for this backend: its trigrams in text order, repeats
+    kept (the backend counts each distinct trigram once, module docstring)."""
     return [_decode(int(code)) for code in _codes(text)]
 
 
@@ -130,11 +137,10 @@ class NgramBackend(ArrayState):
         codes = np.array([_encode(g) for g in query if len(g) == N], dtype=np.int64)
         if not len(codes) or k < 1 or not len(self._vocab):
             return []
-        unique, counts = np.unique(codes, return_counts=True)
+        unique = np.unique(codes)  # each distinct trigram once (module docstring)
         at = np.searchsorted(self._vocab, unique)
         at[at == len(self._vocab)] = 0
-        found = self._vocab[at] == unique
-        at, counts = at[found], counts[found]
+        at = at[self._vocab[at] == unique]
         if not len(at):
             return []
         starts, sizes = self._starts[at], self._starts[at + 1] - self._starts[at]
@@ -142,8 +148,8 @@ class NgramBackend(ArrayState):
         # trigram is its start + j.
         offsets = np.repeat(starts - np.cumsum(sizes) + sizes, sizes)
         take = offsets + np.arange(int(sizes.sum()))
-        weights = self._weights[take] * np.repeat(counts, sizes)
-        scores = np.bincount(self._rows[take], weights=weights, minlength=self.size)
+        scores = np.bincount(self._rows[take], weights=self._weights[take],
+                             minlength=self.size)
         return top_k(scores, self.passage_ids, k,
                      None if documents is None else self._masks.of(documents))
 

@@ -32,7 +32,8 @@ class TenantIndex:
 
 # The parts of a persisted index and their classes (the only classes a manifest may name).
 CLASSES: dict[str, type] = {"words": BM25Backend, "chars": NgramBackend,
-                            "shown": ShownPassages, "dense": dense.DenseBackend}
+                            "questions": NgramBackend, "shown": ShownPassages,
+                            "dense": dense.DenseBackend}
 
 
 def index_bytes(index: TenantIndex) -> int:
@@ -58,7 +59,8 @@ def _analyzer_bytes(analyzer: Analyzer) -> int:
 def to_parts(index: TenantIndex) -> tuple[dict[str, object | None], dict[str, Any]]:
     """(parts, extra) as :func:`.persist.save` takes them."""
     parts: dict[str, object | None] = {
-        "words": index.lexical.words, "chars": index.lexical.chars, "shown": index.passages,
+        "words": index.lexical.words, "chars": index.lexical.chars,
+        "questions": index.lexical.questions, "shown": index.passages,
         "dense": index.hybrid.dense if index.hybrid is not None else None}
     extra = {"tiered": index.tiered,
              "documents": [_doc_json(d) for d in index.documents.values()]}
@@ -69,7 +71,7 @@ def from_parts(parts: dict[str, Any], extra: dict[str, Any], analyzer: Analyzer,
                embedder: embeddings.Embedder | None) -> TenantIndex:
     """The index again from what :func:`.persist.load` read (the analyser and the model are
     the process's own)."""
-    lexical = LexicalSearch(parts["words"], parts["chars"])
+    lexical = LexicalSearch(parts["words"], parts["chars"], parts.get("questions"))
     hybrid = None
     if embedder is not None:
         if parts.get("dense") is None:

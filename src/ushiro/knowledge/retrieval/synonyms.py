@@ -1,4 +1,11 @@
-"""The shipped synonym list that seeds each tenant's editable synonym table.
+"""The shipped synonym list, a tenant's effective set and the analysers shared between sets.
+
+The shipped list is read from the package once per process and never copied into the
+database: a tenant stores only its own changes to it in ``kb_synonyms`` (``op`` ``add``: a
+pair the list lacks, ``remove``: a shipped pair the tenant took out). Its effective set is
+shipped ∪ added − removed, named by a digest (sha256 of the sorted pairs); every tenant with
+the same set shares one :class:`Analyzer` (its synonym tables were two thirds of a cached
+index's memory when each tenant built its own).
 
 ``data/synonyms.tsv``: a header ``canonical<TAB>variants<TAB>domain<TAB>note``, then one
 canonical term per line with its variants separated by ``|``. Blank lines and lines
@@ -8,11 +15,19 @@ search. Without the file, a small built-in list keeps the common HR and expense 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 from ushiro.core.text import fold
+from ushiro.knowledge.retrieval.tokenize import Analyzer
 
 log = logging.getLogger(__name__)
 
@@ -66,3 +81,80 @@ def default_pairs() -> tuple[tuple[str, str], ...]:
         log.info("shipped synonyms not available (%s); using the built-in list", exc)
         pairs = []
     return tuple(pairs or parse(FALLBACK))
+
+
+ADD, REMOVE = "add", "remove"  # kb_synonyms.op
+Pair = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class SynonymSet:
+    """A tenant's effective synonyms: the pairs (shipped order, then its additions) and the
+    digest that names the set (equal sets, equal digests, one shared analyser)."""
+
+    pairs: tuple[Pair, ...]
+    digest: str
+
+
+def digest_of(pairs: Iterable[Pair]) -> str:
+    return hashlib.sha256(json.dumps(sorted(set(pairs)), ensure_ascii=False).encode()).hexdigest()
+
+
+_shipped: list[SynonymSet] = []  # [the shipped set] once read
+
+
+def shipped() -> SynonymSet:
+    """The shipped list as a set: what a tenant without changes of its own uses. Read on
+    every index build and knowledge write, so its digest is kept with the list it names."""
+    pairs = default_pairs()
+    found = _shipped[0] if _shipped else None
+    if found is None or found.pairs is not pairs:
+        found = SynonymSet(tuple(pairs), digest_of(pairs))
+        _shipped[:] = [found]
+    return found
+
+
+def effective(changes: Iterable[tuple[str, str, str]]) -> SynonymSet:
+    """shipped ∪ added − removed, from a tenant's ``(canonical, variant, op)`` rows."""
+    base = shipped()
+    added: list[Pair] = []
+    removed: set[Pair] = set()
+    for canonical, variant, op in changes:
+        (removed.add if op == REMOVE else added.append)((canonical, variant))
+    if not added and not removed:
+        return base
+    known = set(base.pairs)
+    pairs = tuple([p for p in base.pairs if p not in removed]
+                  + [p for p in dict.fromkeys(added) if p not in known and p not in removed])
+    return SynonymSet(pairs, digest_of(pairs))
+
+
+def changes_between(pairs: Iterable[Pair]) -> tuple[list[Pair], list[Pair]]:
+    """(additions, removals) that make the shipped list into ``pairs``."""
+    wanted = list(dict.fromkeys(pairs))
+    base = shipped().pairs
+    known, kept = set(base), set(wanted)
+    return [p for p in wanted if p not in known], [p for p in base if p not in kept]
+
+
+# Analysers by digest: weak references, so an analyser lives as long as an index (of any
+# tenant) holds it, plus the few most recently asked for held strongly, so that the shipped
+# set's analyser and those of ingest and edits are not rebuilt for every call.
+RECENT_ANALYZERS = 8
+_analyzers: weakref.WeakValueDictionary[str, Analyzer] = weakref.WeakValueDictionary()
+_recent: OrderedDict[str, Analyzer] = OrderedDict()
+_analyzers_lock = threading.Lock()
+
+
+def analyzer_for(synonyms: SynonymSet) -> Analyzer:
+    """The process's one analyser of this set (built on first use)."""
+    with _analyzers_lock:
+        found = _analyzers.get(synonyms.digest)
+        if found is None:
+            found = Analyzer(synonyms.pairs)
+            _analyzers[synonyms.digest] = found
+        _recent[synonyms.digest] = found
+        _recent.move_to_end(synonyms.digest)
+        while len(_recent) > RECENT_ANALYZERS:
+            _recent.popitem(last=False)
+    return found

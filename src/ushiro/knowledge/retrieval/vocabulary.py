@@ -1,5 +1,6 @@
-"""A tenant's synonyms: reading them (the shipped list until someone edits them) and
-editing them, which re-analyses the current passages in the same transaction."""
+"""A tenant's synonyms: reading them (the shipped list with the tenant's changes) and
+editing them, which stores the change against the shipped list and re-analyses the current
+passages in the same transaction."""
 
 from __future__ import annotations
 
@@ -11,21 +12,16 @@ from ushiro.core.runtime import Runtime
 from ushiro.core.text import one_line
 from ushiro.identity import Principal
 from ushiro.knowledge import access, repository
-from ushiro.knowledge.retrieval.tokenize import Analyzer, index_text
-from ushiro.knowledge.state import bump, ready_state, seed
+from ushiro.knowledge.retrieval.synonyms import ADD, REMOVE, Pair, shipped
+from ushiro.knowledge.state import bump, ready_state, retokenise, synonym_set
 
 
 def synonyms(rt: Runtime, principal: Principal) -> dict[str, list[str]]:
-    """canonical → variants of the tenant (the shipped list until someone edits it), for
-    its administrators, who edit them."""
+    """canonical → variants of the tenant (the shipped list with its changes), for its
+    administrators, who edit them."""
     access.require_manager(principal)
-    tenant_id = principal.tenant_id
     with rt.db.reading() as session:
-        seeded = repository.seeded_stamp(session, tenant_id) is not None
-    if not seeded:
-        seed(rt, tenant_id)
-    with rt.db.reading() as session:
-        pairs = repository.synonym_pairs(session, tenant_id)
+        pairs = synonym_set(session, principal.tenant_id).pairs
     grouped: dict[str, list[str]] = {}
     for canonical, variant in pairs:
         variants = grouped.setdefault(canonical, [])
@@ -38,7 +34,7 @@ def edit_synonyms(rt: Runtime, principal: Principal, canonical: str,
                   variants: list[str], *, remove: bool = False) -> int:
     """Add (or remove) variants of ``canonical``; current passages are re-analysed in the
     same transaction, so search never mixes the old and the new reading. Returns the number
-    of synonym rows added or removed."""
+    of synonym pairs added or removed."""
     actor, tenant_id = access.acting(principal), principal.tenant_id
     canonical = one_line(canonical, 100)
     variants = [v for v in dict.fromkeys(one_line(v, 100) for v in variants) if v]
@@ -46,14 +42,19 @@ def edit_synonyms(rt: Runtime, principal: Principal, canonical: str,
         raise invalid("canonical", "正規の語 (例: 年次有給休暇) を指定してください。")
     with rt.db.transaction() as session:
         state = ready_state(session, tenant_id, actor)
-        existing = set(repository.synonym_pairs(session, tenant_id))
+        existing = synonym_set(session, tenant_id).pairs
         if remove:
-            count = repository.remove_synonyms(session, tenant_id, canonical, variants or None)
+            count = _remove(session, tenant_id, [
+                (c, v) for c, v in existing
+                if c == canonical and (not variants or v in variants)])
         else:
-            new = [(canonical, v) for v in [canonical, *variants] if (canonical, v) not in existing]
-            count = repository.add_synonyms(session, tenant_id, new)
+            known = set(existing)
+            count = _add(session, tenant_id, [(canonical, v) for v in [canonical, *variants]
+                                              if (canonical, v) not in known])
         if count:
-            _retokenise(session, tenant_id)
+            synonyms_now = synonym_set(session, tenant_id)
+            retokenise(session, tenant_id, synonyms_now)
+            state.synonyms_digest = synonyms_now.digest
             bump(state)
             audit.record(session, tenant_id=tenant_id, actor=actor,
                          action="knowledge.synonyms." + ("remove" if remove else "add"),
@@ -62,8 +63,18 @@ def edit_synonyms(rt: Runtime, principal: Principal, canonical: str,
     return count
 
 
-def _retokenise(session: Session, tenant_id: int) -> None:
-    analyzer = Analyzer(repository.synonym_pairs(session, tenant_id))
-    rows = [{"id": p_id, "tokens": " ".join(analyzer.index_tokens(index_text(section, text)))}
-            for p_id, section, text in repository.current_passage_texts(session, tenant_id)]
-    repository.update_passage_tokens(session, rows)
+def _add(session: Session, tenant_id: int, pairs: list[Pair]) -> int:
+    """Pairs the tenant lacks: a shipped one it had removed comes back (its removal is
+    deleted), any other is stored as its own addition."""
+    base = set(shipped().pairs)
+    repository.delete_synonym_changes(session, tenant_id, [p for p in pairs if p in base])
+    repository.add_synonym_changes(session, tenant_id, [p for p in pairs if p not in base], ADD)
+    return len(pairs)
+
+
+def _remove(session: Session, tenant_id: int, pairs: list[Pair]) -> int:
+    """Pairs the tenant has: a shipped one is stored as removed, its own addition deleted."""
+    base = set(shipped().pairs)
+    repository.delete_synonym_changes(session, tenant_id, [p for p in pairs if p not in base])
+    repository.add_synonym_changes(session, tenant_id, [p for p in pairs if p in base], REMOVE)
+    return len(pairs)
