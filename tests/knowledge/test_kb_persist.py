@@ -312,3 +312,16 @@ def test_an_index_that_cannot_be_saved_is_built_once_and_served(rt, tenant, comp
     assert hits(rt, tenant)
     assert kb_index.counts["built"] == built + 1
     assert "not persisted" in caplog.text
+
+
+def test_an_index_saved_with_other_parts_is_rebuilt(rt, tenant, company):
+    """GIVEN an index saved by a version that had other parts (one fewer) WHEN a restarted
+    process searches THEN it is rebuilt, not loaded without the missing part."""
+    first = hits(rt, tenant)
+    folder = stamp_dir(rt, tenant)
+    manifest = json.loads((folder / persist.MANIFEST).read_text())
+    del manifest["components"]["questions"]
+    (folder / persist.MANIFEST).write_text(json.dumps(manifest))
+    built = kb_index.counts["built"]
+    assert hits(restarted(rt), tenant) == first
+    assert kb_index.counts["built"] == built + 1

@@ -48,6 +48,10 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: no lock between processes
     fcntl = None  # type: ignore[assignment]
 
+# The version of what a persisted index holds. Bump it when the state of a part changes
+# (an array added to or changed in a backend, a scoring change baked into its arrays): the
+# indexes saved before are then rebuilt once, instead of loaded without the new field.
+# A part added or removed is caught without it (the manifest lists the parts).
 FORMAT = 1
 MANIFEST = "manifest.json"
 LOCK = "lock"
@@ -210,6 +214,8 @@ def load(where: Place, stamp: str, classes: Mapping[str, type]
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         _check(manifest, where, stamp)
+        if set(manifest["components"]) != set(classes):
+            raise Damaged(f"parts {sorted(manifest['components'])}, expected {sorted(classes)}")
         _verify(folder, manifest["files"])
         parts = {name: None if entry is None else _load_part(folder, classes[name], entry)
                  for name, entry in manifest["components"].items()}

@@ -31,6 +31,7 @@ class TenantIndex:
 
 
 # The parts of a persisted index and their classes (the only classes a manifest may name).
+# Changing what a part holds: bump persist.FORMAT.
 CLASSES: dict[str, type] = {"words": BM25Backend, "chars": NgramBackend,
                             "questions": NgramBackend, "shown": ShownPassages,
                             "dense": dense.DenseBackend}
