@@ -134,3 +134,17 @@ def test_synonym_commands(kb_cli, tmp_path) -> None:
     assert "ホームオフィス" in table["在宅勤務"]
     removed = kb_cli("kb", "synonym-remove", "在宅勤務", "ホームオフィス")
     assert removed.exit_code == 0 and "1 件" in removed.stdout
+
+
+def test_kb_warm_saves_every_tenants_index(kb_cli, documents) -> None:
+    """GIVEN documents added on the command line WHEN `kb warm --all --json` runs THEN each
+    tenant is listed with its passage count, and --tenant with --all is refused."""
+    kb_cli("init")
+    kb_cli("kb", "add", *map(str, documents.values()))
+    result = kb_cli("kb", "warm", "--all", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout.splitlines()[-1])["tenants"]
+    assert rows and rows[0]["passages"] > 0
+    refused = kb_cli("kb", "warm", "--all", "--tenant", rows[0]["tenant"])
+    assert refused.exit_code != 0
+    assert "どちらか一方" in refused.output

@@ -325,3 +325,28 @@ def test_an_index_saved_with_other_parts_is_rebuilt(rt, tenant, company):
     built = kb_index.counts["built"]
     assert hits(restarted(rt), tenant) == first
     assert kb_index.counts["built"] == built + 1
+
+
+def test_warm_saves_the_index_so_the_first_search_after_a_restart_loads_it(rt, tenant,
+                                                                          company):
+    """GIVEN a tenant whose index was never built (an upgrade, a restored dump)
+    WHEN the operator runs the warm use case and a new process then searches
+    THEN the search loads the saved index and builds nothing."""
+    kb_index._indexes.clear()
+    assert knowledge.retrieval.warm(rt, command_line(tenant.id)) > 0
+    built = kb_index.counts["built"]
+    after = restarted(rt)
+    assert hits(after, tenant)
+    assert kb_index.counts["built"] == built
+
+
+def test_warm_is_for_administrators(rt, tenant, company, make_user):
+    """GIVEN an operator WHEN they ask to warm the index THEN it is refused."""
+    from ushiro.core.errors import UshiroError
+    from ushiro.identity import Role, User, principal_for
+
+    user = make_user(Role.OPERATOR)
+    with rt.db.reading() as session:
+        operator = principal_for(session, session.get(User, user.id), session.get(Tenant, tenant.id))
+    with pytest.raises(UshiroError):
+        knowledge.retrieval.warm(rt, operator)

@@ -18,6 +18,7 @@ from ushiro.identity.categorize import guess as guess_category
 from ushiro.identity.choices import STAFF_ROLES, Role, WorkType
 from ushiro.identity.models import Category, Department, Membership, Tenant, User
 from ushiro.identity.repository import (
+    all_tenants,
     categories,
     category,
     category_by_name,
@@ -37,7 +38,7 @@ from ushiro.identity.signatures import reply_signature
 
 __all__ = [
     "STAFF_ROLES", "Category", "Department", "Membership", "Principal", "Role", "Tenant",
-    "User", "UserIn", "WorkType", "add_user", "categories", "category", "category_by_name",
+    "User", "UserIn", "WorkType", "add_user", "all_tenants", "categories", "category", "category_by_name",
     "category_with_department", "command_line", "guess_category", "create_tenant", "department", "departments", "first_tenant", "members",
     "members_by_ids", "membership", "principal", "principal_for", "principal_from_session",
     "principal_from_token", "reply_signature", "require", "require_same_tenant", "resolve_tenant", "staff",

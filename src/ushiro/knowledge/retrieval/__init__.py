@@ -8,12 +8,12 @@ and the tenant's synonyms (:mod:`.vocabulary`)."""
 from ushiro.knowledge.retrieval.backend import IndexCache
 from ushiro.knowledge.retrieval.conflicts import Conflict, conflicts
 from ushiro.knowledge.retrieval.index import analyzer, embed_passages
-from ushiro.knowledge.retrieval.query import search, search_many
+from ushiro.knowledge.retrieval.query import search, search_many, warm
 from ushiro.knowledge.retrieval.synonyms import SynonymSet, analyzer_for, default_pairs
 from ushiro.knowledge.retrieval.tokenize import Analyzer
 from ushiro.knowledge.retrieval.vocabulary import edit_synonyms, synonyms
 
 __all__ = [
     "Analyzer", "Conflict", "IndexCache", "SynonymSet", "analyzer_for", "conflicts", "analyzer", "default_pairs", "edit_synonyms", "embed_passages",
-    "search", "search_many", "synonyms",
+    "search", "search_many", "synonyms", "warm",
 ]

@@ -25,6 +25,14 @@ def search(rt: Runtime, principal: Principal, query: str, *, k: int = 5) -> list
     return list(search_many(rt, principal, [query], k=k))[0][1]
 
 
+def warm(rt: Runtime, principal: Principal) -> int:
+    """Make the tenant's search index current, built and saved if there is none for its
+    stamp, so the first search after a deploy or an upgrade loads it (a few ms) instead of
+    building it. Returns the number of passages indexed. Administrators and the system."""
+    access.require_manager(principal)
+    return len(current_index(rt, principal.tenant_id).passages)
+
+
 def search_many(rt: Runtime, principal: Principal, queries: Iterable[str], *,
                 k: int = 5) -> Iterator[tuple[str, list[SearchHit]]]:
     """(query, hits) for each query, all against one snapshot of the tenant's knowledge."""
