@@ -196,3 +196,14 @@ def cli_env(tmp_path: Path, db_url_factory: DatabaseFactory) -> dict[str, str]:
 def ushiro(cli_env: dict[str, str]) -> Callable[..., Result]:
     """Run `ushiro ARGS…` in-process; stdin text optional."""
     return cli_invoker(cli_env)
+
+
+@pytest.fixture
+def queued(rt: Runtime) -> Iterator[Runtime]:
+    """The test runtime with a worker's view: jobs wait in the table (no inline run after
+    commit) until something runs them, as with a separate worker."""
+    runtime = Runtime(rt.settings.model_copy(update={"jobs_inline": False}), rt.db)
+    try:
+        yield runtime
+    finally:
+        rt.db.info.update(runtime=rt, settings=rt.settings)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -17,14 +16,6 @@ from ushiro.jobs.models import Job
 CALLS: list[dict[str, Any]] = []
 
 
-@pytest.fixture
-def queued(rt: Runtime) -> Iterator[Runtime]:
-    """The test runtime with a worker's view: jobs wait in the table until run_pending."""
-    runtime = Runtime(rt.settings.model_copy(update={"jobs_inline": False}), rt.db)
-    try:
-        yield runtime
-    finally:
-        rt.db.info.update(runtime=rt, settings=rt.settings)
 
 
 @jobs.handler("test.record")

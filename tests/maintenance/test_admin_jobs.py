@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from ushiro import jobs
@@ -19,14 +18,6 @@ def _never_run(rt: Runtime, payload: dict[str, Any]) -> None:
     raise AssertionError("jobs wait in the queue in these tests")
 
 
-@pytest.fixture
-def queued(rt: Runtime) -> Iterator[Runtime]:
-    """Jobs wait in the table (no inline run after commit), as with a separate worker."""
-    runtime = Runtime(rt.settings.model_copy(update={"jobs_inline": False}), rt.db)
-    try:
-        yield runtime
-    finally:
-        rt.db.info.update(runtime=rt, settings=rt.settings)
 
 
 def _enqueue(rt: Runtime, tenant_id: int, count: int) -> list[int]:
