@@ -50,6 +50,9 @@ def test_question_kind(question: str, kind: str) -> None:
     ("30日前までに届け出なければならない。", "30日前までに届け出なければなりません。"),
     ("休日を含む。", "休日を含みます。"),
     ("最大5日", "最大5日です。"),
+    # A kanji before る: the verb's conjugation decides (申し出る is 一段, 減る 五段).
+    ("付保証明が必要な場合は人事部に申し出る。", "付保証明が必要な場合は人事部に申し出ます。"),
+    ("手当が減る。", "手当が減ります。"),
 ])
 def test_polite_form(plain: str, reply: str) -> None:
     """GIVEN a rule's plain sentence WHEN told in a reply THEN it is in the polite form."""

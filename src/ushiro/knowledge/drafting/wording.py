@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from ushiro.knowledge.drafting import facts
 from ushiro.knowledge.drafting.facts import Line
+from ushiro.knowledge.retrieval.tokenize import ends_in_ichidan_verb
 
 _SENTENCES = re.compile(r"[^。]+。?")
 _ALREADY_POLITE = re.compile(r"(?:ます|です|ください|ません|ました|でした)$")
@@ -60,7 +61,8 @@ def polite(sentence: str) -> str:
         return text[:-2] + "ません。"
     last = text[-1]
     if last == "る" and len(text) > 1:
-        return (text[:-1] + "ます。") if text[-2] in _E_OR_I_ROW else (text[:-1] + "ります。")
+        ichidan = text[-2] in _E_OR_I_ROW or ends_in_ichidan_verb(text)
+        return (text[:-1] + "ます。") if ichidan else (text[:-1] + "ります。")
     if last in _U:
         return text[:-1] + _U[last] + "ます。"
     return text + "です。"

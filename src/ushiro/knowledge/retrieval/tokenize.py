@@ -144,6 +144,13 @@ def colloquial_topic(text: str) -> str:
     return _TTE.sub(topic, text)
 
 
+def ends_in_ichidan_verb(text: str) -> bool:
+    """Whether ``text`` ends in a 一段 verb (出る → 出ます, 見る → 見ます), which the kana
+    before る cannot tell when it is a kanji (切る → 切ります)."""
+    found = [m for piece in pieces(fold(text)) for m in _tokenizer().tokenize(piece)]
+    return bool(found) and found[-1].part_of_speech()[4].startswith(("上一段", "下一段"))
+
+
 def plain_tokens(text: str) -> list[str]:
     """Tokens without synonyms."""
     return [token for _, token in morphemes(text) if token]
